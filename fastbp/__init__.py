@@ -1,0 +1,16 @@
+"""fastbp: the backprop lecture's network, trained by compiled kernels that
+agree with a plain NumPy reference (:mod:`fastbp.reference`).
+
+The lecture's functional API, without globals::
+
+    X, y = fastbp.datasets.make_moons()
+    model = fastbp.build_model(X, y, 3, print_loss=True)
+    fastbp.predict(model, X)
+"""
+
+from . import datasets, reference
+from .trainer import TrainingRun, build_model, calculate_loss, predict, predict_proba, train
+
+__version__ = "0.1.0"
+__all__ = ["build_model", "calculate_loss", "datasets", "predict", "predict_proba", "reference",
+           "train", "TrainingRun"]

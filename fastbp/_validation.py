@@ -1,0 +1,127 @@
+"""Input checks for the public API.
+
+The compiled kernels run without bounds checks, so these checks are the only
+guard: every array is checked and converted once, here, to a C-ordered float64
+(or intp, for labels) array, and every error names the argument at fault.
+"""
+
+import numbers
+import re
+
+import numpy as np
+
+
+def check_X(X, name="X"):
+    """-> X as a C-ordered float64 (N,D) array with N, D >= 1 and finite values."""
+    if isinstance(X, np.ndarray):
+        array = X
+    else:
+        try:
+            array = np.asarray(X)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError("%s must be a 2-D array of numbers: %s" % (name, err)) from None
+    if array.dtype.kind not in "iuf":
+        raise TypeError("%s must hold real numbers, got dtype %s" % (name, array.dtype))
+    if array.ndim != 2:
+        raise ValueError("%s must be 2-D (samples, features), got %d dimension(s)" % (name, array.ndim))
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError("%s is empty: shape %s" % (name, array.shape))
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError("%s contains NaN or infinity" % name)
+    return array
+
+
+def check_y(y, num_samples, name="y"):
+    """-> y as a C-ordered intp (N,) array of non-negative integer labels."""
+    array = np.asarray(y)
+    if array.dtype.kind not in "iu":
+        raise TypeError("%s must hold integer class labels 0..C-1, got dtype %s" % (name, array.dtype))
+    if array.ndim != 1:
+        raise ValueError("%s must be 1-D, got %d dimension(s)" % (name, array.ndim))
+    if len(array) != num_samples:
+        raise ValueError("%s has %d labels but X has %d samples" % (name, len(array), num_samples))
+    if array.min() < 0:
+        raise ValueError("%s has a negative label %d; labels must be 0..C-1" % (name, array.min()))
+    return np.ascontiguousarray(array, dtype=np.intp)
+
+
+def check_training_labels(y, num_samples, name="y"):
+    """-> (y, C): labels for training must use every class 0..C-1, with C >= 2."""
+    y = check_y(y, num_samples, name)
+    num_classes = int(y.max()) + 1
+    if num_classes < 2:
+        raise ValueError("%s has a single class; training needs at least 2" % name)
+    missing = np.setdiff1d(np.arange(num_classes), y)
+    if len(missing):
+        raise ValueError("%s has labels up to %d but no sample of class %s; labels must be 0..C-1 "
+                         "with every class present" % (name, num_classes - 1, missing.tolist()))
+    return y, num_classes
+
+
+def check_labels_fit(y, num_classes, name="y"):
+    if y.max() >= num_classes:
+        raise ValueError("%s has label %d but the model has only %d classes" % (name, y.max(), num_classes))
+
+
+def check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError("%s must be an integer, got %r" % (name, value))
+    if value < minimum:
+        raise ValueError("%s must be >= %d, got %d" % (name, minimum, value))
+    return int(value)
+
+
+def check_real(value, name, positive):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError("%s must be a real number, got %r" % (name, value))
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError("%s must be a finite %s number, got %r"
+                         % (name, "positive" if positive else "non-negative", value))
+    return value
+
+
+def check_hidden(hidden, name="nn_hdim"):
+    """-> tuple of hidden-layer sizes from an int or a sequence of ints."""
+    if isinstance(hidden, (numbers.Integral, np.integer)) and not isinstance(hidden, bool):
+        hidden = (hidden,)
+    if not isinstance(hidden, (tuple, list)):
+        raise TypeError("%s must be a positive integer or a tuple of them, got %r" % (name, hidden))
+    if len(hidden) == 0:
+        raise ValueError("%s must name at least one hidden layer" % name)
+    return tuple(check_int(h, name, 1) for h in hidden)
+
+
+def check_model(model, name="model"):
+    """-> (model with float64 C-ordered arrays, layer sizes (D, H1, ..., C))."""
+    if not isinstance(model, dict):
+        raise TypeError("%s must be a dict with keys W1, b1, W2, b2, ..., got %s" % (name, type(model).__name__))
+    bad_keys = [k for k in model if not (isinstance(k, str) and re.fullmatch(r"[Wb][1-9][0-9]*", k))]
+    if bad_keys:
+        raise ValueError("%s has unexpected keys %s" % (name, bad_keys))
+    num_layers = len(model) // 2
+    expected = {"%s%d" % (kind, l) for kind in "Wb" for l in range(1, max(num_layers, 2) + 1)}
+    if set(model) != expected:
+        raise ValueError("%s must have keys W1..WL and b1..bL for L >= 2 layers; missing %s, unexpected %s"
+                         % (name, sorted(expected - set(model)), sorted(set(model) - expected)))
+    checked = {}
+    sizes = []
+    for l in range(1, num_layers + 1):
+        W = check_X(model["W%d" % l], "%s['W%d']" % (name, l))
+        b = check_X(model["b%d" % l], "%s['b%d']" % (name, l))
+        if l == 1:
+            sizes.append(W.shape[0])
+        elif W.shape[0] != sizes[-1]:
+            raise ValueError("%s['W%d'] has %d rows but layer %d has %d outputs"
+                             % (name, l, W.shape[0], l - 1, sizes[-1]))
+        if b.shape != (1, W.shape[1]):
+            raise ValueError("%s['b%d'] must have shape (1, %d), got %s" % (name, l, W.shape[1], b.shape))
+        sizes.append(W.shape[1])
+        checked["W%d" % l], checked["b%d" % l] = W, b
+    return checked, tuple(sizes)
+
+
+def check_X_fits(X, sizes, name="X"):
+    if X.shape[1] != sizes[0]:
+        raise ValueError("%s has %d features but the model expects %d" % (name, X.shape[1], sizes[0]))

@@ -1,0 +1,363 @@
+# The compiled twin of fastbp/reference.py.
+#
+# Every kernel below mirrors the reference function of the same name: same
+# inputs in the same order, outputs first, sizes last, and a comment quoting the
+# NumPy line it computes. Arrays are flat C-ordered views with their shape in a
+# comment (N samples, D inputs, H hidden, C classes; a dense layer maps J inputs
+# to K outputs), so that the fused loop can carve every layer out of one
+# parameter buffer and one workspace without touching Python.
+#
+# Layout: weights are (J,K) as in the model dict, but every per-sample array
+# (X, activations, logits, deltas) is stored transposed, feature-major, marked
+# (K,N)^T: the reference's (N,K) array z is held as z.T. Then every inner loop
+# runs over the N samples, long and contiguous, instead of over a hidden
+# layer of 3 units, and the compiler vectorises it.
+#
+# Compiler directives (no bounds checks, no wraparound) are set in setup.py;
+# FASTBP_DEBUG=1 at build time turns the checks back on. With them off, the
+# Python layer (fastbp/trainer.py) is the only guard on shapes and labels.
+
+from libc.math cimport exp, fabs, log
+
+# ---------------------------------------------------------------- scalar functions
+
+# tanh by S. L. Moshier's rational approximation (Cephes Math Library, tanh.c;
+# the same constants serve Go's math.Tanh): for |x| < 0.625,
+# tanh x = x + x^3 P(x^2) / Q(x^2), and above it 1 - 2 / (exp(2|x|) + 1).
+# About 3x faster than glibc's tanh, which goes through expm1; the relative
+# error against a long-double tanh stays below TANH_MAX_ULP = 2 ulp
+# (tests/test_kernels.py checks it on a dense grid over both branches).
+cdef double TANH_P0 = -9.64399179425052238628e-1
+cdef double TANH_P1 = -9.92877231001918586564e1
+cdef double TANH_P2 = -1.61468768441708447952e3
+cdef double TANH_Q0 = 1.12811678491632931402e2
+cdef double TANH_Q1 = 2.23548839060100448583e3
+cdef double TANH_Q2 = 4.84406305325125486048e3
+cdef double TANH_SATURATED = 22.0   # tanh(22) rounds to 1.0 in double precision
+
+
+cdef inline double rational_tanh(double x) noexcept nogil:
+    cdef double z = fabs(x), s
+    if z >= 0.625:
+        if z >= TANH_SATURATED:
+            s = 1.0
+        else:
+            s = 1.0 - 2.0 / (exp(2.0 * z) + 1.0)
+        return -s if x < 0 else s
+    s = x * x
+    return x + x * s * ((TANH_P0 * s + TANH_P1) * s + TANH_P2) / (((s + TANH_Q0) * s + TANH_Q1) * s + TANH_Q2)
+
+
+cpdef double tanh_scalar(double x) noexcept nogil:
+    """rational_tanh for the accuracy test."""
+    return rational_tanh(x)
+
+cdef inline double dot(const double[::1] a, const double[::1] b, Py_ssize_t size) noexcept nogil:
+    # np.dot(a, b) in four interleaved partial sums, added as (s0 + s1) + (s2 + s3):
+    # one running sum would wait on the adder's latency at every sample. The order
+    # is fixed, so results are reproducible; it differs from BLAS's own blocking
+    # only in the last bits (KERNEL_RTOL in the tests).
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t i, tail = size - size % 4
+    for i in range(0, tail, 4):
+        s0 = s0 + a[i] * b[i]
+        s1 = s1 + a[i + 1] * b[i + 1]
+        s2 = s2 + a[i + 2] * b[i + 2]
+        s3 = s3 + a[i + 3] * b[i + 3]
+    for i in range(tail, size):
+        s0 = s0 + a[i] * b[i]
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef inline double total(const double[::1] a, Py_ssize_t size) noexcept nogil:
+    # np.sum(a), in the partial sums of dot
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t i, tail = size - size % 4
+    for i in range(0, tail, 4):
+        s0 = s0 + a[i]
+        s1 = s1 + a[i + 1]
+        s2 = s2 + a[i + 2]
+        s3 = s3 + a[i + 3]
+    for i in range(tail, size):
+        s0 = s0 + a[i]
+    return (s0 + s1) + (s2 + s3)
+
+
+# ---------------------------------------------------------------- forward / backward pairs
+
+cpdef void dense_forward(double[::1] z,              # OUT (N,K)^T
+                         const double[::1] inp,      # IN  (N,J)^T
+                         const double[::1] W,        # IN  (J,K)
+                         const double[::1] b,        # IN  (1,K)
+                         Py_ssize_t N, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # z = inp.dot(W) + b
+    # For each sample the sum runs over j in order, then adds b, as NumPy does.
+    cdef Py_ssize_t n, j, k
+    cdef double w
+    for k in range(K):
+        for n in range(N):
+            z[k * N + n] = 0.0
+        for j in range(J):
+            w = W[j * K + k]
+            for n in range(N):
+                z[k * N + n] = z[k * N + n] + inp[j * N + n] * w
+        for n in range(N):
+            z[k * N + n] = z[k * N + n] + b[k]
+
+
+cpdef void dense_backward(double[::1] dW,            # OUT (J,K), accumulated
+                          double[::1] db,            # OUT (1,K), accumulated
+                          const double[::1] delta,   # IN  (N,K)^T
+                          const double[::1] inp,     # IN  (N,J)^T
+                          Py_ssize_t N, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # dW = inp.T.dot(delta); db = np.sum(delta, axis=0, keepdims=True)
+    # Adds to gradients that the caller zeroes once per step.
+    cdef Py_ssize_t j, k
+    for k in range(K):
+        db[k] = db[k] + total(delta[k * N:(k + 1) * N], N)
+    for j in range(J):
+        for k in range(K):
+            dW[j * K + k] = dW[j * K + k] + dot(inp[j * N:(j + 1) * N], delta[k * N:(k + 1) * N], N)
+
+
+cpdef void dense_backward_input(double[::1] dinp,         # OUT (N,J)^T
+                                const double[::1] delta,  # IN  (N,K)^T
+                                const double[::1] W,      # IN  (J,K)
+                                Py_ssize_t N, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # dinp = delta.dot(W.T)
+    cdef Py_ssize_t n, j, k
+    cdef double w
+    for j in range(J):
+        for n in range(N):
+            dinp[j * N + n] = 0.0
+        for k in range(K):
+            w = W[j * K + k]
+            for n in range(N):
+                dinp[j * N + n] = dinp[j * N + n] + delta[k * N + n] * w
+
+
+cpdef void tanh_forward(double[::1] a,          # OUT (N,K)^T, may be z itself
+                        const double[::1] z,    # IN  (N,K)^T
+                        Py_ssize_t size) noexcept nogil:
+    # a = np.tanh(z)
+    cdef Py_ssize_t i
+    for i in range(size):
+        a[i] = rational_tanh(z[i])
+
+
+cpdef void tanh_backward(double[::1] dz,           # OUT (N,K)^T, may be dout itself
+                         const double[::1] dout,   # IN  (N,K)^T
+                         const double[::1] a,      # IN  (N,K)^T, the forward output
+                         Py_ssize_t size) noexcept nogil:
+    # dz = dout * (1 - np.power(a, 2))
+    cdef Py_ssize_t i
+    for i in range(size):
+        dz[i] = dout[i] * (1.0 - a[i] * a[i])
+
+
+cpdef void softmax_forward(double[::1] probs,     # OUT (N,C)^T, may be z itself
+                           const double[::1] z,   # IN  (N,C)^T
+                           Py_ssize_t N, Py_ssize_t C) noexcept nogil:
+    # shifted = z - z.max(axis=1, keepdims=True); exp_scores = np.exp(shifted)
+    # probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
+    cdef Py_ssize_t n, c
+    cdef double row_max, row_total, z_cn
+    for n in range(N):
+        row_max = z[n]
+        for c in range(1, C):
+            if z[c * N + n] > row_max:
+                row_max = z[c * N + n]
+        row_total = 0.0
+        for c in range(C):
+            z_cn = z[c * N + n]
+            # exp(0) is exactly 1: skipping it for the row's max halves the exps when C = 2
+            probs[c * N + n] = 1.0 if z_cn == row_max else exp(z_cn - row_max)
+            row_total = row_total + probs[c * N + n]
+        for c in range(C):
+            probs[c * N + n] = probs[c * N + n] / row_total
+
+
+cpdef void softmax_cross_entropy_backward(double[::1] delta,        # OUT (N,C)^T, may be probs itself
+                                          const double[::1] probs,  # IN  (N,C)^T
+                                          const Py_ssize_t[::1] y,  # IN  (N,)
+                                          Py_ssize_t N, Py_ssize_t C) noexcept nogil:
+    # delta = probs.copy(); delta[np.arange(len(y)), y] -= 1
+    cdef Py_ssize_t n, i
+    for i in range(N * C):
+        delta[i] = probs[i]
+    for n in range(N):
+        delta[y[n] * N + n] = delta[y[n] * N + n] - 1.0
+
+
+cpdef double cross_entropy_loss(const double[::1] z,       # IN (N,C)^T
+                                const Py_ssize_t[::1] y,   # IN (N,)
+                                Py_ssize_t N, Py_ssize_t C) noexcept nogil:
+    # shifted = z - z.max(axis=1, keepdims=True)
+    # np.sum(np.log(np.sum(np.exp(shifted), axis=1)) - shifted[np.arange(N), y])
+    cdef Py_ssize_t n, c
+    cdef double row_max, row_total, loss = 0.0
+    for n in range(N):
+        row_max = z[n]
+        for c in range(1, C):
+            if z[c * N + n] > row_max:
+                row_max = z[c * N + n]
+        row_total = 0.0
+        for c in range(C):
+            row_total = row_total + exp(z[c * N + n] - row_max)
+        loss = loss + (log(row_total) - (z[y[n] * N + n] - row_max))
+    return loss
+
+
+cpdef void sgd_update(double[::1] param,     # IN/OUT (any shape, flat)
+                      double[::1] dparam,    # IN/OUT (same shape)
+                      double epsilon, double reg_lambda, Py_ssize_t size) noexcept nogil:
+    # dparam += reg_lambda * param; param += -epsilon * dparam
+    cdef Py_ssize_t i
+    for i in range(size):
+        dparam[i] = dparam[i] + reg_lambda * param[i]
+        param[i] = param[i] + (-epsilon) * dparam[i]
+
+
+# ---------------------------------------------------------------- the network, carved from flat buffers
+#
+# sizes is (D, H1, ..., C): L = len(sizes) - 1 dense layers, layer l mapping
+# sizes[l] inputs to sizes[l+1] outputs (l counts from 0; the model dict's
+# W1 is layer 0).
+# params holds every weight matrix in layer order, then every bias; grads has
+# the same layout. Weights and biases each form one block, so the update is two
+# flat loops: the weights with L2, the biases without.
+# outputs holds each layer's output (N,K)^T in layer order: tanh activations,
+# then the logits, which the backward pass overwrites with probs and then delta.
+# deltas has the layout of outputs; the block of hidden layer l receives the
+# gradient with respect to that layer's pre-activation z.
+
+cdef inline Py_ssize_t num_weights(const Py_ssize_t[::1] sizes) noexcept nogil:
+    cdef Py_ssize_t l, total = 0
+    for l in range(sizes.shape[0] - 1):
+        total += sizes[l] * sizes[l + 1]
+    return total
+
+
+cdef inline Py_ssize_t weight_offset(const Py_ssize_t[::1] sizes, Py_ssize_t layer) noexcept nogil:
+    cdef Py_ssize_t l, offset = 0
+    for l in range(layer):
+        offset += sizes[l] * sizes[l + 1]
+    return offset
+
+
+cdef inline Py_ssize_t bias_offset(const Py_ssize_t[::1] sizes, Py_ssize_t layer) noexcept nogil:
+    cdef Py_ssize_t l, offset = num_weights(sizes)
+    for l in range(layer):
+        offset += sizes[l + 1]
+    return offset
+
+
+cdef inline Py_ssize_t output_offset(const Py_ssize_t[::1] sizes, Py_ssize_t layer,
+                                     Py_ssize_t N) noexcept nogil:
+    cdef Py_ssize_t l, offset = 0
+    for l in range(layer):
+        offset += N * sizes[l + 1]
+    return offset
+
+
+cpdef void network_forward(double[::1] outputs,          # OUT sum over layers of (N,K)^T
+                           const double[::1] params,     # IN
+                           const double[::1] X,          # IN (N,D)^T
+                           const Py_ssize_t[::1] sizes,  # IN (D, H1, ..., C)
+                           Py_ssize_t N) noexcept nogil:
+    # reference.forward: z = dense_forward(inp, Wl, bl); inp = tanh_forward(z) below the top
+    cdef Py_ssize_t l, J, K, w, b, out
+    cdef Py_ssize_t num_layers = sizes.shape[0] - 1
+    cdef const double[::1] inp = X
+    for l in range(num_layers):
+        J = sizes[l]
+        K = sizes[l + 1]
+        w = weight_offset(sizes, l)
+        b = bias_offset(sizes, l)
+        out = output_offset(sizes, l, N)
+        dense_forward(outputs[out:out + N * K], inp, params[w:w + J * K], params[b:b + K], N, J, K)
+        if l < num_layers - 1:
+            tanh_forward(outputs[out:out + N * K], outputs[out:out + N * K], N * K)
+        inp = outputs[out:out + N * K]
+
+
+cpdef void network_backward(double[::1] grads,            # OUT, zeroed here, then accumulated
+                            double[::1] outputs,          # IN/OUT: the logits become delta
+                            double[::1] deltas,           # scratch, layout of outputs
+                            const double[::1] params,     # IN
+                            const double[::1] X,          # IN (N,D)^T
+                            const Py_ssize_t[::1] y,      # IN (N,)
+                            const Py_ssize_t[::1] sizes,  # IN (D, H1, ..., C)
+                            Py_ssize_t N) noexcept nogil:
+    # reference.backward with reg_lambda = 0: sgd_update adds the L2 term
+    cdef Py_ssize_t l, J, K, w, b, below, i
+    cdef Py_ssize_t num_layers = sizes.shape[0] - 1
+    cdef Py_ssize_t C = sizes[num_layers]
+    cdef Py_ssize_t top = output_offset(sizes, num_layers - 1, N)
+    cdef const double[::1] inp
+    cdef double[::1] delta = outputs[top:top + N * C]
+    for i in range(grads.shape[0]):
+        grads[i] = 0.0
+    # delta3 = probs - onehot(y), in place over the logits
+    softmax_forward(delta, delta, N, C)
+    softmax_cross_entropy_backward(delta, delta, y, N, C)
+    for l in range(num_layers - 1, -1, -1):
+        J = sizes[l]
+        K = sizes[l + 1]
+        w = weight_offset(sizes, l)
+        b = bias_offset(sizes, l)
+        if l == 0:
+            dense_backward(grads[w:w + J * K], grads[b:b + K], delta, X, N, J, K)
+        else:
+            below = output_offset(sizes, l - 1, N)
+            dense_backward(grads[w:w + J * K], grads[b:b + K], delta, outputs[below:below + N * J], N, J, K)
+            # delta2 = delta3.dot(W2.T) * (1 - a1**2)
+            dense_backward_input(deltas[below:below + N * J], delta, params[w:w + J * K], N, J, K)
+            tanh_backward(deltas[below:below + N * J], deltas[below:below + N * J],
+                          outputs[below:below + N * J], N * J)
+            delta = deltas[below:below + N * J]
+
+
+cpdef void train_pass(double[::1] params, double[::1] grads,       # IN/OUT, OUT
+                      double[::1] outputs, double[::1] deltas,     # workspace
+                      const double[::1] X, const Py_ssize_t[::1] y, const Py_ssize_t[::1] sizes,
+                      Py_ssize_t N, double epsilon, double reg_lambda) noexcept nogil:
+    # reference.train_pass: every gradient first, then every parameter moves
+    cdef Py_ssize_t W = num_weights(sizes)
+    cdef Py_ssize_t P = params.shape[0]
+    network_forward(outputs, params, X, sizes, N)
+    network_backward(grads, outputs, deltas, params, X, y, sizes, N)
+    sgd_update(params[:W], grads[:W], epsilon, reg_lambda, W)
+    sgd_update(params[W:], grads[W:], epsilon, 0.0, P - W)
+
+
+def train_passes(double[::1] params, double[::1] grads,       # IN/OUT, OUT
+                 double[::1] outputs, double[::1] deltas,     # workspace
+                 const double[::1] X, const Py_ssize_t[::1] y, const Py_ssize_t[::1] sizes,
+                 Py_ssize_t N, double epsilon, double reg_lambda, Py_ssize_t num_passes):
+    """The fused loop: ``num_passes`` of train_pass in C, without the GIL.
+
+    No Python and no allocation inside the loop: fastbp.trainer allocates the
+    workspace (grads, outputs, deltas) once per training call.
+    """
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(num_passes):
+            train_pass(params, grads, outputs, deltas, X, y, sizes, N, epsilon, reg_lambda)
+
+
+cpdef double calculate_loss(const double[::1] params, double[::1] outputs,   # IN, workspace
+                            const double[::1] X, const Py_ssize_t[::1] y,
+                            const Py_ssize_t[::1] sizes, Py_ssize_t N,
+                            double reg_lambda) noexcept nogil:
+    # reference.calculate_loss: (sum of -log p[y] + reg/2 * sum of |Wl|^2) / N
+    cdef Py_ssize_t i, num_layers = sizes.shape[0] - 1
+    cdef Py_ssize_t C = sizes[num_layers]
+    cdef Py_ssize_t top = output_offset(sizes, num_layers - 1, N)
+    cdef double data_loss, weight_norm = 0.0
+    network_forward(outputs, params, X, sizes, N)
+    data_loss = cross_entropy_loss(outputs[top:top + N * C], y, N, C)
+    for i in range(num_weights(sizes)):
+        weight_norm = weight_norm + params[i] * params[i]
+    data_loss = data_loss + reg_lambda / 2 * weight_norm
+    return 1.0 / N * data_loss
