@@ -8,9 +8,9 @@ The lecture's functional API, without globals::
     fastbp.predict(model, X)
 """
 
-from . import datasets, reference
+from . import datasets, exercise, reference, schedules
 from .trainer import TrainingRun, build_model, calculate_loss, predict, predict_proba, train
 
 __version__ = "0.1.0"
-__all__ = ["build_model", "calculate_loss", "datasets", "predict", "predict_proba", "reference",
-           "train", "TrainingRun"]
+__all__ = ["build_model", "calculate_loss", "datasets", "exercise", "predict", "predict_proba", "reference",
+           "schedules", "train", "TrainingRun"]

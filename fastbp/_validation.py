@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 
+from .reference import ACTIVATIONS
+
 
 def check_X(X, name="X"):
     """-> X as a C-ordered float64 (N,D) array with N, D >= 1 and finite values."""
@@ -93,18 +95,26 @@ def check_hidden(hidden, name="nn_hdim"):
     return tuple(check_int(h, name, 1) for h in hidden)
 
 
+def check_activation(activation, name="activation"):
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError("%s must be one of %s, got %r" % (name, sorted(ACTIVATIONS), activation))
+    return activation
+
+
 def check_model(model, name="model"):
     """-> (model with float64 C-ordered arrays, layer sizes (D, H1, ..., C))."""
     if not isinstance(model, dict):
         raise TypeError("%s must be a dict with keys W1, b1, W2, b2, ..., got %s" % (name, type(model).__name__))
-    bad_keys = [k for k in model if not (isinstance(k, str) and re.fullmatch(r"[Wb][1-9][0-9]*", k))]
+    check_activation(model.get("activation", "tanh"), "%s['activation']" % name)
+    arrays = {k: v for k, v in model.items() if k != "activation"}
+    bad_keys = [k for k in arrays if not (isinstance(k, str) and re.fullmatch(r"[Wb][1-9][0-9]*", k))]
     if bad_keys:
         raise ValueError("%s has unexpected keys %s" % (name, bad_keys))
-    num_layers = len(model) // 2
+    num_layers = len(arrays) // 2
     expected = {"%s%d" % (kind, l) for kind in "Wb" for l in range(1, max(num_layers, 2) + 1)}
-    if set(model) != expected:
+    if set(arrays) != expected:
         raise ValueError("%s must have keys W1..WL and b1..bL for L >= 2 layers; missing %s, unexpected %s"
-                         % (name, sorted(expected - set(model)), sorted(set(model) - expected)))
+                         % (name, sorted(expected - set(arrays)), sorted(set(arrays) - expected)))
     checked = {}
     sizes = []
     for l in range(1, num_layers + 1):
@@ -119,6 +129,8 @@ def check_model(model, name="model"):
             raise ValueError("%s['b%d'] must have shape (1, %d), got %s" % (name, l, W.shape[1], b.shape))
         sizes.append(W.shape[1])
         checked["W%d" % l], checked["b%d" % l] = W, b
+    if "activation" in model:
+        checked["activation"] = model["activation"]
     return checked, tuple(sizes)
 
 

@@ -9,7 +9,8 @@ first, then sizes last). Shapes use the same letters everywhere:
 
 A model is the lecture's dict: ``W1, b1, W2, b2`` for one hidden layer, and in
 general ``W1..WL, b1..bL`` for L dense layers, ``Wl`` of shape (J,K) and ``bl``
-of shape (1,K). Hidden layers use tanh, the output layer softmax.
+of shape (1,K). Hidden layers use tanh, or the activation named by the
+optional key ``"activation"`` (see ACTIVATIONS); the output layer is softmax.
 
 Nothing here reads a global: data, labels and hyperparameters are arguments.
 The functions assume validated input (float64 arrays, integer labels in
@@ -21,10 +22,18 @@ import numpy as np
 LOSS_PRINT_EVERY = 1000  # the lecture prints the loss every 1000 passes
 
 
+def num_layers(model):
+    """L, the number of dense layers (weight matrices) of a model dict."""
+    return sum(1 for name in model if name.startswith("W"))
+
+
 def layer_sizes(model):
     """(D, H1, ..., C) of a model dict."""
-    num_layers = len(model) // 2
-    return (model["W1"].shape[0],) + tuple(model["W%d" % l].shape[1] for l in range(1, num_layers + 1))
+    return (model["W1"].shape[0],) + tuple(model["W%d" % l].shape[1] for l in range(1, num_layers(model) + 1))
+
+
+def activation_of(model):
+    return model.get("activation", "tanh")
 
 
 def init_params(sizes, seed=0):
@@ -83,6 +92,39 @@ def tanh_backward(dout, a):
     return dout * (1 - np.power(a, 2))
 
 
+def sigmoid_forward(z):
+    """z is (N,K) -> a is (N,K). exp(-z) overflows to inf for z < -709, giving
+    exactly 0, the right limit; the overflow warning is expected there."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def sigmoid_backward(dout, a):
+    """dout is (N,K), a is (N,K) the forward output -> dz is (N,K); sigmoid' = a (1 - a)."""
+    return dout * (a * (1 - a))
+
+
+def relu_forward(z):
+    """z is (N,K) -> a is (N,K)."""
+    return np.maximum(z, 0.0)
+
+
+def relu_backward(dout, a):
+    """dout is (N,K), a is (N,K) the forward output -> dz is (N,K).
+
+    relu' is 1 where the output is positive and 0 elsewhere (0 at z = 0 too).
+    """
+    return dout * (a > 0)
+
+
+# Hidden-layer activations by name: (forward, backward from the forward output).
+ACTIVATIONS = {
+    "tanh": (tanh_forward, tanh_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "relu": (relu_forward, relu_backward),
+}
+
+
 def softmax_forward(z):
     """z is (N,C) -> probs is (N,C).
 
@@ -131,13 +173,14 @@ def sgd_update(param, dparam, epsilon, reg_lambda):
 # ---------------------------------------------------------------- whole network
 
 def forward(model, X):
-    """X is (N,D) -> list of every layer's output: tanh activations, then logits z (N,C)."""
-    num_layers = len(model) // 2
+    """X is (N,D) -> list of every layer's output: hidden activations, then logits z (N,C)."""
+    activation_forward, _ = ACTIVATIONS[activation_of(model)]
+    L = num_layers(model)
     outputs = []
     inp = X
-    for l in range(1, num_layers + 1):
+    for l in range(1, L + 1):
         z = dense_forward(inp, model["W%d" % l], model["b%d" % l])
-        inp = tanh_forward(z) if l < num_layers else z
+        inp = activation_forward(z) if l < L else z
         outputs.append(inp)
     return outputs
 
@@ -150,15 +193,15 @@ def backward(model, X, y, outputs, reg_lambda):
     ``delta2 = delta3.dot(W2.T) * (1 - a1**2)``, ``dW1 = X.T.dot(delta2)``,
     ``db1 = sum(delta2)``, ``dW += reg_lambda * W``.
     """
-    num_layers = len(model) // 2
+    _, activation_backward = ACTIVATIONS[activation_of(model)]
     grads = {}
     delta = softmax_cross_entropy_backward(softmax_forward(outputs[-1]), y)
-    for l in range(num_layers, 0, -1):
+    for l in range(num_layers(model), 0, -1):
         inp = outputs[l - 2] if l > 1 else X
         W = model["W%d" % l]
         grads["W%d" % l], grads["b%d" % l] = dense_backward(delta, inp)
         if l > 1:
-            delta = tanh_backward(dense_backward_input(delta, W), inp)
+            delta = activation_backward(dense_backward_input(delta, W), inp)
         grads["W%d" % l] += reg_lambda * W
     return grads
 
@@ -178,11 +221,31 @@ def train_pass(model, X, y, epsilon, reg_lambda):
         sgd_update(model[name], dparam, epsilon, reg_lambda if name[0] == "W" else 0.0)
 
 
+def gather_batch(X, y, batch):
+    """X is (N,D), y is (N,), batch is (B,) sample indices -> X_batch (B,D), y_batch (B,)."""
+    return X[batch], y[batch]
+
+
+def train_epoch(model, X, y, order, batch_size, epsilons, reg_lambda):
+    """One epoch of minibatch gradient descent, updating ``model`` in place.
+
+    ``order`` is (N,) a permutation of the samples; the batches are its
+    consecutive runs of ``batch_size`` (the last may be shorter), and batch k
+    steps with ``epsilons[k]``. Each step is the lecture's pass on the batch:
+    its gradient is summed over the batch's B samples, and the L2 term is
+    scaled by B / N, so that an epoch applies the weight decay of one
+    full-batch pass. With batch_size = N this is ``train_pass`` exactly.
+    """
+    N = len(y)
+    for step, start in enumerate(range(0, N, batch_size)):
+        X_batch, y_batch = gather_batch(X, y, order[start:start + batch_size])
+        train_pass(model, X_batch, y_batch, epsilons[step], reg_lambda * (len(y_batch) / N))
+
+
 def calculate_loss(model, X, y, reg_lambda):
     """The lecture's loss: (sum of -log p[y] + reg/2 * sum of |Wl|^2) / N."""
-    num_layers = len(model) // 2
     data_loss = cross_entropy_loss(forward(model, X)[-1], y)
-    data_loss += reg_lambda / 2 * sum(np.sum(np.square(model["W%d" % l])) for l in range(1, num_layers + 1))
+    data_loss += reg_lambda / 2 * sum(np.sum(np.square(model["W%d" % l])) for l in range(1, num_layers(model) + 1))
     return 1.0 / len(y) * data_loss
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels, reference
+from . import _kernels, reference, schedules
 from . import _validation as check
 
 BACKENDS = ("cython", "numpy")
@@ -36,60 +36,121 @@ def _weight_and_bias_names(num_layers):
 
 
 class _CythonNetwork:
-    """Flat parameters (weights then biases, the kernels' layout) and the workspace."""
+    """Flat parameters (weights then biases, the kernels' layout) and the workspace,
+    allocated once per training call."""
 
-    def __init__(self, model, sizes, X, y):
+    def __init__(self, model, sizes, X, y, activation, batch_size):
         names = _weight_and_bias_names(len(sizes) - 1)
         self.params = np.concatenate([model[name].ravel() for name in names])
         self.model = {}
         offset = 0
         for name in names:
-            shape = model[name].shape
-            self.model[name] = self.params[offset:offset + model[name].size].reshape(shape)
+            self.model[name] = self.params[offset:offset + model[name].size].reshape(model[name].shape)
             offset += model[name].size
+        N, units = len(X), sum(sizes[1:])
         self.grads = np.empty_like(self.params)
-        self.outputs = np.empty(len(X) * sum(sizes[1:]))
+        self.outputs = np.empty(batch_size * units)
         self.deltas = np.empty_like(self.outputs)
+        minibatches = batch_size < N
+        self.X_batch = np.empty(batch_size * X.shape[1] if minibatches else 0)
+        self.y_batch = np.empty(batch_size if minibatches else 0, dtype=np.intp)
+        self.loss_outputs = np.empty(N * units) if minibatches else self.outputs
         self.sizes = np.array(sizes, dtype=np.intp)
         self.X_flat = _feature_major(X)
         self.y = y
+        self.activation = int(_kernels.Activation[activation.upper()])
+        self.batch_size = batch_size
 
-    def run(self, num_passes, epsilon, reg_lambda):
-        _kernels.train_passes(self.params, self.grads, self.outputs, self.deltas, self.X_flat, self.y,
-                              self.sizes, len(self.y), epsilon, reg_lambda, num_passes)
+    def run(self, num_passes, orders, epsilons, reg_lambda):
+        _kernels.train_passes(self.params, self.grads, self.outputs, self.deltas, self.X_batch, self.y_batch,
+                              self.X_flat, self.y, self.sizes, len(self.y), orders.ravel(), self.batch_size,
+                              epsilons, reg_lambda, self.activation, num_passes)
 
     def loss(self, reg_lambda):
-        return _kernels.calculate_loss(self.params, self.outputs, self.X_flat, self.y, self.sizes,
-                                       len(self.y), reg_lambda)
+        return _kernels.calculate_loss(self.params, self.loss_outputs, self.X_flat, self.y, self.sizes,
+                                       len(self.y), reg_lambda, self.activation)
 
 
 class _NumpyNetwork:
-    def __init__(self, model, sizes, X, y):
-        self.model, self.X, self.y = model, X, y
+    def __init__(self, model, sizes, X, y, activation, batch_size):
+        self.model, self.X, self.y, self.batch_size = model, X, y, batch_size
+        if activation != "tanh":
+            self.model["activation"] = activation
 
-    def run(self, num_passes, epsilon, reg_lambda):
-        for _ in range(num_passes):
-            reference.train_pass(self.model, self.X, self.y, epsilon, reg_lambda)
+    def run(self, num_passes, orders, epsilons, reg_lambda):
+        steps_per_pass = len(epsilons) // num_passes if num_passes else 0
+        for i in range(num_passes):
+            if self.batch_size == len(self.y):
+                reference.train_pass(self.model, self.X, self.y, epsilons[i], reg_lambda)
+            else:
+                reference.train_epoch(self.model, self.X, self.y, orders[i], self.batch_size,
+                                      epsilons[i * steps_per_pass:(i + 1) * steps_per_pass], reg_lambda)
 
     def loss(self, reg_lambda):
         return reference.calculate_loss(self.model, self.X, self.y, reg_lambda)
 
 
 _NETWORKS = {"cython": _CythonNetwork, "numpy": _NumpyNetwork}
+# Minibatch orders are drawn for at most this many passes per kernel call, so
+# their buffer stays small (this many times N indices) on long runs.
+MAX_PASSES_PER_CALL = 1000
 
 
-def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=0,
-          backend="cython", loss_every=0, print_loss=False):
-    """Train the lecture's network by full-batch gradient descent.
+def _check_batch_size(batch_size, num_samples):
+    if batch_size is None:
+        return num_samples
+    batch_size = check.check_int(batch_size, "batch_size", 1)
+    if batch_size > num_samples:
+        raise ValueError("batch_size must be <= the number of samples %d, got %d" % (num_samples, batch_size))
+    return batch_size
 
-    hidden: the hidden-layer size, or a tuple of sizes for a deeper network
-        (tanh on every hidden layer, softmax on the output).
+
+def _step_sizes(schedule, epsilon, num_steps):
+    epsilons = np.ascontiguousarray(schedule.rates(epsilon, num_steps), dtype=np.float64)
+    if epsilons.shape != (num_steps,) or not np.all(np.isfinite(epsilons)) or np.any(epsilons <= 0):
+        raise ValueError("schedule must give %d finite positive step sizes" % num_steps)
+    return epsilons
+
+
+class _Shuffler:
+    """The sample order of every minibatch pass: one permutation per pass from a
+    generator seeded by ``seed``, drawn pass by pass, so the orders do not
+    depend on how the run is cut into kernel calls."""
+
+    def __init__(self, num_passes, num_samples, seed):
+        self.generator = np.random.default_rng(seed)
+        self.orders = np.empty((min(num_passes, MAX_PASSES_PER_CALL), num_samples), dtype=np.intp)
+
+    def draw(self, num_passes):
+        for order in self.orders[:num_passes]:
+            order[:] = np.arange(len(order))
+            self.generator.shuffle(order)
+        return self.orders[:num_passes]
+
+
+def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=0, backend="cython",
+          loss_every=0, print_loss=False, activation="tanh", batch_size=None, schedule="constant"):
+    """Train the lecture's network, or any of its generalisations, by gradient descent.
+
+    hidden: the hidden-layer size, or a tuple of sizes for a deeper network.
     D is taken from X and C from y (labels 0..C-1, every class present).
-    loss_every: record the loss after every pass i with i % loss_every == 0
-        (0 records none). print_loss prints the lecture's line every 1000 passes.
+    activation: "tanh" (the lecture), "sigmoid" or "relu", on every hidden layer.
+    batch_size: None (full batch, the lecture) or B: each pass (epoch) visits
+        the samples in a new order shuffled by a generator seeded with ``seed``,
+        in batches of B (the last may be shorter). A batch's gradient is summed
+        over its samples, as in the lecture, and its L2 term is scaled by B/N,
+        so one epoch applies the weight decay of one full-batch pass. The
+        averaged convention with rate eta is the summed one with rate eta / B.
+    schedule: "constant" (the lecture), "step", "exponential", "inverse", or a
+        schedule object (fastbp.schedules): the step size of every gradient
+        step, one per pass with full batches, one per batch with minibatches.
+    loss_every: record the loss on the whole training set after every pass i
+        with i % loss_every == 0 (0 records none). print_loss prints the
+        lecture's line every 1000 passes.
     The compiled backend runs the passes between two recorded or printed
     losses in one call, so recording and printing cost no speed.
-    Returns a :class:`TrainingRun`. The global NumPy random state is untouched.
+    Returns a :class:`TrainingRun`. The model has keys W1..WL, b1..bL, plus
+    "activation" when it is not tanh. The global NumPy random state is untouched.
     """
     X = check.check_X(X)
     y, num_classes = check.check_training_labels(y, len(X))
@@ -103,23 +164,42 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     loss_every = check.check_int(loss_every, "loss_every", 0)
     if backend not in BACKENDS:
         raise ValueError("backend must be one of %s, got %r" % (BACKENDS, backend))
+    activation = check.check_activation(activation)
+    batch_size = _check_batch_size(batch_size, len(X))
+    steps_per_pass = -(-len(X) // batch_size)
+    epsilons = _step_sizes(schedules.get(schedule), epsilon, num_passes * steps_per_pass)
 
     sizes = (X.shape[1],) + hidden + (num_classes,)
-    network = _NETWORKS[backend](reference.init_params(sizes, seed), sizes, X, y)
+    network = _NETWORKS[backend](reference.init_params(sizes, seed), sizes, X, y, activation, batch_size)
+    shuffler = _Shuffler(num_passes, len(X), seed) if batch_size < len(X) else None
+    no_orders = np.empty((0, 0), dtype=np.intp)
+
+    def run(first, count):
+        """Passes first .. first+count-1, in kernel calls of at most MAX_PASSES_PER_CALL."""
+        while count > 0:
+            chunk = min(count, MAX_PASSES_PER_CALL)
+            orders = shuffler.draw(chunk) if shuffler else no_orders
+            network.run(chunk, orders, epsilons[first * steps_per_pass:(first + chunk) * steps_per_pass],
+                        reg_lambda)
+            first, count = first + chunk, count - chunk
+
     recorded = range(0, num_passes, loss_every) if loss_every else range(0)
     printed = range(0, num_passes, reference.LOSS_PRINT_EVERY) if print_loss else range(0)
     losses = []
     passes_done = 0
     for i in sorted(set(recorded) | set(printed)):
-        network.run(i + 1 - passes_done, epsilon, reg_lambda)
+        run(passes_done, i + 1 - passes_done)
         passes_done = i + 1
         loss = network.loss(reg_lambda)
         if i in recorded:
             losses.append(loss)
         if i in printed:
             print("Loss after iteration %i: %f" % (i, loss), flush=True)
-    network.run(num_passes - passes_done, epsilon, reg_lambda)
-    return TrainingRun(network.model, np.array(recorded, dtype=np.intp), np.array(losses, dtype=np.float64))
+    run(passes_done, num_passes - passes_done)
+    model = dict(network.model)
+    if activation != "tanh":
+        model["activation"] = activation
+    return TrainingRun(model, np.array(recorded, dtype=np.intp), np.array(losses, dtype=np.float64))
 
 
 def build_model(X, y, nn_hdim, num_passes=20000, print_loss=False, epsilon=0.01, reg_lambda=0.01,
@@ -142,15 +222,16 @@ def _flat_inputs(model, X):
     check.check_X_fits(X, sizes)
     names = _weight_and_bias_names(len(sizes) - 1)
     params = np.concatenate([model[name].ravel() for name in names])
-    return params, np.array(sizes, dtype=np.intp), X
+    activation = int(_kernels.Activation[reference.activation_of(model).upper()])
+    return params, np.array(sizes, dtype=np.intp), X, activation
 
 
 def predict_proba(model, X):
     """Class probabilities (N,C): softmax of the network's output."""
-    params, sizes, X = _flat_inputs(model, X)
+    params, sizes, X, activation = _flat_inputs(model, X)
     N, C = len(X), sizes[-1]
     outputs = np.empty(N * sizes[1:].sum())
-    _kernels.network_forward(outputs, params, _feature_major(X), sizes, N)
+    _kernels.network_forward(outputs, params, _feature_major(X), sizes, N, activation)
     probs = outputs[len(outputs) - N * C:]
     _kernels.softmax_forward(probs, probs, N, C)
     return np.ascontiguousarray(probs.reshape(C, N).T)
@@ -163,9 +244,10 @@ def predict(model, X):
 
 def calculate_loss(model, X, y, reg_lambda=0.01):
     """The lecture's loss: (sum of -log p[y] + reg_lambda/2 * sum of |Wl|^2) / N."""
-    params, sizes, X = _flat_inputs(model, X)
+    params, sizes, X, activation = _flat_inputs(model, X)
     y = check.check_y(y, len(X))
     check.check_labels_fit(y, sizes[-1])
     reg_lambda = check.check_real(reg_lambda, "reg_lambda", positive=False)
     outputs = np.empty(len(X) * sizes[1:].sum())
-    return _kernels.calculate_loss(params, outputs, _feature_major(X), y, sizes, len(X), reg_lambda)
+    return _kernels.calculate_loss(params, outputs, _feature_major(X), y, sizes, len(X), reg_lambda,
+                                   activation)

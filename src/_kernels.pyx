@@ -155,6 +155,74 @@ cpdef void tanh_backward(double[::1] dz,           # OUT (N,K)^T, may be dout it
         dz[i] = dout[i] * (1.0 - a[i] * a[i])
 
 
+cpdef void sigmoid_forward(double[::1] a,          # OUT (N,K)^T, may be z itself
+                           const double[::1] z,    # IN  (N,K)^T
+                           Py_ssize_t size) noexcept nogil:
+    # a = 1.0 / (1.0 + np.exp(-z)); exp overflows to inf below -709, giving 0
+    cdef Py_ssize_t i
+    for i in range(size):
+        a[i] = 1.0 / (1.0 + exp(-z[i]))
+
+
+cpdef void sigmoid_backward(double[::1] dz,           # OUT (N,K)^T, may be dout itself
+                            const double[::1] dout,   # IN  (N,K)^T
+                            const double[::1] a,      # IN  (N,K)^T, the forward output
+                            Py_ssize_t size) noexcept nogil:
+    # dz = dout * (a * (1 - a))
+    cdef Py_ssize_t i
+    for i in range(size):
+        dz[i] = dout[i] * (a[i] * (1.0 - a[i]))
+
+
+cpdef void relu_forward(double[::1] a,          # OUT (N,K)^T, may be z itself
+                        const double[::1] z,    # IN  (N,K)^T
+                        Py_ssize_t size) noexcept nogil:
+    # a = np.maximum(z, 0.0)
+    cdef Py_ssize_t i
+    for i in range(size):
+        a[i] = z[i] if z[i] > 0.0 else 0.0
+
+
+cpdef void relu_backward(double[::1] dz,           # OUT (N,K)^T, may be dout itself
+                         const double[::1] dout,   # IN  (N,K)^T
+                         const double[::1] a,      # IN  (N,K)^T, the forward output
+                         Py_ssize_t size) noexcept nogil:
+    # dz = dout * (a > 0)
+    cdef Py_ssize_t i
+    for i in range(size):
+        dz[i] = dout[i] * (1.0 if a[i] > 0.0 else 0.0)
+
+
+# The hidden-layer activations, numbered as in fastbp.trainer.ACTIVATION_CODES
+# (the order of reference.ACTIVATIONS).
+cpdef enum Activation:
+    TANH = 0
+    SIGMOID = 1
+    RELU = 2
+
+
+cdef inline void activation_forward(double[::1] a, const double[::1] z, Py_ssize_t size,
+                                    Activation activation) noexcept nogil:
+    # reference.ACTIVATIONS[name][0]
+    if activation == SIGMOID:
+        sigmoid_forward(a, z, size)
+    elif activation == RELU:
+        relu_forward(a, z, size)
+    else:
+        tanh_forward(a, z, size)
+
+
+cdef inline void activation_backward(double[::1] dz, const double[::1] dout, const double[::1] a,
+                                     Py_ssize_t size, Activation activation) noexcept nogil:
+    # reference.ACTIVATIONS[name][1]
+    if activation == SIGMOID:
+        sigmoid_backward(dz, dout, a, size)
+    elif activation == RELU:
+        relu_backward(dz, dout, a, size)
+    else:
+        tanh_backward(dz, dout, a, size)
+
+
 cpdef void softmax_forward(double[::1] probs,     # OUT (N,C)^T, may be z itself
                            const double[::1] z,   # IN  (N,C)^T
                            Py_ssize_t N, Py_ssize_t C) noexcept nogil:
@@ -226,7 +294,7 @@ cpdef void sgd_update(double[::1] param,     # IN/OUT (any shape, flat)
 # params holds every weight matrix in layer order, then every bias; grads has
 # the same layout. Weights and biases each form one block, so the update is two
 # flat loops: the weights with L2, the biases without.
-# outputs holds each layer's output (N,K)^T in layer order: tanh activations,
+# outputs holds each layer's output (N,K)^T in layer order: hidden activations,
 # then the logits, which the backward pass overwrites with probs and then delta.
 # deltas has the layout of outputs; the block of hidden layer l receives the
 # gradient with respect to that layer's pre-activation z.
@@ -264,8 +332,8 @@ cpdef void network_forward(double[::1] outputs,          # OUT sum over layers o
                            const double[::1] params,     # IN
                            const double[::1] X,          # IN (N,D)^T
                            const Py_ssize_t[::1] sizes,  # IN (D, H1, ..., C)
-                           Py_ssize_t N) noexcept nogil:
-    # reference.forward: z = dense_forward(inp, Wl, bl); inp = tanh_forward(z) below the top
+                           Py_ssize_t N, Activation activation) noexcept nogil:
+    # reference.forward: z = dense_forward(inp, Wl, bl); inp = activation_forward(z) below the top
     cdef Py_ssize_t l, J, K, w, b, out
     cdef Py_ssize_t num_layers = sizes.shape[0] - 1
     cdef const double[::1] inp = X
@@ -277,7 +345,7 @@ cpdef void network_forward(double[::1] outputs,          # OUT sum over layers o
         out = output_offset(sizes, l, N)
         dense_forward(outputs[out:out + N * K], inp, params[w:w + J * K], params[b:b + K], N, J, K)
         if l < num_layers - 1:
-            tanh_forward(outputs[out:out + N * K], outputs[out:out + N * K], N * K)
+            activation_forward(outputs[out:out + N * K], outputs[out:out + N * K], N * K, activation)
         inp = outputs[out:out + N * K]
 
 
@@ -288,7 +356,7 @@ cpdef void network_backward(double[::1] grads,            # OUT, zeroed here, th
                             const double[::1] X,          # IN (N,D)^T
                             const Py_ssize_t[::1] y,      # IN (N,)
                             const Py_ssize_t[::1] sizes,  # IN (D, H1, ..., C)
-                            Py_ssize_t N) noexcept nogil:
+                            Py_ssize_t N, Activation activation) noexcept nogil:
     # reference.backward with reg_lambda = 0: sgd_update adds the L2 term
     cdef Py_ssize_t l, J, K, w, b, below, i
     cdef Py_ssize_t num_layers = sizes.shape[0] - 1
@@ -313,49 +381,97 @@ cpdef void network_backward(double[::1] grads,            # OUT, zeroed here, th
             dense_backward(grads[w:w + J * K], grads[b:b + K], delta, outputs[below:below + N * J], N, J, K)
             # delta2 = delta3.dot(W2.T) * (1 - a1**2)
             dense_backward_input(deltas[below:below + N * J], delta, params[w:w + J * K], N, J, K)
-            tanh_backward(deltas[below:below + N * J], deltas[below:below + N * J],
-                          outputs[below:below + N * J], N * J)
+            activation_backward(deltas[below:below + N * J], deltas[below:below + N * J],
+                                outputs[below:below + N * J], N * J, activation)
             delta = deltas[below:below + N * J]
 
 
 cpdef void train_pass(double[::1] params, double[::1] grads,       # IN/OUT, OUT
                       double[::1] outputs, double[::1] deltas,     # workspace
                       const double[::1] X, const Py_ssize_t[::1] y, const Py_ssize_t[::1] sizes,
-                      Py_ssize_t N, double epsilon, double reg_lambda) noexcept nogil:
+                      Py_ssize_t N, double epsilon, double reg_lambda,
+                      Activation activation) noexcept nogil:
     # reference.train_pass: every gradient first, then every parameter moves
     cdef Py_ssize_t W = num_weights(sizes)
     cdef Py_ssize_t P = params.shape[0]
-    network_forward(outputs, params, X, sizes, N)
-    network_backward(grads, outputs, deltas, params, X, y, sizes, N)
+    network_forward(outputs, params, X, sizes, N, activation)
+    network_backward(grads, outputs, deltas, params, X, y, sizes, N, activation)
     sgd_update(params[:W], grads[:W], epsilon, reg_lambda, W)
     sgd_update(params[W:], grads[W:], epsilon, 0.0, P - W)
 
 
-def train_passes(double[::1] params, double[::1] grads,       # IN/OUT, OUT
-                 double[::1] outputs, double[::1] deltas,     # workspace
-                 const double[::1] X, const Py_ssize_t[::1] y, const Py_ssize_t[::1] sizes,
-                 Py_ssize_t N, double epsilon, double reg_lambda, Py_ssize_t num_passes):
-    """The fused loop: ``num_passes`` of train_pass in C, without the GIL.
+cpdef void gather_batch(double[::1] X_batch,           # OUT (B,D)^T
+                        Py_ssize_t[::1] y_batch,       # OUT (B,)
+                        const double[::1] X,           # IN  (N,D)^T
+                        const Py_ssize_t[::1] y,       # IN  (N,)
+                        const Py_ssize_t[::1] batch,   # IN  (B,) sample indices
+                        Py_ssize_t N, Py_ssize_t D) noexcept nogil:
+    # X_batch, y_batch = X[batch], y[batch]
+    cdef Py_ssize_t i, d, B = batch.shape[0]
+    for d in range(D):
+        for i in range(B):
+            X_batch[d * B + i] = X[d * N + batch[i]]
+    for i in range(B):
+        y_batch[i] = y[batch[i]]
 
-    No Python and no allocation inside the loop: fastbp.trainer allocates the
-    workspace (grads, outputs, deltas) once per training call.
+
+cdef void train_epoch(double[::1] params, double[::1] grads,       # IN/OUT, OUT
+                      double[::1] outputs, double[::1] deltas,     # workspace
+                      double[::1] X_batch, Py_ssize_t[::1] y_batch,  # workspace (B,D)^T, (B,)
+                      const double[::1] X, const Py_ssize_t[::1] y, const Py_ssize_t[::1] sizes,
+                      Py_ssize_t N, const Py_ssize_t[::1] order, Py_ssize_t batch_size,
+                      const double[::1] epsilons, double reg_lambda,
+                      Activation activation) noexcept nogil:
+    # reference.train_epoch: batch k of the shuffled order steps with epsilons[k];
+    # reg_lambda * (B / N) keeps an epoch's weight decay that of one full pass
+    cdef Py_ssize_t step, start, B, D = sizes[0]
+    cdef Py_ssize_t num_steps = (N + batch_size - 1) // batch_size
+    for step in range(num_steps):
+        start = step * batch_size
+        B = min(batch_size, N - start)
+        gather_batch(X_batch[:B * D], y_batch[:B], X, y, order[start:start + B], N, D)
+        train_pass(params, grads, outputs, deltas, X_batch[:B * D], y_batch[:B], sizes, B,
+                   epsilons[step], reg_lambda * (<double> B / N), activation)
+
+
+def train_passes(double[::1] params, double[::1] grads,             # IN/OUT, OUT
+                 double[::1] outputs, double[::1] deltas,           # workspace
+                 double[::1] X_batch, Py_ssize_t[::1] y_batch,      # workspace, minibatches only
+                 const double[::1] X, const Py_ssize_t[::1] y, const Py_ssize_t[::1] sizes,
+                 Py_ssize_t N, const Py_ssize_t[::1] orders, Py_ssize_t batch_size,
+                 const double[::1] epsilons, double reg_lambda, int activation,
+                 Py_ssize_t num_passes):
+    """The fused loop: ``num_passes`` passes (epochs) in C, without the GIL.
+
+    Full batch (``batch_size == N``): pass i is train_pass with ``epsilons[i]``;
+    ``orders`` is not read. Minibatches: pass i is train_epoch over the
+    permutation ``orders[i*N:(i+1)*N]`` with the step sizes that follow in
+    ``epsilons``. No Python and no allocation inside the loop: fastbp.trainer
+    allocates the workspace once per training call.
     """
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, steps_per_pass = (N + batch_size - 1) // batch_size
     with nogil:
         for i in range(num_passes):
-            train_pass(params, grads, outputs, deltas, X, y, sizes, N, epsilon, reg_lambda)
+            if batch_size == N:
+                train_pass(params, grads, outputs, deltas, X, y, sizes, N, epsilons[i], reg_lambda,
+                           <Activation> activation)
+            else:
+                train_epoch(params, grads, outputs, deltas, X_batch, y_batch, X, y, sizes, N,
+                            orders[i * N:(i + 1) * N], batch_size,
+                            epsilons[i * steps_per_pass:(i + 1) * steps_per_pass], reg_lambda,
+                            <Activation> activation)
 
 
 cpdef double calculate_loss(const double[::1] params, double[::1] outputs,   # IN, workspace
                             const double[::1] X, const Py_ssize_t[::1] y,
                             const Py_ssize_t[::1] sizes, Py_ssize_t N,
-                            double reg_lambda) noexcept nogil:
+                            double reg_lambda, Activation activation) noexcept nogil:
     # reference.calculate_loss: (sum of -log p[y] + reg/2 * sum of |Wl|^2) / N
     cdef Py_ssize_t i, num_layers = sizes.shape[0] - 1
     cdef Py_ssize_t C = sizes[num_layers]
     cdef Py_ssize_t top = output_offset(sizes, num_layers - 1, N)
     cdef double data_loss, weight_norm = 0.0
-    network_forward(outputs, params, X, sizes, N)
+    network_forward(outputs, params, X, sizes, N, activation)
     data_loss = cross_entropy_loss(outputs[top:top + N * C], y, N, C)
     for i in range(num_weights(sizes)):
         weight_norm = weight_norm + params[i] * params[i]

@@ -42,3 +42,42 @@ def assert_models_close(actual, expected, rtol, what=""):
     assert sorted(actual) == sorted(expected)
     for name in expected:
         assert_close(actual[name], expected[name], rtol, "%s %s" % (what, name))
+
+
+# Central differences with step h have truncation error O(h^2 * f''') and
+# rounding error O(eps * |loss| / h): with h = 1e-6 and summed losses of order
+# 10, about 1e-9 absolute. Gradients are compared within FD_RTOL of their
+# largest entry, plus FD_ATOL for the rounding floor (small gradients, such as
+# those reaching the first layer through two sigmoids, sit near it).
+FD_STEP = 1e-6
+FD_RTOL = 1e-6
+FD_ATOL = 1e-8
+
+
+def central_difference_gradients(loss, model):
+    """d loss(model) / d model[name] for every array in the model, by central differences."""
+    gradients = {}
+    for name, param in model.items():
+        if name == "activation":
+            continue
+        numeric = np.empty_like(param)
+        for index in np.ndindex(param.shape):
+            saved = param[index]
+            param[index] = saved + FD_STEP
+            loss_plus = loss(model)
+            param[index] = saved - FD_STEP
+            loss_minus = loss(model)
+            param[index] = saved
+            numeric[index] = (loss_plus - loss_minus) / (2 * FD_STEP)
+        gradients[name] = numeric
+    return gradients
+
+
+def assert_gradients_match_central_differences(analytic, loss, model, what=""):
+    numeric = central_difference_gradients(loss, model)
+    assert sorted(analytic) == sorted(numeric)
+    for name in numeric:
+        error = np.max(np.abs(analytic[name] - numeric[name]))
+        bound = FD_RTOL * np.max(np.abs(numeric[name])) + FD_ATOL
+        assert error <= bound, "%s %s: analytic vs central differences differ by %.3g > %.3g" % (
+            what, name, error, bound)

@@ -131,33 +131,63 @@ def test_sgd_update():
     np.testing.assert_array_equal(dparam, expected_dparam)
 
 
+@pytest.mark.parametrize("activation", sorted(reference.ACTIVATIONS))
+@pytest.mark.parametrize("N,J,K", SHAPES)
+def test_activation_forward_and_backward(N, J, K, activation):
+    z = np.random.default_rng(14).standard_normal((N, K)) * 3
+    z.flat[0] = -800.0  # sigmoid's exp(-z) overflows here; the limit 0 is exact
+    forward, backward = reference.ACTIVATIONS[activation]
+    a = np.empty(N * K)
+    getattr(_kernels, activation + "_forward")(a, feature_major(z), N * K)
+    assert_close(sample_major(a, N, K), forward(z), KERNEL_RTOL, activation + "_forward")
+    dout = np.random.default_rng(15).standard_normal((N, K))
+    dz = np.empty(N * K)
+    getattr(_kernels, activation + "_backward")(dz, feature_major(dout), a, N * K)
+    assert_close(sample_major(dz, N, K), backward(dout, forward(z)), KERNEL_RTOL, activation + "_backward")
+
+
+def test_gather_batch():
+    rng = np.random.default_rng(16)
+    X, y = rng.standard_normal((11, 3)), rng.integers(0, 4, size=11).astype(np.intp)
+    batch = np.array([7, 0, 10, 3], dtype=np.intp)
+    X_batch, y_batch = np.empty(4 * 3), np.empty(4, dtype=np.intp)
+    _kernels.gather_batch(X_batch, y_batch, feature_major(X), y, batch, 11, 3)
+    X_expected, y_expected = reference.gather_batch(X, y, batch)
+    # copies, no arithmetic: exact
+    np.testing.assert_array_equal(sample_major(X_batch, 4, 3), X_expected)
+    np.testing.assert_array_equal(y_batch, y_expected)
+
+
 def flatten(model, sizes):
     num_layers = len(sizes) - 1
     names = ["W%d" % l for l in range(1, num_layers + 1)] + ["b%d" % l for l in range(1, num_layers + 1)]
     return np.concatenate([model[name].ravel() for name in names]), names
 
 
+@pytest.mark.parametrize("activation", sorted(reference.ACTIVATIONS))
 @pytest.mark.parametrize("sizes", [(2, 3, 2), (2, 1, 3), (5, 4, 4), (3, 4, 5, 6, 2), (1, 1, 1, 2)])
 @pytest.mark.parametrize("N", [1, 9, 200])
-def test_network_forward_and_backward(sizes, N):
+def test_network_forward_and_backward(sizes, N, activation):
     rng = np.random.default_rng(13)
     X = rng.standard_normal((N, sizes[0]))
     y = rng.integers(0, sizes[-1], size=N).astype(np.intp)
     model = reference.init_params(sizes, seed=3)
     for name in model:
         model[name] += 0.1 * rng.standard_normal(model[name].shape)
+    model["activation"] = activation
+    code = int(_kernels.Activation[activation.upper()])
     params, names = flatten(model, sizes)
     sizes_array = np.array(sizes, dtype=np.intp)
     outputs = np.empty(N * sum(sizes[1:]))
     deltas = np.empty_like(outputs)
-    _kernels.network_forward(outputs, params, feature_major(X), sizes_array, N)
+    _kernels.network_forward(outputs, params, feature_major(X), sizes_array, N, code)
     offset = 0
     for output, K in zip(reference.forward(model, X), sizes[1:]):
         assert_close(sample_major(outputs[offset:offset + N * K], N, K), output, KERNEL_RTOL, "forward")
         offset += N * K
 
     grads = np.full_like(params, np.nan)  # the kernel must zero them itself
-    _kernels.network_backward(grads, outputs, deltas, params, feature_major(X), y, sizes_array, N)
+    _kernels.network_backward(grads, outputs, deltas, params, feature_major(X), y, sizes_array, N, code)
     expected = reference.gradients(model, X, y, reg_lambda=0.0)
     offset = 0
     for name in names:

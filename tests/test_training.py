@@ -14,16 +14,12 @@ import sklearn.datasets
 
 import fastbp
 from agreement import (CYCLE_LOSS_RTOL, EARLY_PASSES_RTOL, STABLE_RUN_RTOL, assert_close,
-                       assert_models_close, max_relative_difference)
+                       assert_gradients_match_central_differences, assert_models_close)
 from fastbp import reference
 
 # The losses the lecture's published notebook printed for H = 3 (6 decimals);
 # neither depends on the phase of the late 2-cycle (NUMERICS.md).
 PUBLISHED_LOSSES = {0: "0.432387", 1000: "0.068947"}
-# Central differences with step h have truncation error O(h^2) and rounding
-# error O(eps * loss / h); h = 1e-6 balances them near 1e-9 relative.
-FD_STEP = 1e-6
-FD_RTOL = 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -163,10 +159,6 @@ def test_public_loss_and_predictions_match_the_reference(moons):
     np.testing.assert_array_equal(fastbp.predict(model, X), reference.predict(model, X))
 
 
-def summed_loss(model, X, y, reg_lambda):
-    return len(y) * reference.calculate_loss(model, X, y, reg_lambda)
-
-
 @pytest.mark.parametrize("sizes", [(2, 3, 2), (3, 4, 3), (2, 5, 4, 3, 3)])
 def test_reference_gradients_against_central_differences(sizes):
     rng = np.random.default_rng(17)
@@ -176,16 +168,6 @@ def test_reference_gradients_against_central_differences(sizes):
     for name in model:
         model[name] += 0.3 * rng.standard_normal(model[name].shape)
     reg_lambda = 0.05
-    analytic = reference.gradients(model, X, y, reg_lambda)
-    for name, param in model.items():
-        numeric = np.empty_like(param)
-        for index in np.ndindex(param.shape):
-            saved = param[index]
-            param[index] = saved + FD_STEP
-            loss_plus = summed_loss(model, X, y, reg_lambda)
-            param[index] = saved - FD_STEP
-            loss_minus = summed_loss(model, X, y, reg_lambda)
-            param[index] = saved
-            numeric[index] = (loss_plus - loss_minus) / (2 * FD_STEP)
-        difference = max_relative_difference(analytic[name], numeric)
-        assert difference <= FD_RTOL, "%s: analytic vs central differences %.3g" % (name, difference)
+    assert_gradients_match_central_differences(
+        reference.gradients(model, X, y, reg_lambda),
+        lambda m: len(y) * reference.calculate_loss(m, X, y, reg_lambda), model)
