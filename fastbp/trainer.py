@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _kernels, reference, schedules
+from . import reference, schedules
+
+try:
+    from . import _kernels
+except ImportError as error:  # a source checkout imported before (or without) its build
+    raise ImportError("fastbp's compiled kernels (fastbp._kernels) are not built here: install with "
+                      "'python -m pip install .' and run from outside the source tree, or build them "
+                      "in place with 'python -m pip install -e .'") from error
 from . import _validation as check
 
 BACKENDS = ("cython", "numpy")
