@@ -27,11 +27,6 @@ def num_layers(model):
     return sum(1 for name in model if name.startswith("W"))
 
 
-def layer_sizes(model):
-    """(D, H1, ..., C) of a model dict."""
-    return (model["W1"].shape[0],) + tuple(model["W%d" % l].shape[1] for l in range(1, num_layers(model) + 1))
-
-
 def activation_of(model):
     return model.get("activation", "tanh")
 
