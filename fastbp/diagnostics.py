@@ -1,0 +1,213 @@
+"""Stability diagnostics: is gradient descent at this step size able to settle?
+
+Full-batch gradient descent with step epsilon on the summed loss is stable near
+a minimum only while the largest eigenvalue of the Hessian of the summed loss,
+the *sharpness*, stays below 2/epsilon (see NUMERICS.md). :func:`sharpness`
+measures it; :func:`classify_run` says what the losses of a run actually did.
+
+Shapes use the letters of :mod:`fastbp.reference`: N samples, D inputs,
+H hidden units, C classes; a dense layer maps J inputs to K outputs.
+"""
+
+import numpy as np
+
+from . import _validation as check
+from . import reference
+
+# ---------------------------------------------------------------- Hessian-vector product
+
+
+def hessian_vector_product(model, X, y, reg_lambda, direction):
+    """H v for the summed loss (sum of -log p[y] + reg_lambda/2 * sum |Wl|^2) of a
+    network with tanh hidden layers.
+
+    direction: a dict of the model's shapes (the vector v, one array per
+    parameter) -> dict of the same shapes (H v).
+
+    Exact, by Pearlmutter's R-operator: R{f} = d/dr f(params + r v) at r = 0,
+    pushed forward through the network and back through the lecture's
+    backprop. No step size is involved, so the only error is rounding: H v
+    agrees with a central difference of :func:`reference.gradients` to the
+    difference's own truncation error (tests/test_diagnostics.py).
+    """
+    num_layers = len(_weight_names(model))
+    outputs = reference.forward(model, X)
+
+    # R-forward. Forward: z = inp.dot(W) + b, a = tanh(z).
+    # R{z} = R{inp}.dot(W) + inp.dot(V) + c, with R{X} = 0; R{a} = (1 - a**2) * R{z}.
+    r_outputs = []
+    r_inp = None
+    inp = X
+    for l in range(1, num_layers + 1):
+        W, V, c = model["W%d" % l], direction["W%d" % l], direction["b%d" % l]
+        r_z = reference.dense_forward(inp, V, c)
+        if r_inp is not None:
+            r_z += r_inp.dot(W)
+        inp = outputs[l - 1]
+        r_inp = reference.tanh_backward(r_z, inp) if l < num_layers else r_z
+        r_outputs.append(r_inp)
+
+    # R-backward of the loss gradient. Forward: delta = probs - onehot(y), probs = softmax(z).
+    # R{probs} = probs * R{z} - probs * sum(probs * R{z}) (the softmax Jacobian times R{z}).
+    probs = reference.softmax_forward(outputs[-1])
+    delta = reference.softmax_cross_entropy_backward(probs, y)
+    r_delta = probs * (r_outputs[-1] - np.sum(probs * r_outputs[-1], axis=1, keepdims=True))
+    product = {}
+    for l in range(num_layers, 0, -1):
+        W, V = model["W%d" % l], direction["W%d" % l]
+        inp = outputs[l - 2] if l > 1 else X
+        # Forward: dW = inp.T.dot(delta) + reg_lambda * W, db = sum(delta).
+        product["W%d" % l], product["b%d" % l] = reference.dense_backward(r_delta, inp)
+        product["W%d" % l] += reg_lambda * V
+        if l > 1:
+            r_inp = r_outputs[l - 2]
+            product["W%d" % l] += reference.dense_backward(delta, r_inp)[0]
+            # Forward: delta_prev = delta.dot(W.T) * (1 - inp**2), inp = tanh of the layer below.
+            dinp = reference.dense_backward_input(delta, W)
+            r_dinp = reference.dense_backward_input(r_delta, W) + reference.dense_backward_input(delta, V)
+            r_delta = reference.tanh_backward(r_dinp, inp) - 2 * dinp * inp * r_inp
+            delta = reference.tanh_backward(dinp, inp)
+    return product
+
+
+# ---------------------------------------------------------------- largest eigenvalue
+
+# Power iteration stops once the residual |A v - lambda v| is below this fraction
+# of |lambda|. Then lambda is within the residual of an eigenvalue of A
+# (symmetric A), and, converging from a random start, of the largest one; the
+# Rayleigh quotient's own error is of the order of the residual squared over the
+# eigenvalue gap, far below what 2/epsilon comparisons need.
+EIGEN_RESIDUAL_RTOL = 1e-6
+# Enough for an eigenvalue gap of ~1% of the largest eigenvalue (the error shrinks
+# by (lambda2/lambda1)**k), which the lecture's networks stay well clear of.
+MAX_POWER_ITERATIONS = 20000
+
+
+def _power_iteration(matvec, start, max_iterations):
+    """-> (Rayleigh quotient, converged, largest |A v| seen) for the dominant eigenvalue of A."""
+    vector = start / np.linalg.norm(start)
+    largest_image = 0.0
+    value = 0.0
+    for _ in range(max_iterations):
+        image = matvec(vector)
+        value = float(vector.dot(image))
+        image_norm = float(np.linalg.norm(image))
+        largest_image = max(largest_image, image_norm)
+        if image_norm == 0.0:
+            return 0.0, True, 0.0
+        if np.linalg.norm(image - value * vector) <= EIGEN_RESIDUAL_RTOL * abs(value):
+            return value, True, largest_image
+        vector = image / image_norm
+    return value, False, largest_image
+
+
+def largest_eigenvalue(matvec, size, seed=0, max_iterations=MAX_POWER_ITERATIONS):
+    """Largest *algebraic* eigenvalue of a symmetric operator, by power iteration.
+
+    matvec: v (size,) -> A v. Power iteration finds the eigenvalue of largest
+    magnitude. If that one is positive it is also the largest algebraic one.
+    Otherwise (a Hessian away from a minimum can have a dominant negative
+    eigenvalue, or a negative one as large as the positive one, in which case
+    the plain iteration never settles) the iteration is repeated on the shifted
+    operator A + s I, with s the spectral radius as estimated by the first
+    run: its eigenvalues lambda + s are all >= about 0, so its dominant one is
+    lambda_max + s. Raises ArithmeticError if neither run converges within
+    max_iterations.
+    """
+    size = check.check_int(size, "size", 1)
+    start = np.random.RandomState(seed).randn(size)
+    value, converged, radius = _power_iteration(matvec, start, max_iterations)
+    if converged and value >= 0:
+        return value
+    shifted_value, converged, _ = _power_iteration(lambda v: matvec(v) + radius * v, start, max_iterations)
+    if not converged:
+        raise ArithmeticError("power iteration did not converge in %d iterations" % max_iterations)
+    return shifted_value - radius
+
+
+def _weight_names(model):
+    return [name for name in model if name.startswith("W")]
+
+
+def _parameter_names(model):
+    num_layers = len(_weight_names(model))
+    return ["W%d" % l for l in range(1, num_layers + 1)] + ["b%d" % l for l in range(1, num_layers + 1)]
+
+
+def sharpness(model, X, y, reg_lambda=0.01, seed=0):
+    """Largest eigenvalue of the Hessian of the summed loss (N * calculate_loss).
+
+    Gradient descent ``param += -epsilon * grad`` on that loss is stable near a
+    minimum only while sharpness < 2/epsilon. Computed by power iteration
+    (:func:`largest_eigenvalue`) on exact Hessian-vector products
+    (:func:`hessian_vector_product`); ``seed`` fixes the random start vector.
+    """
+    model, sizes = check.check_model(model)
+    if model.get("activation", "tanh") != "tanh":
+        raise ValueError("sharpness supports the lecture's tanh hidden layers, got activation %r"
+                         % model["activation"])
+    X = check.check_X(X)
+    check.check_X_fits(X, sizes)
+    y = check.check_y(y, len(X))
+    check.check_labels_fit(y, sizes[-1])
+    reg_lambda = check.check_real(reg_lambda, "reg_lambda", positive=False)
+
+    names = _parameter_names(model)
+    shapes = [model[name].shape for name in names]
+    bounds = np.cumsum([0] + [model[name].size for name in names])
+
+    def matvec(flat_direction):
+        direction = {name: flat_direction[start:stop].reshape(shape)
+                     for name, shape, start, stop in zip(names, shapes, bounds[:-1], bounds[1:])}
+        product = hessian_vector_product(model, X, y, reg_lambda, direction)
+        return np.concatenate([product[name].ravel() for name in names])
+
+    return largest_eigenvalue(matvec, int(bounds[-1]), seed)
+
+
+# ---------------------------------------------------------------- what the run did
+
+CONVERGED = "converged"
+PERIOD_2 = "period-2 cycle"
+IRREGULAR = "irregular"
+
+# A loss of N terms carries a rounding error of about N ulp (4e-14 relative for
+# the lecture's N = 200); a rise smaller than this is rounding, not dynamics.
+LOSS_ROUNDING_RTOL = 1e-12
+# A period-2 cycle: the losses on even and on odd passes each drift by less than
+# this fraction of the gap between the two. On the lecture's cycles (H = 1, 3)
+# the drift is ~1e-4 of the gap over 2000 passes; irregular runs are ~1e2.
+PHASE_DRIFT_OF_GAP = 0.1
+MIN_LOSSES = 8  # fewer cannot show a pattern repeating
+
+
+def classify_run(losses):
+    """What gradient descent did, from the losses at the end of a run.
+
+    losses: the loss after each of the last passes, in order. Recording every
+    s-th pass for an odd s is equally good: a period-2 cycle still alternates.
+    The window must be long enough to show an irregular run misbehaving: the
+    lecture's H = 2 run descends smoothly for ~1200 passes between two spikes,
+    so take the last 2000 passes.
+
+    -> ``"converged"``: the loss never rises (beyond rounding): GD is in its
+    stable regime, descending onto a fixed point;
+    ``"period-2 cycle"``: the losses alternate between two values, each
+    drifting by less than PHASE_DRIFT_OF_GAP of the gap between them;
+    ``"irregular"``: anything else.
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 1 or len(losses) < MIN_LOSSES:
+        raise ValueError("losses must be a 1-D sequence of at least %d losses, got shape %s"
+                         % (MIN_LOSSES, losses.shape))
+    if not np.all(np.isfinite(losses)):
+        return IRREGULAR
+    rounding = LOSS_ROUNDING_RTOL * np.mean(np.abs(losses))
+    if np.all(np.diff(losses) <= rounding):
+        return CONVERGED
+    even, odd = losses[0::2], losses[1::2]
+    gap = abs(even.mean() - odd.mean())
+    drift = max(np.ptp(even), np.ptp(odd))
+    if gap > rounding and drift < PHASE_DRIFT_OF_GAP * gap:
+        return PERIOD_2
+    return IRREGULAR
