@@ -50,9 +50,6 @@ TEST_SEED_OFFSET = 1  # the fresh test sample is drawn with seed + 1
 # (diagnostics.classify_run). Recording every pass would cost a call into the
 # compiled loop per pass and double the sweep's time.
 RECORD_EVERY = 25
-# classify_run looks at the last CLASSIFY_WINDOW passes: the lecture's H = 2 run
-# descends smoothly for ~1200 passes between two spikes.
-CLASSIFY_WINDOW = 2000
 MIN_PASSES = RECORD_EVERY * diagnostics.MIN_LOSSES  # classify_run needs MIN_LOSSES losses
 # The sweep trains in worker threads while the main thread draws: the compiled
 # loop releases the GIL. Two threads for the two cores this demo is sized for.
@@ -60,7 +57,7 @@ SWEEP_THREADS = 2
 FIGURE_SIZE = (10, 8)  # the lecture's rcParams['figure.figsize']
 LOSS_FIGURE_SIZE = (14, 5)
 SWEEP_ROWS, SWEEP_COLUMNS = 4, 2
-SWEEP_FIGURE_SIZE = (16, 26)
+SWEEP_FIGURE_SIZE = (13, 21)
 # Fixed margins: room for the three-line panel titles, and cheaper than tight_layout.
 SWEEP_FIGURE_MARGINS = dict(left=0.05, right=0.97, bottom=0.03, top=0.95, hspace=0.35, wspace=0.12)
 
@@ -80,7 +77,7 @@ def train_and_diagnose(X, y, hidden, num_passes, epsilon, seed, print_loss=False
     run = trainer.train(X, y, hidden, num_passes=num_passes, epsilon=epsilon, reg_lambda=REG_LAMBDA,
                         seed=seed, backend="cython", loss_every=RECORD_EVERY, print_loss=print_loss)
     seconds = time.perf_counter() - start
-    window = run.loss_passes >= num_passes - CLASSIFY_WINDOW
+    window = run.loss_passes >= num_passes - diagnostics.CLASSIFY_WINDOW
     return NetworkResult(hidden, run, seconds, diagnostics.sharpness(run.model, X, y, REG_LAMBDA),
                          diagnostics.classify_run(run.losses[window]))
 
@@ -117,31 +114,33 @@ def _stability_line(result, epsilon):
 def _draw_sweep_panel(ax, result, X, y, epsilon):
     from . import plot
 
-    plot.plot_decision_boundary(lambda points: trainer.predict(result.run.model, points), X, y, ax)
+    model = result.run.model
+    plot.plot_decision_boundary(lambda points: trainer.predict(model, points), X, y, ax)
     ax.set_title("Hidden Layer size %d\ntraining accuracy %.3f\n%s"
-                 % (result.hidden, accuracy(trainer.predict(result.run.model, X), y), _stability_line(result, epsilon)))
+                 % (result.hidden, accuracy(trainer.predict(model, X), y), _stability_line(result, epsilon)))
 
 
 def _draw_loss_curve(fig, result, num_passes):
     from . import plot
 
     run = result.run
-    last = run.loss_passes >= num_passes - CLASSIFY_WINDOW
+    last = run.loss_passes >= num_passes - diagnostics.CLASSIFY_WINDOW
     plot.plot_loss_curve(run.loss_passes, run.losses, fig.add_subplot(1, 2, 1),
                          title="Loss of the H = %d run, every %d passes" % (result.hidden, RECORD_EVERY))
     # Dots, not a line: joined, a period-2 cycle sampled every RECORD_EVERY passes
     # would look like a slower zigzag.
     plot.plot_loss_curve(run.loss_passes[last], run.losses[last], fig.add_subplot(1, 2, 2),
                          title="Its last %d passes, every %d: %s"
-                         % (min(CLASSIFY_WINDOW, num_passes), RECORD_EVERY, result.run_class),
+                         % (min(diagnostics.CLASSIFY_WINDOW, num_passes), RECORD_EVERY, result.run_class),
                          marker=".", linestyle="none")
 
 
 def _print_summary(logistic, logistic_seconds, results, X, y, X_test, y_test, test_seed):
     print("\nSummary (test set: a fresh make_moons sample drawn with seed %d)" % test_seed)
     print("  %-22s %10s %10s %11s %9s" % ("model", "train acc", "test acc", "final loss", "time (s)"))
-    print("  %-22s %10.3f %10.3f %11s %9.2f" % ("Logistic Regression", accuracy(logistic.predict(X), y),
-                                                 accuracy(logistic.predict(X_test), y_test), "-", logistic_seconds))
+    print("  %-22s %10.3f %10.3f %11s %9.2f"
+          % ("Logistic Regression", accuracy(logistic.predict(X), y), accuracy(logistic.predict(X_test), y_test),
+             "-", logistic_seconds))
     for hidden in sorted(results):
         model = results[hidden].run.model
         print("  %-22s %10.3f %10.3f %11.6f %9.2f"
@@ -198,8 +197,13 @@ def run_demo(args, parser):
                                     fig.add_subplot()).set_title("Decision Boundary for hidden layer size %d"
                                                                  % args.hidden)
         save(fig, "decision_boundary_h%d.png" % args.hidden)
+        fig = Figure(figsize=LOSS_FIGURE_SIZE)
+        _draw_loss_curve(fig, main_result, args.passes)
+        fig.tight_layout()
+        save(fig, "loss_curve_h%d.png" % args.hidden)
 
-        # Panels are drawn as their networks finish, while the largest still train.
+        # Everything that does not need the sweep is drawn first; then the sweep's
+        # panels, as their networks finish, while the largest still trains.
         results = {args.hidden: main_result}
         sweep_fig = Figure(figsize=SWEEP_FIGURE_SIZE)
         sweep_fig.subplots_adjust(**SWEEP_FIGURE_MARGINS)
@@ -218,11 +222,6 @@ def run_demo(args, parser):
         print("  H = %2d: %s" % (hidden, _stability_line(results[hidden], args.epsilon)))
     save(sweep_fig, "hidden_layer_sweep.png")
 
-    fig = Figure(figsize=LOSS_FIGURE_SIZE)
-    _draw_loss_curve(fig, main_result, args.passes)
-    fig.tight_layout()
-    save(fig, "loss_curve_h%d.png" % args.hidden)
-
     _print_summary(logistic, logistic_seconds, results, X, y, X_test, y_test, test_seed)
     print("\nFiles written:")
     for path in written:
@@ -236,21 +235,22 @@ def add_demo_command(subcommands):
         description="Run the backprop lecture end to end and save its pictures as PNG files.")
     demo.add_argument("--out", default="fastbp-demo", help="directory for the pictures, created if missing "
                                                            "(default: ./fastbp-demo)")
-    demo.add_argument("--hidden", type=_argument_type(int, lambda v: check.check_int(v, "--hidden", 1)),
+    demo.add_argument("--hidden", type=_argument_type(int, lambda v: check.check_int(v, "value", 1)),
                       default=3, help="hidden-layer size of the main network (default: 3)")
-    demo.add_argument("--passes", type=_argument_type(int, lambda v: check.check_int(v, "--passes", MIN_PASSES)),
+    demo.add_argument("--passes", type=_argument_type(int, lambda v: check.check_int(v, "value", MIN_PASSES)),
                       default=20000, help="gradient-descent passes for every network (default: 20000)")
     demo.add_argument("--seed", type=_argument_type(int, _check_seed), default=0,
                       help="seed of the data and of the initial weights (default: 0)")
-    demo.add_argument("--epsilon", type=_argument_type(float, lambda v: check.check_real(v, "--epsilon", True)),
-                      default=0.01, help="gradient-descent step size; below 0.01 the runs settle (default: 0.01)")
+    demo.add_argument("--epsilon", type=_argument_type(float, lambda v: check.check_real(v, "value", True)),
+                      default=0.01, help="gradient-descent step size (default: 0.01, the lecture's); at 0.002 "
+                                         "the networks with H >= 3 settle")
     demo.set_defaults(run=run_demo, command_parser=demo)
 
 
 def _check_seed(seed):
-    seed = check.check_int(seed, "--seed", 0)
+    seed = check.check_int(seed, "value", 0)
     if seed + TEST_SEED_OFFSET > trainer.MAX_SEED:
-        raise ValueError("--seed must be <= %d, got %d" % (trainer.MAX_SEED - TEST_SEED_OFFSET, seed))
+        raise ValueError("value must be <= %d, got %d" % (trainer.MAX_SEED - TEST_SEED_OFFSET, seed))
     return seed
 
 

@@ -17,6 +17,15 @@ from . import reference
 # ---------------------------------------------------------------- Hessian-vector product
 
 
+def _weight_names(model):
+    return [name for name in model if name.startswith("W")]
+
+
+def _parameter_names(model):
+    num_layers = len(_weight_names(model))
+    return ["W%d" % l for l in range(1, num_layers + 1)] + ["b%d" % l for l in range(1, num_layers + 1)]
+
+
 def hessian_vector_product(model, X, y, reg_lambda, direction):
     """H v for the summed loss (sum of -log p[y] + reg_lambda/2 * sum |Wl|^2) of a
     network with tanh hidden layers.
@@ -28,7 +37,8 @@ def hessian_vector_product(model, X, y, reg_lambda, direction):
     pushed forward through the network and back through the lecture's
     backprop. No step size is involved, so the only error is rounding: H v
     agrees with a central difference of :func:`reference.gradients` to the
-    difference's own truncation error (tests/test_diagnostics.py).
+    difference's own truncation error (tests/test_diagnostics.py). Like the
+    reference, it assumes validated input; :func:`sharpness` validates.
     """
     num_layers = len(_weight_names(model))
     outputs = reference.forward(model, X)
@@ -78,8 +88,9 @@ def hessian_vector_product(model, X, y, reg_lambda, direction):
 # Rayleigh quotient's own error is of the order of the residual squared over the
 # eigenvalue gap, far below what 2/epsilon comparisons need.
 EIGEN_RESIDUAL_RTOL = 1e-6
-# Enough for an eigenvalue gap of ~1% of the largest eigenvalue (the error shrinks
-# by (lambda2/lambda1)**k), which the lecture's networks stay well clear of.
+# The residual shrinks by lambda2/lambda1 per iteration: this many iterations
+# reach EIGEN_RESIDUAL_RTOL for a gap between the two largest eigenvalues down to
+# ~0.1%. The lecture's networks need a few hundred at most.
 MAX_POWER_ITERATIONS = 20000
 
 
@@ -125,15 +136,6 @@ def largest_eigenvalue(matvec, size, seed=0, max_iterations=MAX_POWER_ITERATIONS
     return shifted_value - radius
 
 
-def _weight_names(model):
-    return [name for name in model if name.startswith("W")]
-
-
-def _parameter_names(model):
-    num_layers = len(_weight_names(model))
-    return ["W%d" % l for l in range(1, num_layers + 1)] + ["b%d" % l for l in range(1, num_layers + 1)]
-
-
 def sharpness(model, X, y, reg_lambda=0.01, seed=0):
     """Largest eigenvalue of the Hessian of the summed loss (N * calculate_loss).
 
@@ -176,9 +178,12 @@ IRREGULAR = "irregular"
 LOSS_ROUNDING_RTOL = 1e-12
 # A period-2 cycle: the losses on even and on odd passes each drift by less than
 # this fraction of the gap between the two. On the lecture's cycles (H = 1, 3)
-# the drift is ~1e-4 of the gap over 2000 passes; irregular runs are ~1e2.
+# the drift is ~1e-4 of the gap over 2000 passes; on its irregular runs, 1e2 and more.
 PHASE_DRIFT_OF_GAP = 0.1
 MIN_LOSSES = 8  # fewer cannot show a pattern repeating
+# Passes to classify at the end of a run: the lecture's H = 2 run descends
+# smoothly for ~1200 passes between two spikes, so a shorter window can miss them.
+CLASSIFY_WINDOW = 2000
 
 
 def classify_run(losses):
@@ -186,15 +191,14 @@ def classify_run(losses):
 
     losses: the loss after each of the last passes, in order. Recording every
     s-th pass for an odd s is equally good: a period-2 cycle still alternates.
-    The window must be long enough to show an irregular run misbehaving: the
-    lecture's H = 2 run descends smoothly for ~1200 passes between two spikes,
-    so take the last 2000 passes.
+    The window must be long enough to show an irregular run misbehaving: take
+    the last CLASSIFY_WINDOW passes.
 
     -> ``"converged"``: the loss never rises (beyond rounding): GD is in its
     stable regime, descending onto a fixed point;
     ``"period-2 cycle"``: the losses alternate between two values, each
     drifting by less than PHASE_DRIFT_OF_GAP of the gap between them;
-    ``"irregular"``: anything else.
+    ``"irregular"``: anything else, a NaN or infinite loss included.
     """
     losses = np.asarray(losses, dtype=np.float64)
     if losses.ndim != 1 or len(losses) < MIN_LOSSES:

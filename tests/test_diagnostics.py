@@ -29,7 +29,6 @@ PUBLISHED_SHARPNESS_ATOL = 0.5
 # reference cycle's two losses "to about 1e-8".
 CYCLE_LOSS_ATOL = 2e-8
 PUBLISHED_H3_CYCLE_LOSSES = (0.0707579458, 0.0713158087)
-CLASSIFY_WINDOW = 2000  # the lecture's H = 2 run is calm for ~1200 passes between spikes
 LECTURE_PASSES = 20000
 
 
@@ -148,7 +147,7 @@ def test_sharpness_at_a_point_of_the_lecture_cycle_matches_published_figure(hidd
                                               (3, diagnostics.PERIOD_2), (4, diagnostics.IRREGULAR),
                                               (5, diagnostics.CONVERGED)])
 def test_classify_run_on_the_lecture_runs(hidden, expected):
-    losses = lecture_run(hidden, loss_every=1).losses[-CLASSIFY_WINDOW:]
+    losses = lecture_run(hidden, loss_every=1).losses[-diagnostics.CLASSIFY_WINDOW:]
     assert diagnostics.classify_run(losses) == expected
 
 

@@ -42,7 +42,12 @@ def test_plot_decision_boundary_fills_the_models_labels(lecture_data_and_model, 
     ax = Figure().add_subplot()
     drawn = []
     real_contourf = ax.contourf
-    monkeypatch.setattr(ax, "contourf", lambda *args, **kwargs: drawn.append(args) or real_contourf(*args, **kwargs))
+
+    def recording_contourf(*args, **kwargs):
+        drawn.append(args)
+        return real_contourf(*args, **kwargs)
+
+    monkeypatch.setattr(ax, "contourf", recording_contourf)
     returned = plot.plot_decision_boundary(lambda points: fastbp.predict(model, points), X, y, ax=ax)
 
     assert returned is ax
