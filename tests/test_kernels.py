@@ -15,8 +15,6 @@ from fastbp import _kernels, reference
 
 # (N, J, K): one sample, one unit, three classes, odd sizes, the lecture's shape
 SHAPES = [(1, 2, 3), (1, 1, 1), (7, 3, 1), (5, 1, 3), (13, 4, 5), (200, 2, 3), (200, 3, 2), (31, 50, 7)]
-# the largest error of the rational tanh, in units of the result's last place
-TANH_MAX_ULP = 2
 
 
 def feature_major(a):
@@ -73,28 +71,13 @@ def test_tanh_forward_and_backward(N, J, K):
     z = np.random.default_rng(6).standard_normal((N, K)) * 3
     a = np.empty(N * K)
     _kernels.tanh_forward(a, feature_major(z), N * K)
-    assert_close(sample_major(a, N, K), reference.tanh_forward(z), KERNEL_RTOL, "tanh_forward")
+    # the kernel runs NumPy's own float64 tanh loop: identical code, exact
+    np.testing.assert_array_equal(sample_major(a, N, K), reference.tanh_forward(z))
     dout = np.random.default_rng(7).standard_normal((N, K))
     dz = np.empty(N * K)
     _kernels.tanh_backward(dz, feature_major(dout), a, N * K)
     expected = reference.tanh_backward(dout, reference.tanh_forward(z))
     assert_close(sample_major(dz, N, K), expected, KERNEL_RTOL, "tanh_backward")
-
-
-def test_rational_tanh_error_bound():
-    # dense grid over both branches (|x| < 0.625 and above), the switch point,
-    # tiny arguments and saturation, against a long-double tanh
-    x = np.concatenate([np.linspace(-25, 25, 400001), np.geomspace(1e-300, 1e-3, 1000),
-                        np.nextafter(0.625, [0.0, 1.0]), [0.0, 0.625, 22.0, 700.0]])
-    x = np.concatenate([x, -x])
-    got = np.array([_kernels.tanh_scalar(v) for v in x])
-    exact = np.tanh(x.astype(np.longdouble))
-    nonzero = exact != 0
-    ulp = np.spacing(np.abs(exact[nonzero]).astype(np.float64))
-    error_in_ulp = np.abs((got[nonzero] - exact[nonzero]).astype(np.float64)) / ulp
-    assert error_in_ulp.max() <= TANH_MAX_ULP, "worst %.2f ulp at x = %r" % (
-        error_in_ulp.max(), x[nonzero][np.argmax(error_in_ulp)])
-    assert np.all(got[~nonzero] == 0.0)
 
 
 @pytest.mark.parametrize("N,J,C", [(1, 2, 3), (7, 3, 2), (200, 3, 2), (13, 4, 5), (4, 2, 1)])
