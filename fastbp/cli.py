@@ -255,10 +255,26 @@ def _check_seed(seed):
 
 
 # ---------------------------------------------------------------- fastbp check
-# `fastbp check FILE.py` (the backprop checker of fastbp/exercise.py) goes here:
-# an add_check_command(subcommands) like add_demo_command, listed in SUBCOMMANDS.
 
-SUBCOMMANDS = (add_demo_command,)
+def run_check(args, parser):
+    from . import exercise
+
+    return exercise.check_file(args.file)
+
+
+def add_check_command(subcommands):
+    command = subcommands.add_parser(
+        "check", help="check a student's backprop function against the reference",
+        description="Load the function backprop from FILE.py, run it on small random problems and judge "
+                    "each gradient it returns against the reference and central differences (see "
+                    "examples/backprop_template.py for the signature). Exit status 0: all correct; "
+                    "1: some gradient wrong; 2: the file could not be checked.")
+    command.add_argument("file", metavar="FILE.py",
+                         help="a Python file defining backprop(X, y, W1, b1, W2, b2, a1, probs, reg_lambda)")
+    command.set_defaults(run=run_check, command_parser=command)
+
+
+SUBCOMMANDS = (add_demo_command, add_check_command)
 
 
 def build_parser():

@@ -7,7 +7,6 @@ import re
 import struct
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -134,7 +133,8 @@ def test_bad_arguments_exit_2_with_one_line(arguments, existing_file):
     assert existing_file.read_bytes() == b"not a directory"
 
 
-def test_console_script_is_declared():
-    with open(REPO / "pyproject.toml", "rb") as file:
-        scripts = tomllib.load(file)["project"]["scripts"]
+def test_console_script_is_installed():
+    from importlib.metadata import entry_points
+
+    scripts = {entry.name: entry.value for entry in entry_points(group="console_scripts")}
     assert scripts["fastbp"] == "fastbp.cli:main"

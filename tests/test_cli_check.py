@@ -1,0 +1,38 @@
+"""`fastbp check FILE.py`: the backprop checker of fastbp/exercise.py from the command line."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+SOLUTION = Path(__file__).resolve().parent.parent / "examples" / "backprop_solution.py"
+
+
+def fastbp_check(path):
+    return subprocess.run([sys.executable, "-m", "fastbp", "check", str(path)], capture_output=True, text=True)
+
+
+def test_a_correct_solution_passes():
+    result = fastbp_check(SOLUTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED" in result.stdout
+
+
+def test_an_averaged_gradient_is_named(tmp_path):
+    buggy = tmp_path / "averaged.py"
+    buggy.write_text(SOLUTION.read_text().replace("dW2 = (a1.T).dot(delta3)", "dW2 = (a1.T).dot(delta3) / num_examples"))
+    result = fastbp_check(buggy)
+    assert result.returncode == 1
+    dW2_lines = [line for line in result.stdout.splitlines() if line.strip().startswith("dW2")]
+    assert dW2_lines and "averaged instead of summed" in dW2_lines[0]
+    db2_lines = [line for line in result.stdout.splitlines() if line.strip().startswith("db2")]
+    assert db2_lines and "correct" in db2_lines[0]
+
+
+def test_a_file_that_cannot_be_checked(tmp_path):
+    no_function = tmp_path / "empty.py"
+    no_function.write_text("x = 1\n")
+    for path in (no_function, tmp_path / "missing.py"):
+        result = fastbp_check(path)
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert str(path.name) in result.stderr
