@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import _validation as check
 from . import datasets, diagnostics, trainer
@@ -60,6 +61,12 @@ SWEEP_ROWS, SWEEP_COLUMNS = 4, 2
 SWEEP_FIGURE_SIZE = (13, 21)
 # Fixed margins: room for the three-line panel titles, and cheaper than tight_layout.
 SWEEP_FIGURE_MARGINS = dict(left=0.05, right=0.97, bottom=0.03, top=0.95, hspace=0.35, wspace=0.12)
+# The many-class picture (the lecture's exercise 4): three spiral arms, a step
+# size at which this network settles (NUMERICS.md: smaller steps are stable).
+SPIRAL_SAMPLES_PER_CLASS, SPIRAL_CLASSES = 100, 3
+SPIRAL_HIDDEN = 20
+SPIRAL_EPSILON = 0.002
+SPIRAL_PASSES = 10000
 
 
 @dataclass
@@ -80,6 +87,13 @@ def train_and_diagnose(X, y, hidden, num_passes, epsilon, seed, print_loss=False
     window = run.loss_passes >= num_passes - diagnostics.CLASSIFY_WINDOW
     return NetworkResult(hidden, run, seconds, diagnostics.sharpness(run.model, X, y, REG_LAMBDA),
                          diagnostics.classify_run(run.losses[window]))
+
+
+def train_spiral(seed):
+    X, y = datasets.make_spiral(SPIRAL_SAMPLES_PER_CLASS, SPIRAL_CLASSES, seed=seed)
+    model = trainer.train(X, y, SPIRAL_HIDDEN, num_passes=SPIRAL_PASSES, epsilon=SPIRAL_EPSILON,
+                          reg_lambda=REG_LAMBDA, seed=seed).model
+    return X, y, model
 
 
 def accuracy(predicted, y):
@@ -162,10 +176,13 @@ def run_demo(args, parser):
         fig.savefig(path)
         written.append(path)
 
-    with ThreadPoolExecutor(max_workers=SWEEP_THREADS) as pool:
+    # The demo runs its own threads; BLAS threads (in the sharpness and the
+    # baseline) would only compete with them for the two cores.
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=SWEEP_THREADS) as pool:
         # Started first, largest networks first: they take longest.
         sweep_jobs = [pool.submit(train_and_diagnose, X, y, hidden, args.passes, args.epsilon, args.seed)
                       for hidden in sorted(SWEEP_HIDDEN_SIZES, reverse=True) if hidden != args.hidden]
+        spiral_job = pool.submit(train_spiral, args.seed)
         # matplotlib is imported here, not at the top, so that neither `fastbp --help`
         # nor the sweep waits for it. Figure renders PNG with Agg: no display involved.
         from matplotlib.figure import Figure
@@ -221,6 +238,16 @@ def run_demo(args, parser):
     for hidden in sorted(results):
         print("  H = %2d: %s" % (hidden, _stability_line(results[hidden], args.epsilon)))
     save(sweep_fig, "hidden_layer_sweep.png")
+
+    X_spiral, y_spiral, spiral_model = spiral_job.result()
+    print("\nMore than two classes: %d spiral arms, hidden layer size %d (epsilon %g, %d passes): "
+          "training accuracy %.3f" % (SPIRAL_CLASSES, SPIRAL_HIDDEN, SPIRAL_EPSILON, SPIRAL_PASSES,
+                                       accuracy(trainer.predict(spiral_model, X_spiral), y_spiral)))
+    fig = Figure(figsize=FIGURE_SIZE)
+    plot.plot_decision_boundary(lambda points: trainer.predict(spiral_model, points), X_spiral, y_spiral,
+                                fig.add_subplot()).set_title("Decision Boundary for %d classes (spiral), hidden "
+                                                             "layer size %d" % (SPIRAL_CLASSES, SPIRAL_HIDDEN))
+    save(fig, "spiral_3_classes.png")
 
     _print_summary(logistic, logistic_seconds, results, X, y, X_test, y_test, test_seed)
     print("\nFiles written:")

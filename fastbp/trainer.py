@@ -68,10 +68,11 @@ class _CythonNetwork:
         self.activation = int(_kernels.Activation[activation.upper()])
         self.batch_size = batch_size
 
-    def run(self, num_passes, orders, epsilons, reg_lambda):
+    def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
         _kernels.train_passes(self.params, self.grads, self.outputs, self.deltas, self.X_batch, self.y_batch,
-                              self.X_flat, self.y, self.sizes, len(self.y), orders.ravel(), self.batch_size,
-                              epsilons, reg_lambda, self.activation, num_passes)
+                              losses, self.loss_outputs, self.X_flat, self.y, self.sizes, len(self.y),
+                              orders.ravel(), self.batch_size, epsilons, reg_lambda, self.activation,
+                              first_pass, num_passes, loss_every)
 
     def loss(self, reg_lambda):
         return _kernels.calculate_loss(self.params, self.loss_outputs, self.X_flat, self.y, self.sizes,
@@ -84,7 +85,7 @@ class _NumpyNetwork:
         if activation != "tanh":
             self.model["activation"] = activation
 
-    def run(self, num_passes, orders, epsilons, reg_lambda):
+    def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
         steps_per_pass = len(epsilons) // num_passes if num_passes else 0
         for i in range(num_passes):
             if self.batch_size == len(self.y):
@@ -92,6 +93,8 @@ class _NumpyNetwork:
             else:
                 reference.train_epoch(self.model, self.X, self.y, orders[i], self.batch_size,
                                       epsilons[i * steps_per_pass:(i + 1) * steps_per_pass], reg_lambda)
+            if loss_every and (first_pass + i) % loss_every == 0:
+                losses[(first_pass + i) // loss_every] = self.loss(reg_lambda)
 
     def loss(self, reg_lambda):
         return reference.calculate_loss(self.model, self.X, self.y, reg_lambda)
@@ -99,7 +102,8 @@ class _NumpyNetwork:
 
 _NETWORKS = {"cython": _CythonNetwork, "numpy": _NumpyNetwork}
 # Minibatch orders are drawn for at most this many passes per kernel call, so
-# their buffer stays small (this many times N indices) on long runs.
+# their buffer stays small (this many times N indices) on long runs. Full-batch
+# runs go in one call between printed losses.
 MAX_PASSES_PER_CALL = 1000
 
 
@@ -154,8 +158,8 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     loss_every: record the loss on the whole training set after every pass i
         with i % loss_every == 0 (0 records none). print_loss prints the
         lecture's line every 1000 passes.
-    The compiled backend runs the passes between two recorded or printed
-    losses in one call, so recording and printing cost no speed.
+    The compiled backend records losses inside its fused loop and returns to
+    Python only to print, so recording and printing cost no speed.
     Returns a :class:`TrainingRun`. The model has keys W1..WL, b1..bL, plus
     "activation" when it is not tanh. The global NumPy random state is untouched.
     """
@@ -181,32 +185,31 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     shuffler = _Shuffler(num_passes, len(X), seed) if batch_size < len(X) else None
     no_orders = np.empty((0, 0), dtype=np.intp)
 
+    recorded = range(0, num_passes, loss_every) if loss_every else range(0)
+    losses = np.empty(len(recorded))
+
     def run(first, count):
-        """Passes first .. first+count-1, in kernel calls of at most MAX_PASSES_PER_CALL."""
+        """Passes first .. first+count-1; minibatch runs in calls of at most MAX_PASSES_PER_CALL."""
         while count > 0:
-            chunk = min(count, MAX_PASSES_PER_CALL)
+            chunk = min(count, MAX_PASSES_PER_CALL) if shuffler else count
             orders = shuffler.draw(chunk) if shuffler else no_orders
-            network.run(chunk, orders, epsilons[first * steps_per_pass:(first + chunk) * steps_per_pass],
-                        reg_lambda)
+            network.run(first, chunk, orders, epsilons[first * steps_per_pass:(first + chunk) * steps_per_pass],
+                        reg_lambda, loss_every, losses)
             first, count = first + chunk, count - chunk
 
-    recorded = range(0, num_passes, loss_every) if loss_every else range(0)
-    printed = range(0, num_passes, reference.LOSS_PRINT_EVERY) if print_loss else range(0)
-    losses = []
     passes_done = 0
-    for i in sorted(set(recorded) | set(printed)):
-        run(passes_done, i + 1 - passes_done)
-        passes_done = i + 1
-        loss = network.loss(reg_lambda)
-        if i in recorded:
-            losses.append(loss)
-        if i in printed:
+    if print_loss:
+        for i in range(0, num_passes, reference.LOSS_PRINT_EVERY):
+            run(passes_done, i + 1 - passes_done)
+            passes_done = i + 1
+            recorded_here = loss_every and i % loss_every == 0
+            loss = losses[i // loss_every] if recorded_here else network.loss(reg_lambda)
             print("Loss after iteration %i: %f" % (i, loss), flush=True)
     run(passes_done, num_passes - passes_done)
     model = dict(network.model)
     if activation != "tanh":
         model["activation"] = activation
-    return TrainingRun(model, np.array(recorded, dtype=np.intp), np.array(losses, dtype=np.float64))
+    return TrainingRun(model, np.array(recorded, dtype=np.intp), losses)
 
 
 def build_model(X, y, nn_hdim, num_passes=20000, print_loss=False, epsilon=0.01, reg_lambda=0.01,

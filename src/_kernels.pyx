@@ -460,19 +460,23 @@ cdef void train_epoch(double[::1] params, double[::1] grads,       # IN/OUT, OUT
 def train_passes(double[::1] params, double[::1] grads,             # IN/OUT, OUT
                  double[::1] outputs, double[::1] deltas,           # workspace
                  double[::1] X_batch, Py_ssize_t[::1] y_batch,      # workspace, minibatches only
+                 double[::1] losses, double[::1] loss_outputs,      # OUT, workspace (N samples)
                  const double[::1] X, const Py_ssize_t[::1] y, const Py_ssize_t[::1] sizes,
                  Py_ssize_t N, const Py_ssize_t[::1] orders, Py_ssize_t batch_size,
                  const double[::1] epsilons, double reg_lambda, int activation,
-                 Py_ssize_t num_passes):
-    """The fused loop: ``num_passes`` passes (epochs) in C, without the GIL.
+                 Py_ssize_t first_pass, Py_ssize_t num_passes, Py_ssize_t loss_every):
+    """The fused loop: passes ``first_pass`` .. ``first_pass + num_passes - 1`` in C, without the GIL.
 
     Full batch (``batch_size == N``): pass i is train_pass with ``epsilons[i]``;
     ``orders`` is not read. Minibatches: pass i is train_epoch over the
     permutation ``orders[i*N:(i+1)*N]`` with the step sizes that follow in
-    ``epsilons``. No Python and no allocation inside the loop: fastbp.trainer
-    allocates the workspace once per training call.
+    ``epsilons`` (both counted from this call's first pass). After every pass p
+    with ``p % loss_every == 0`` (none when loss_every is 0), the loss on the
+    whole training set goes to ``losses[p // loss_every]``: recording never
+    returns to Python. No allocation inside the loop: fastbp.trainer allocates
+    the workspace once per training call.
     """
-    cdef Py_ssize_t i, steps_per_pass = (N + batch_size - 1) // batch_size
+    cdef Py_ssize_t i, p, steps_per_pass = (N + batch_size - 1) // batch_size
     with nogil:
         for i in range(num_passes):
             if batch_size == N:
@@ -483,6 +487,10 @@ def train_passes(double[::1] params, double[::1] grads,             # IN/OUT, OU
                             orders[i * N:(i + 1) * N], batch_size,
                             epsilons[i * steps_per_pass:(i + 1) * steps_per_pass], reg_lambda,
                             <Activation> activation)
+            p = first_pass + i
+            if loss_every > 0 and p % loss_every == 0:
+                losses[p // loss_every] = calculate_loss(params, loss_outputs, X, y, sizes, N, reg_lambda,
+                                                         <Activation> activation)
 
 
 cpdef double calculate_loss(const double[::1] params, double[::1] outputs,   # IN, workspace

@@ -20,7 +20,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MIN_PNG_PIXELS = 400
 MIN_PNG_BYTES = 10_000
 PROMISED_FILES = ["data.png", "logistic_regression.png", "decision_boundary_h3.png", "loss_curve_h3.png",
-                  "hidden_layer_sweep.png"]  # in the order written
+                  "hidden_layer_sweep.png", "spiral_3_classes.png"]  # in the order written
 # What gradient descent does at epsilon 0.01 on the lecture's runs (NUMERICS.md).
 PUBLISHED_RUN_CLASSES = {1: "period-2 cycle", 2: "irregular", 3: "period-2 cycle", 4: "irregular",
                          5: "converged", 20: "converged", 50: "converged"}
