@@ -4,6 +4,8 @@ Every student below is written the way the lecture's loop body is, and differs
 from the correct one in the lines its name says.
 """
 
+import itertools
+import linecache
 import os
 
 import numpy as np
@@ -12,20 +14,32 @@ import pytest
 from fastbp import exercise, reference
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+SOLUTION_SOURCE = open(os.path.join(EXAMPLES, "backprop_solution.py")).read()
+STUDENT_NUMBERS = itertools.count()
 
 
-def correct_backprop(X, y, W1, b1, W2, b2, a1, probs, reg_lambda):
-    num_examples = len(X)
-    delta3 = probs
-    delta3[range(num_examples), y] -= 1
-    dW2 = (a1.T).dot(delta3)
-    db2 = np.sum(delta3, axis=0, keepdims=True)
-    delta2 = delta3.dot(W2.T) * (1 - np.power(a1, 2))
-    dW1 = np.dot(X.T, delta2)
-    db1 = np.sum(delta2, axis=0, keepdims=True)
-    dW2 += reg_lambda * W2
-    dW1 += reg_lambda * W1
-    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "delta2": delta2}
+def student(*edits):
+    """The example solution (examples/backprop_solution.py, the lecture's loop
+    body) with each (line as written there, line as the student wrote it) edit."""
+    source = SOLUTION_SOURCE
+    for written, instead in edits:
+        assert written in source, written
+        source = source.replace(written, instead)
+    filename = "student_%d.py" % next(STUDENT_NUMBERS)
+    # registered like a file read from disk, so the checker can quote the line that raised
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace["backprop"]
+
+
+correct_backprop = student()
+DELTA3 = "    delta3[range(num_examples), y] -= 1\n"
+DW2 = "dW2 = (a1.T).dot(delta3)"
+DB2 = "db2 = np.sum(delta3, axis=0, keepdims=True)"
+DELTA2 = "delta2 = delta3.dot(W2.T) * (1 - np.power(a1, 2))"
+DW1 = "dW1 = np.dot(X.T, delta2)"
+REGULARISATION = "    dW1 += reg_lambda * W1\n"
 
 
 def check(fn):
@@ -112,39 +126,15 @@ def test_a_student_changing_its_arguments_is_still_judged_on_the_original_proble
 
 # ---------------------------------------------------------------- typical mistakes, one per test
 
-def transposed_dW1(X, y, W1, b1, W2, b2, a1, probs, reg_lambda):
-    num_examples = len(X)
-    delta3 = probs
-    delta3[range(num_examples), y] -= 1
-    dW2 = (a1.T).dot(delta3)
-    db2 = np.sum(delta3, axis=0, keepdims=True)
-    delta2 = delta3.dot(W2.T) * (1 - np.power(a1, 2))
-    dW1 = np.dot(delta2.T, X)
-    db1 = np.sum(delta2, axis=0, keepdims=True)
-    dW2 += reg_lambda * W2
-    dW1 += reg_lambda * W1
-    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "delta2": delta2}
+transposed_dW1 = student((DW1, "dW1 = np.dot(delta2.T, X)"))
+transposed_dW2 = student((DW2, "dW2 = delta3.T.dot(a1)"))
 
 
-def transposed_dW2(X, y, W1, b1, W2, b2, a1, probs, reg_lambda):
-    num_examples = len(X)
-    delta3 = probs
-    delta3[range(num_examples), y] -= 1
-    dW2 = delta3.T.dot(a1)
-    db2 = np.sum(delta3, axis=0, keepdims=True)
-    delta2 = delta3.dot(W2.T) * (1 - np.power(a1, 2))
-    dW1 = np.dot(X.T, delta2)
-    db1 = np.sum(delta2, axis=0, keepdims=True)
-    dW2 += reg_lambda * W2
-    dW1 += reg_lambda * W1
-    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "delta2": delta2}
-
-
-@pytest.mark.parametrize("student, wrong", [(transposed_dW1, "dW1"), (transposed_dW2, "dW2")])
-def test_transposed_product_is_named(student, wrong):
+@pytest.mark.parametrize("transposed, wrong", [(transposed_dW1, "dW1"), (transposed_dW2, "dW2")])
+def test_transposed_product_is_named(transposed, wrong):
     # The template's "dW += reg_lambda * W" raises on the problems where W is not
     # square; on the square one the transposed values are compared and named.
-    result = check(student)
+    result = check(transposed)
     assert_named(result, "transposed product", {wrong})
     square = [problem for problem in exercise.PROBLEMS if problem.D == problem.H == problem.C]
     assert result.verdicts[wrong].problem in square
@@ -165,89 +155,34 @@ def test_transposed_result_of_the_wrong_shape_is_named():
 
 
 def test_missing_tanh_derivative_is_named():
-    def no_tanh_derivative(X, y, W1, b1, W2, b2, a1, probs, reg_lambda):
-        num_examples = len(X)
-        delta3 = probs
-        delta3[range(num_examples), y] -= 1
-        dW2 = (a1.T).dot(delta3)
-        db2 = np.sum(delta3, axis=0, keepdims=True)
-        delta2 = delta3.dot(W2.T)
-        dW1 = np.dot(X.T, delta2)
-        db1 = np.sum(delta2, axis=0, keepdims=True)
-        dW2 += reg_lambda * W2
-        dW1 += reg_lambda * W1
-        return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "delta2": delta2}
+    no_tanh_derivative = student((DELTA2, "delta2 = delta3.dot(W2.T)"))
 
     assert_named(check(no_tanh_derivative), "missing 1 - a1**2 factor", {"delta2", "dW1", "db1"})
 
 
 def test_regularised_biases_are_named():
-    def regularised_biases(X, y, W1, b1, W2, b2, a1, probs, reg_lambda):
-        num_examples = len(X)
-        delta3 = probs
-        delta3[range(num_examples), y] -= 1
-        dW2 = (a1.T).dot(delta3)
-        db2 = np.sum(delta3, axis=0, keepdims=True)
-        delta2 = delta3.dot(W2.T) * (1 - np.power(a1, 2))
-        dW1 = np.dot(X.T, delta2)
-        db1 = np.sum(delta2, axis=0, keepdims=True)
-        dW2 += reg_lambda * W2
-        dW1 += reg_lambda * W1
-        db2 += reg_lambda * b2
-        db1 += reg_lambda * b1
-        return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "delta2": delta2}
+    regularised_biases = student(
+        (REGULARISATION, REGULARISATION + "    db2 += reg_lambda * b2\n    db1 += reg_lambda * b1\n"))
 
     assert_named(check(regularised_biases), "regularisation added to biases", {"db1", "db2"})
 
 
 def test_averaged_output_layer_is_named():
-    def averaged_output_layer(X, y, W1, b1, W2, b2, a1, probs, reg_lambda):
-        num_examples = len(X)
-        delta3 = probs
-        delta3[range(num_examples), y] -= 1
-        dW2 = (a1.T).dot(delta3) / num_examples
-        db2 = np.mean(delta3, axis=0, keepdims=True)
-        delta2 = delta3.dot(W2.T) * (1 - np.power(a1, 2))
-        dW1 = np.dot(X.T, delta2)
-        db1 = np.sum(delta2, axis=0, keepdims=True)
-        dW2 += reg_lambda * W2
-        dW1 += reg_lambda * W1
-        return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "delta2": delta2}
+    averaged_output_layer = student((DW2, DW2 + " / num_examples"),
+                                    (DB2, "db2 = np.mean(delta3, axis=0, keepdims=True)"))
 
     assert_named(check(averaged_output_layer), "averaged instead of summed", {"dW2", "db2"})
 
 
 def test_averaged_delta3_is_named_for_every_gradient():
-    def averaged_delta3(X, y, W1, b1, W2, b2, a1, probs, reg_lambda):
-        num_examples = len(X)
-        delta3 = probs
-        delta3[range(num_examples), y] -= 1
-        delta3 /= num_examples
-        dW2 = (a1.T).dot(delta3)
-        db2 = np.sum(delta3, axis=0, keepdims=True)
-        delta2 = delta3.dot(W2.T) * (1 - np.power(a1, 2))
-        dW1 = np.dot(X.T, delta2)
-        db1 = np.sum(delta2, axis=0, keepdims=True)
-        dW2 += reg_lambda * W2
-        dW1 += reg_lambda * W1
-        return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "delta2": delta2}
+    averaged_delta3 = student((DELTA3, DELTA3 + "    delta3 /= num_examples\n"))
 
     assert_named(check(averaged_delta3), "averaged instead of summed", set(exercise.GRADIENTS))
 
 
 def test_sign_error_is_named():
-    def lecture_formula_sign(X, y, W1, b1, W2, b2, a1, probs, reg_lambda):
-        num_examples = len(X)
-        delta3 = -probs
-        delta3[range(num_examples), y] += 1
-        dW2 = (a1.T).dot(delta3)
-        db2 = np.sum(delta3, axis=0, keepdims=True)
-        delta2 = delta3.dot(W2.T) * (1 - np.power(a1, 2))
-        dW1 = np.dot(X.T, delta2)
-        db1 = np.sum(delta2, axis=0, keepdims=True)
-        dW2 += reg_lambda * W2
-        dW1 += reg_lambda * W1
-        return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "delta2": delta2}
+    lecture_formula_sign = student(("delta3 = probs\n", "delta3 = -probs\n"),
+                                   (DELTA3, DELTA3.replace("-= 1", "+= 1")))
 
     assert_named(check(lecture_formula_sign), "sign error", set(exercise.GRADIENTS))
 
@@ -271,18 +206,7 @@ def test_bias_summed_over_the_wrong_axis_is_named():
     assert_named(check(summed_over_classes), "summed over the wrong axis", {"db2"}, status=exercise.WRONG_SHAPE)
 
 
-def scaled_delta2(X, y, W1, b1, W2, b2, a1, probs, reg_lambda):
-    num_examples = len(X)
-    delta3 = probs
-    delta3[range(num_examples), y] -= 1
-    dW2 = (a1.T).dot(delta3)
-    db2 = np.sum(delta3, axis=0, keepdims=True)
-    delta2 = 1.5 * delta3.dot(W2.T) * (1 - np.power(a1, 2))
-    dW1 = np.dot(X.T, delta2)
-    db1 = np.sum(delta2, axis=0, keepdims=True)
-    dW2 += reg_lambda * W2
-    dW1 += reg_lambda * W1
-    return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2, "delta2": delta2}
+scaled_delta2 = student((DELTA2, "delta2 = 1.5 * delta3.dot(W2.T) * (1 - np.power(a1, 2))"))
 
 
 def test_layer_one_gradients_right_for_a_wrong_delta2_point_at_delta2():
