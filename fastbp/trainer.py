@@ -130,11 +130,12 @@ class _Shuffler:
 
     def __init__(self, num_passes, num_samples, seed):
         self.generator = np.random.default_rng(seed)
+        self.natural_order = np.arange(num_samples)
         self.orders = np.empty((min(num_passes, MAX_PASSES_PER_CALL), num_samples), dtype=np.intp)
 
     def draw(self, num_passes):
         for order in self.orders[:num_passes]:
-            order[:] = np.arange(len(order))
+            order[:] = self.natural_order
             self.generator.shuffle(order)
         return self.orders[:num_passes]
 
