@@ -39,7 +39,16 @@ class TrainingRun:
 
 
 def _weight_and_bias_names(num_layers):
+    """Every weight in layer order, then every bias: the kernels' parameter layout."""
     return ["W%d" % l for l in range(1, num_layers + 1)] + ["b%d" % l for l in range(1, num_layers + 1)]
+
+
+def _flat_params(model, names):
+    return np.concatenate([model[name].ravel() for name in names])
+
+
+def _activation_code(name):
+    return int(_kernels.Activation[name.upper()])
 
 
 class _CythonNetwork:
@@ -48,7 +57,7 @@ class _CythonNetwork:
 
     def __init__(self, model, sizes, X, y, activation, batch_size):
         names = _weight_and_bias_names(len(sizes) - 1)
-        self.params = np.concatenate([model[name].ravel() for name in names])
+        self.params = _flat_params(model, names)
         self.model = {}
         offset = 0
         for name in names:
@@ -65,7 +74,7 @@ class _CythonNetwork:
         self.sizes = np.array(sizes, dtype=np.intp)
         self.X_flat = _feature_major(X)
         self.y = y
-        self.activation = int(_kernels.Activation[activation.upper()])
+        self.activation = _activation_code(activation)
         self.batch_size = batch_size
 
     def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
@@ -231,10 +240,8 @@ def _flat_inputs(model, X):
     model, sizes = check.check_model(model)
     X = check.check_X(X)
     check.check_X_fits(X, sizes)
-    names = _weight_and_bias_names(len(sizes) - 1)
-    params = np.concatenate([model[name].ravel() for name in names])
-    activation = int(_kernels.Activation[reference.activation_of(model).upper()])
-    return params, np.array(sizes, dtype=np.intp), X, activation
+    params = _flat_params(model, _weight_and_bias_names(len(sizes) - 1))
+    return params, np.array(sizes, dtype=np.intp), X, _activation_code(reference.activation_of(model))
 
 
 def predict_proba(model, X):
