@@ -1,7 +1,6 @@
 """The lecture's data, drawn without touching the global NumPy random state."""
 
 import numpy as np
-import sklearn.datasets
 
 from . import _validation as check
 
@@ -13,6 +12,8 @@ def make_moons(n_samples=200, noise=0.20, seed=0):
     noise=noise)`` returns: a private ``RandomState(seed)`` is in the state that
     ``np.random.seed(seed)`` puts the global generator in.
     """
+    import sklearn.datasets  # here, not at the top: importing scikit-learn takes a second
+
     n_samples = check.check_int(n_samples, "n_samples", 2)
     noise = check.check_real(noise, "noise", positive=False)
     seed = check.check_int(seed, "seed", 0)
