@@ -17,15 +17,6 @@ from . import reference
 # ---------------------------------------------------------------- Hessian-vector product
 
 
-def _weight_names(model):
-    return [name for name in model if name.startswith("W")]
-
-
-def _parameter_names(model):
-    num_layers = len(_weight_names(model))
-    return ["W%d" % l for l in range(1, num_layers + 1)] + ["b%d" % l for l in range(1, num_layers + 1)]
-
-
 def hessian_vector_product(model, X, y, reg_lambda, direction):
     """H v for the summed loss (sum of -log p[y] + reg_lambda/2 * sum |Wl|^2) of a
     network with tanh hidden layers.
@@ -40,7 +31,7 @@ def hessian_vector_product(model, X, y, reg_lambda, direction):
     difference's own truncation error (tests/test_diagnostics.py). Like the
     reference, it assumes validated input; :func:`sharpness` validates.
     """
-    num_layers = len(_weight_names(model))
+    num_layers = reference.num_layers(model)
     outputs = reference.forward(model, X)
 
     # R-forward. Forward: z = inp.dot(W) + b, a = tanh(z).
@@ -154,7 +145,7 @@ def sharpness(model, X, y, reg_lambda=0.01, seed=0):
     check.check_labels_fit(y, sizes[-1])
     reg_lambda = check.check_real(reg_lambda, "reg_lambda", positive=False)
 
-    names = _parameter_names(model)
+    names = reference.parameter_names(reference.num_layers(model))
     shapes = [model[name].shape for name in names]
     bounds = np.cumsum([0] + [model[name].size for name in names])
 

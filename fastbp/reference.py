@@ -27,6 +27,11 @@ def num_layers(model):
     return sum(1 for name in model if name.startswith("W"))
 
 
+def parameter_names(num_layers):
+    """W1..WL, then b1..bL: also the order of the compiled kernels' flat parameter buffer."""
+    return ["W%d" % l for l in range(1, num_layers + 1)] + ["b%d" % l for l in range(1, num_layers + 1)]
+
+
 def activation_of(model):
     return model.get("activation", "tanh")
 

@@ -38,11 +38,6 @@ class TrainingRun:
     losses: np.ndarray
 
 
-def _weight_and_bias_names(num_layers):
-    """Every weight in layer order, then every bias: the kernels' parameter layout."""
-    return ["W%d" % l for l in range(1, num_layers + 1)] + ["b%d" % l for l in range(1, num_layers + 1)]
-
-
 def _flat_params(model, names):
     return np.concatenate([model[name].ravel() for name in names])
 
@@ -56,7 +51,7 @@ class _CythonNetwork:
     allocated once per training call."""
 
     def __init__(self, model, sizes, X, y, activation, batch_size):
-        names = _weight_and_bias_names(len(sizes) - 1)
+        names = reference.parameter_names(len(sizes) - 1)
         self.params = _flat_params(model, names)
         self.model = {}
         offset = 0
@@ -240,7 +235,7 @@ def _flat_inputs(model, X):
     model, sizes = check.check_model(model)
     X = check.check_X(X)
     check.check_X_fits(X, sizes)
-    params = _flat_params(model, _weight_and_bias_names(len(sizes) - 1))
+    params = _flat_params(model, reference.parameter_names(len(sizes) - 1))
     return params, np.array(sizes, dtype=np.intp), X, _activation_code(reference.activation_of(model))
 
 

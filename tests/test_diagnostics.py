@@ -59,7 +59,7 @@ def gradient_difference(model, X, y, reg_lambda, direction):
 
 
 def dense_hessian(model, X, y, reg_lambda):
-    names = diagnostics._parameter_names(model)
+    names = reference.parameter_names(reference.num_layers(model))
     size = sum(model[name].size for name in names)
     columns = []
     for i in range(size):
@@ -81,7 +81,7 @@ def test_hessian_vector_product_matches_central_difference(sizes):
     direction = {name: rng.randn(*model[name].shape) for name in model}
     product = diagnostics.hessian_vector_product(model, X, y, 0.01, direction)
     expected = gradient_difference(model, X, y, 0.01, direction)
-    names = diagnostics._parameter_names(model)
+    names = reference.parameter_names(reference.num_layers(model))
     error = np.max(np.abs(flatten(product, names) - flatten(expected, names)))
     scale = np.max(np.abs(flatten(expected, names)))
     assert error <= HVP_FD_RTOL * scale, "worst relative difference %.3g" % (error / scale)
