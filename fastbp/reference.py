@@ -185,13 +185,14 @@ def forward(model, X):
     return outputs
 
 
-def backward(model, X, y, outputs, reg_lambda):
-    """The lecture's solved backprop, for any depth -> dict of gradients, L2 included.
+def backward(model, X, y, outputs):
+    """The lecture's solved backprop, for any depth -> dict of the data term's gradients.
 
     For one hidden layer this is, line by line, ``delta3 = probs - onehot(y)``,
     ``dW2 = a1.T.dot(delta3)``, ``db2 = sum(delta3)``,
     ``delta2 = delta3.dot(W2.T) * (1 - a1**2)``, ``dW1 = X.T.dot(delta2)``,
-    ``db1 = sum(delta2)``, ``dW += reg_lambda * W``.
+    ``db1 = sum(delta2)``. The L2 term ``dW += reg_lambda * W`` is added by
+    :func:`gradients`, or by :func:`sgd_update` in training, as in the lecture.
     """
     _, activation_backward = ACTIVATIONS[activation_of(model)]
     grads = {}
@@ -202,13 +203,15 @@ def backward(model, X, y, outputs, reg_lambda):
         grads["W%d" % l], grads["b%d" % l] = dense_backward(delta, inp)
         if l > 1:
             delta = activation_backward(dense_backward_input(delta, W), inp)
-        grads["W%d" % l] += reg_lambda * W
     return grads
 
 
 def gradients(model, X, y, reg_lambda):
-    """Gradients of the summed loss (the lecture's dW1, db1, dW2, db2, ...)."""
-    return backward(model, X, y, forward(model, X), reg_lambda)
+    """Gradients of the summed loss, L2 included (the lecture's dW1, db1, dW2, db2, ...)."""
+    grads = backward(model, X, y, forward(model, X))
+    for l in range(1, num_layers(model) + 1):
+        grads["W%d" % l] += reg_lambda * model["W%d" % l]
+    return grads
 
 
 def train_pass(model, X, y, epsilon, reg_lambda):
@@ -216,7 +219,7 @@ def train_pass(model, X, y, epsilon, reg_lambda):
 
     Every gradient is computed before any parameter moves, as in the lecture.
     """
-    grads = backward(model, X, y, forward(model, X), 0.0)
+    grads = backward(model, X, y, forward(model, X))
     for name, dparam in grads.items():
         sgd_update(model[name], dparam, epsilon, reg_lambda if name[0] == "W" else 0.0)
 

@@ -380,7 +380,7 @@ cpdef void network_backward(double[::1] grads,            # OUT, zeroed here, th
                             const Py_ssize_t[::1] y,      # IN (N,)
                             const Py_ssize_t[::1] sizes,  # IN (D, H1, ..., C)
                             Py_ssize_t N, Activation activation) noexcept nogil:
-    # reference.backward with reg_lambda = 0: sgd_update adds the L2 term
+    # reference.backward: the data term only; sgd_update adds the L2 term
     cdef Py_ssize_t l, J, K, w, b, below, i
     cdef Py_ssize_t num_layers = sizes.shape[0] - 1
     cdef Py_ssize_t C = sizes[num_layers]
