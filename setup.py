@@ -10,6 +10,7 @@ as its NumPy twin does, whatever the machine. Nothing like -ffast-math is used.
 """
 
 import os
+import platform
 
 import numpy as np
 from Cython.Build import cythonize
@@ -17,22 +18,53 @@ from setuptools import Extension, setup
 
 DEBUG = os.environ.get("FASTBP_DEBUG", "") == "1"
 
-extensions = [
-    Extension(
-        "fastbp._kernels",
-        ["src/_kernels.pyx"],
-        include_dirs=[np.get_include()],
+POSIX = os.name != "nt"
+
+
+X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+# The driver (src/driver.pxi) is built once for the baseline x86-64, so that a
+# wheel runs anywhere, and, on x86-64, once more for each wider vector unit;
+# fastbp/trainer.py imports the widest the CPU has. -ffp-contract=off keeps
+# every variant's arithmetic identical: only the vector width changes.
+SIMD_VARIANTS = {
+    "_kernels_avx2": ["-mavx2", "-mfma"],
+    "_kernels_avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl",
+                        "-mprefer-vector-width=512"],
+}
+
+
+def extension(name, source, openmp=False, simd_flags=()):
+    # OpenMP runs the slabs of a pass on several threads (src/driver.pxi);
+    # without it the same loop runs serially, with the same result.
+    openmp_flags = ["-fopenmp"] if openmp and POSIX else []
+    return Extension(
+        name,
+        [source],
+        include_dirs=[np.get_include(), "src"],
         # Linking libm explicitly binds exp and log to glibc's current versions,
         # not the compatibility entry points that add an error-handling wrapper.
-        libraries=["m"] if os.name != "nt" else [],
+        libraries=["m"] if POSIX else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3", "-ffp-contract=off"] if os.name != "nt" else [],
+        extra_compile_args=(["-O3", "-ffp-contract=off"] if POSIX else []) + openmp_flags + list(simd_flags),
+        extra_link_args=openmp_flags,
     )
+
+
+extensions = [
+    extension("fastbp._kernels", "src/_kernels.pyx", openmp=True),
+    extension("fastbp._layers", "src/_layers.pyx"),
+    # Test and benchmark wrappers around src/vecmath.h (vectorised exp, tanh
+    # and sigmoid with run-time AVX2/AVX-512 dispatch).
+    extension("fastbp._vecmath", "src/_vecmath.pyx"),
 ]
+if X86_64 and POSIX:
+    extensions += [extension("fastbp." + name, "src/%s.pyx" % name, openmp=True, simd_flags=flags)
+                   for name, flags in SIMD_VARIANTS.items()]
 
 setup(
     ext_modules=cythonize(
         extensions,
+        include_path=["src"],
         compiler_directives={
             "language_level": 3,
             "boundscheck": DEBUG,

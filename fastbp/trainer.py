@@ -7,6 +7,10 @@ start from the same initialisation and record and print the loss at the same
 passes, so their runs can be compared line by line.
 """
 
+import importlib
+import importlib.util
+import os
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,13 +18,43 @@ import numpy as np
 from . import reference, schedules
 
 try:
-    from . import _kernels
+    from . import _kernels as _baseline_kernels
 except ImportError as error:  # a source checkout imported before (or without) its build
     raise ImportError("fastbp's compiled kernels (fastbp._kernels) are not built here: install with "
                       "'python -m pip install .' and run from outside the source tree, or build them "
                       "in place with 'python -m pip install -e .'") from error
 from . import _validation as check
 
+# The compiled driver is built for the baseline x86-64 and for wider vector
+# units (setup.py); every variant computes the same bits.
+KERNEL_VARIANTS = {"baseline": ("_kernels", 0), "avx2": ("_kernels_avx2", 1), "avx512": ("_kernels_avx512", 2)}
+
+
+def available_kernel_variants():
+    """The variants this build has and this CPU runs, narrowest first."""
+    level = _baseline_kernels.cpu_level()
+    available = []
+    for variant, (module_name, needed_level) in KERNEL_VARIANTS.items():
+        if needed_level <= level and importlib.util.find_spec("fastbp." + module_name) is not None:
+            available.append(variant)
+    return available
+
+
+def kernel_module(variant):
+    """The compiled driver of one variant ("baseline", "avx2", "avx512")."""
+    if variant not in available_kernel_variants():
+        raise ValueError("kernel variant %r is not available here; this build and CPU have %s"
+                         % (variant, available_kernel_variants()))
+    return importlib.import_module("fastbp." + KERNEL_VARIANTS[variant][0])
+
+
+def _default_kernels():
+    """The widest variant, unless FASTBP_KERNELS names another."""
+    requested = os.environ.get("FASTBP_KERNELS", "")
+    return kernel_module(requested if requested else available_kernel_variants()[-1])
+
+
+_kernels = _default_kernels()
 BACKENDS = ("cython", "numpy")
 MAX_SEED = 2**32 - 1  # numpy.random.RandomState accepts seeds 0..2**32-1
 
@@ -42,15 +76,45 @@ def _flat_params(model, names):
     return np.concatenate([model[name].ravel() for name in names])
 
 
-def _activation_code(name):
-    return int(_kernels.Activation[name.upper()])
+_BLAS_CONTROLLER = None
+
+
+def _one_blas_thread(sizes):
+    """While the kernels call BLAS, keep BLAS itself on one thread: the kernels run
+    their own threads (num_threads), each calling BLAS on its block."""
+    global _BLAS_CONTROLLER
+    if not _kernels.uses_blas(sizes):
+        return nullcontext()
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def default_num_threads():
+    """The threads the compiled kernels use when num_threads is None: the first of
+    OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS that is set to a
+    positive integer, otherwise the cores this process may run on."""
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(variable, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _check_num_threads(num_threads):
+    if num_threads is None:
+        return default_num_threads()
+    return check.check_int(num_threads, "num_threads", 1)
 
 
 class _CythonNetwork:
     """Flat parameters (weights then biases, the kernels' layout) and the workspace,
     allocated once per training call."""
 
-    def __init__(self, model, sizes, X, y, activation, batch_size):
+    def __init__(self, model, sizes, X, y, activation, batch_size, num_threads):
         names = reference.parameter_names(len(sizes) - 1)
         self.params = _flat_params(model, names)
         self.model = {}
@@ -58,33 +122,22 @@ class _CythonNetwork:
         for name in names:
             self.model[name] = self.params[offset:offset + model[name].size].reshape(model[name].shape)
             offset += model[name].size
-        N, units = len(X), sum(sizes[1:])
-        self.grads = np.empty_like(self.params)
-        self.outputs = np.empty(batch_size * units)
-        self.deltas = np.empty_like(self.outputs)
-        minibatches = batch_size < N
-        self.X_batch = np.empty(batch_size * X.shape[1] if minibatches else 0)
-        self.y_batch = np.empty(batch_size if minibatches else 0, dtype=np.intp)
-        self.loss_outputs = np.empty(N * units) if minibatches else self.outputs
-        self.sizes = np.array(sizes, dtype=np.intp)
-        self.X_flat = _feature_major(X)
-        self.y = y
-        self.activation = _activation_code(activation)
-        self.batch_size = batch_size
+        self.sizes = sizes
+        self.workspace = _kernels.Network(sizes, _kernels.ACTIVATION_CODES[activation], _feature_major(X), y,
+                                          batch_size, num_threads)
 
     def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
-        _kernels.train_passes(self.params, self.grads, self.outputs, self.deltas, self.X_batch, self.y_batch,
-                              losses, self.loss_outputs, self.X_flat, self.y, self.sizes, len(self.y),
-                              orders.ravel(), self.batch_size, epsilons, reg_lambda, self.activation,
-                              first_pass, num_passes, loss_every)
+        with _one_blas_thread(self.sizes):
+            self.workspace.train_passes(self.params, orders.ravel(), epsilons, reg_lambda, first_pass, num_passes,
+                                        loss_every, losses)
 
     def loss(self, reg_lambda):
-        return _kernels.calculate_loss(self.params, self.loss_outputs, self.X_flat, self.y, self.sizes,
-                                       len(self.y), reg_lambda, self.activation)
+        with _one_blas_thread(self.sizes):
+            return self.workspace.loss(self.params, reg_lambda)
 
 
 class _NumpyNetwork:
-    def __init__(self, model, sizes, X, y, activation, batch_size):
+    def __init__(self, model, sizes, X, y, activation, batch_size, num_threads):
         self.model, self.X, self.y, self.batch_size = model, X, y, batch_size
         if activation != "tanh":
             self.model["activation"] = activation
@@ -145,7 +198,8 @@ class _Shuffler:
 
 
 def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=0, backend="cython",
-          loss_every=0, print_loss=False, activation="tanh", batch_size=None, schedule="constant"):
+          loss_every=0, print_loss=False, activation="tanh", batch_size=None, schedule="constant",
+          num_threads=None):
     """Train the lecture's network, or any of its generalisations, by gradient descent.
 
     hidden: the hidden-layer size, or a tuple of sizes for a deeper network.
@@ -163,6 +217,9 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     loss_every: record the loss on the whole training set after every pass i
         with i % loss_every == 0 (0 records none). print_loss prints the
         lecture's line every 1000 passes.
+    num_threads: threads of the compiled backend (None: see
+        :func:`default_num_threads`). Jobs too small to gain from a second
+        thread run on one. The result is bit-identical for every thread count.
     The compiled backend records losses inside its fused loop and returns to
     Python only to print, so recording and printing cost no speed.
     Returns a :class:`TrainingRun`. The model has keys W1..WL, b1..bL, plus
@@ -182,11 +239,13 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
         raise ValueError("backend must be one of %s, got %r" % (BACKENDS, backend))
     activation = check.check_activation(activation)
     batch_size = _check_batch_size(batch_size, len(X))
+    num_threads = _check_num_threads(num_threads)
     steps_per_pass = -(-len(X) // batch_size)
     epsilons = _step_sizes(schedules.get(schedule), epsilon, num_passes * steps_per_pass)
 
     sizes = (X.shape[1],) + hidden + (num_classes,)
-    network = _NETWORKS[backend](reference.init_params(sizes, seed), sizes, X, y, activation, batch_size)
+    network = _NETWORKS[backend](reference.init_params(sizes, seed), sizes, X, y, activation, batch_size,
+                                 num_threads)
     shuffler = _Shuffler(num_passes, len(X), seed) if batch_size < len(X) else None
     no_orders = np.empty((0, 0), dtype=np.intp)
 
@@ -218,11 +277,11 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
 
 
 def build_model(X, y, nn_hdim, num_passes=20000, print_loss=False, epsilon=0.01, reg_lambda=0.01,
-                seed=0, backend="cython"):
+                seed=0, backend="cython", num_threads=None):
     """The lecture's ``build_model``, solved: -> dict ``W1 (D,H), b1 (1,H), W2 (H,C), b2 (1,C)``."""
     nn_hdim = check.check_int(nn_hdim, "nn_hdim", 1)
     return train(X, y, nn_hdim, num_passes=num_passes, epsilon=epsilon, reg_lambda=reg_lambda,
-                 seed=seed, backend=backend, print_loss=print_loss).model
+                 seed=seed, backend=backend, print_loss=print_loss, num_threads=num_threads).model
 
 
 def _feature_major(X):
@@ -231,36 +290,37 @@ def _feature_major(X):
 
 
 def _flat_inputs(model, X):
-    """Check a model and X once -> (flat params, sizes as intp, X as float64 (N,D))."""
+    """Check a model and X once -> (flat params, sizes, X as feature-major float64, activation code)."""
     model, sizes = check.check_model(model)
     X = check.check_X(X)
     check.check_X_fits(X, sizes)
     params = _flat_params(model, reference.parameter_names(len(sizes) - 1))
-    return params, np.array(sizes, dtype=np.intp), X, _activation_code(reference.activation_of(model))
+    return params, tuple(sizes), X, _kernels.ACTIVATION_CODES[reference.activation_of(model)]
 
 
-def predict_proba(model, X):
+def predict_proba(model, X, num_threads=None):
     """Class probabilities (N,C): softmax of the network's output."""
     params, sizes, X, activation = _flat_inputs(model, X)
+    num_threads = _check_num_threads(num_threads)
     N, C = len(X), sizes[-1]
-    outputs = np.empty(N * sizes[1:].sum())
-    _kernels.network_forward(outputs, params, _feature_major(X), sizes, N, activation)
-    probs = outputs[len(outputs) - N * C:]
-    _kernels.softmax_forward(probs, probs, N, C)
+    probs = np.empty(C * N)
+    with _one_blas_thread(sizes):
+        _kernels.predict_probabilities(probs, params, _feature_major(X), sizes, activation, num_threads)
     return np.ascontiguousarray(probs.reshape(C, N).T)
 
 
-def predict(model, X):
+def predict(model, X, num_threads=None):
     """The lecture's ``predict``: the most probable class of each row of X, (N,)."""
-    return np.argmax(predict_proba(model, X), axis=1)
+    return np.argmax(predict_proba(model, X, num_threads), axis=1)
 
 
-def calculate_loss(model, X, y, reg_lambda=0.01):
+def calculate_loss(model, X, y, reg_lambda=0.01, num_threads=None):
     """The lecture's loss: (sum of -log p[y] + reg_lambda/2 * sum of |Wl|^2) / N."""
     params, sizes, X, activation = _flat_inputs(model, X)
     y = check.check_y(y, len(X))
     check.check_labels_fit(y, sizes[-1])
     reg_lambda = check.check_real(reg_lambda, "reg_lambda", positive=False)
-    outputs = np.empty(len(X) * sizes[1:].sum())
-    return _kernels.calculate_loss(params, outputs, _feature_major(X), y, sizes, len(X), reg_lambda,
-                                   activation)
+    num_threads = _check_num_threads(num_threads)
+    network = _kernels.Network(sizes, activation, _feature_major(X), y, len(X), num_threads)
+    with _one_blas_thread(sizes):
+        return network.loss(params, reg_lambda)

@@ -1,8 +1,10 @@
 """Each compiled kernel against the reference function of the same name
-(NUMERICS.md contract 1: one step from the same state, within a few ulp).
+(docs/numerics.md, level 1: one step from the same state, within a few ulp).
 
-The kernels hold per-sample arrays feature-major (see src/_kernels.pyx): an
-(N,K) reference array z is passed as the flat buffer of z.T.
+The kernels hold per-sample arrays feature-major (see src/layers.pxd): an
+(N,K) reference array z is passed as the flat buffer of z.T. The layer kernels
+are reached through their test wrappers (fastbp._layers); the network-level
+driver through the workspace the trainer uses (fastbp._kernels.Network).
 """
 
 import importlib.machinery
@@ -10,11 +12,21 @@ import importlib.machinery
 import numpy as np
 import pytest
 
+import fastbp
 from agreement import KERNEL_RTOL, assert_close
-from fastbp import _kernels, reference
+from fastbp import _layers, reference, trainer
 
-# (N, J, K): one sample, one unit, three classes, odd sizes, the lecture's shape
-SHAPES = [(1, 2, 3), (1, 1, 1), (7, 3, 1), (5, 1, 3), (13, 4, 5), (200, 2, 3), (200, 3, 2), (31, 50, 7)]
+_kernels = trainer._kernels
+
+# (N, J, K): one sample, one unit, three classes, odd sizes, the lecture's shape,
+# and wide layers whose products go to BLAS (the last three)
+SHAPES = [(1, 2, 3), (1, 1, 1), (7, 3, 1), (5, 1, 3), (13, 4, 5), (200, 2, 3), (200, 3, 2), (31, 50, 7),
+          (1, 8, 8), (37, 20, 16), (300, 64, 10)]
+
+
+def test_shapes_cover_both_matrix_product_paths():
+    paths = {_layers.uses_blas(J, K) for _, J, K in SHAPES}
+    assert paths == {True, False}
 
 
 def feature_major(a):
@@ -31,16 +43,17 @@ def random_problem(N, J, K, seed):
             rng.integers(0, K, size=N).astype(np.intp))
 
 
-def test_the_compiled_module_is_loaded():
+def test_the_compiled_modules_are_loaded():
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-    assert _kernels.__file__.endswith(suffixes), "fastbp._kernels is not a compiled extension"
+    for module in (_kernels, _layers):
+        assert module.__file__.endswith(suffixes), "%s is not a compiled extension" % module.__name__
 
 
 @pytest.mark.parametrize("N,J,K", SHAPES)
 def test_dense_forward(N, J, K):
     inp, W, b, _ = random_problem(N, J, K, 1)
     z = np.empty(N * K)
-    _kernels.dense_forward(z, feature_major(inp), W.ravel(), b.ravel(), N, J, K)
+    _layers.dense_forward(z, feature_major(inp), W.ravel(), b.ravel(), N, J, K)
     assert_close(sample_major(z, N, K), reference.dense_forward(inp, W, b), KERNEL_RTOL)
 
 
@@ -52,7 +65,7 @@ def test_dense_backward(N, J, K):
     # the kernel accumulates: start from a known gradient and check the sum
     previous_dW, previous_db = np.full((J, K), 0.5), np.full((1, K), -0.25)
     dW, db = previous_dW.ravel().copy(), previous_db.ravel().copy()
-    _kernels.dense_backward(dW, db, feature_major(delta), feature_major(inp), N, J, K)
+    _layers.dense_backward(dW, db, feature_major(delta), feature_major(inp), N, J, K)
     assert_close(dW.reshape(J, K), previous_dW + dW_expected, KERNEL_RTOL, "dW")
     assert_close(db.reshape(1, K), previous_db + db_expected, KERNEL_RTOL, "db")
 
@@ -62,7 +75,7 @@ def test_dense_backward_input(N, J, K):
     _, W, _, _ = random_problem(N, J, K, 4)
     delta = np.random.default_rng(5).standard_normal((N, K))
     dinp = np.empty(N * J)
-    _kernels.dense_backward_input(dinp, feature_major(delta), W.ravel(), N, J, K)
+    _layers.dense_backward_input(dinp, feature_major(delta), W.ravel(), N, J, K)
     assert_close(sample_major(dinp, N, J), reference.dense_backward_input(delta, W), KERNEL_RTOL)
 
 
@@ -70,12 +83,12 @@ def test_dense_backward_input(N, J, K):
 def test_tanh_forward_and_backward(N, J, K):
     z = np.random.default_rng(6).standard_normal((N, K)) * 3
     a = np.empty(N * K)
-    _kernels.tanh_forward(a, feature_major(z), N * K)
-    # the kernel runs NumPy's own float64 tanh loop: identical code, exact
-    np.testing.assert_array_equal(sample_major(a, N, K), reference.tanh_forward(z))
+    _layers.tanh_forward(a, feature_major(z), N * K)
+    # the kernel's own vectorised tanh is within 2 ulp of NumPy's (tests/test_vecmath.py)
+    assert_close(sample_major(a, N, K), reference.tanh_forward(z), KERNEL_RTOL, "tanh_forward")
     dout = np.random.default_rng(7).standard_normal((N, K))
     dz = np.empty(N * K)
-    _kernels.tanh_backward(dz, feature_major(dout), a, N * K)
+    _layers.tanh_backward(dz, feature_major(dout), a, N * K)
     expected = reference.tanh_backward(dout, reference.tanh_forward(z))
     assert_close(sample_major(dz, N, K), expected, KERNEL_RTOL, "tanh_backward")
 
@@ -86,9 +99,9 @@ def test_softmax_forward_and_loss(N, J, C):
     z[0, 0] = 800.0  # the lecture's plain exp would overflow here
     y = np.random.default_rng(9).integers(0, C, size=N).astype(np.intp)
     probs = np.empty(N * C)
-    _kernels.softmax_forward(probs, feature_major(z), N, C)
+    _layers.softmax_forward(probs, feature_major(z), N, C)
     assert_close(sample_major(probs, N, C), reference.softmax_forward(z), KERNEL_RTOL, "softmax")
-    loss = _kernels.cross_entropy_loss(feature_major(z), y, N, C)
+    loss = _layers.cross_entropy_loss(feature_major(z), y, N, C)
     assert_close(loss, reference.cross_entropy_loss(z, y), KERNEL_RTOL, "loss")
     assert np.isfinite(loss)
 
@@ -98,7 +111,7 @@ def test_softmax_cross_entropy_backward(N, C):
     probs = reference.softmax_forward(np.random.default_rng(10).standard_normal((N, C)))
     y = np.random.default_rng(11).integers(0, C, size=N).astype(np.intp)
     delta = np.empty(N * C)
-    _kernels.softmax_cross_entropy_backward(delta, feature_major(probs), y, N, C)
+    _layers.softmax_cross_entropy_backward(delta, feature_major(probs), y, N, C)
     # subtracting 1 from a copied value is one IEEE operation on both sides: exact
     np.testing.assert_array_equal(sample_major(delta, N, C), reference.softmax_cross_entropy_backward(probs, y))
 
@@ -108,7 +121,7 @@ def test_sgd_update():
     param, dparam = rng.standard_normal(17), rng.standard_normal(17)
     expected_param, expected_dparam = param.copy(), dparam.copy()
     reference.sgd_update(expected_param, expected_dparam, 0.01, 0.03)
-    _kernels.sgd_update(param, dparam, 0.01, 0.03, 17)
+    _layers.sgd_update(param, dparam, 0.01, 0.03, 17)
     # the same two elementwise operations in the same order: exact
     np.testing.assert_array_equal(param, expected_param)
     np.testing.assert_array_equal(dparam, expected_dparam)
@@ -121,11 +134,11 @@ def test_activation_forward_and_backward(N, J, K, activation):
     z.flat[0] = -800.0  # sigmoid's exp(-z) overflows here; the limit 0 is exact
     forward, backward = reference.ACTIVATIONS[activation]
     a = np.empty(N * K)
-    getattr(_kernels, activation + "_forward")(a, feature_major(z), N * K)
+    getattr(_layers, activation + "_forward")(a, feature_major(z), N * K)
     assert_close(sample_major(a, N, K), forward(z), KERNEL_RTOL, activation + "_forward")
     dout = np.random.default_rng(15).standard_normal((N, K))
     dz = np.empty(N * K)
-    getattr(_kernels, activation + "_backward")(dz, feature_major(dout), a, N * K)
+    getattr(_layers, activation + "_backward")(dz, feature_major(dout), a, N * K)
     assert_close(sample_major(dz, N, K), backward(dout, forward(z)), KERNEL_RTOL, activation + "_backward")
 
 
@@ -134,7 +147,7 @@ def test_gather_batch():
     X, y = rng.standard_normal((11, 3)), rng.integers(0, 4, size=11).astype(np.intp)
     batch = np.array([7, 0, 10, 3], dtype=np.intp)
     X_batch, y_batch = np.empty(4 * 3), np.empty(4, dtype=np.intp)
-    _kernels.gather_batch(X_batch, y_batch, feature_major(X), y, batch, 11, 3)
+    _layers.gather_batch(X_batch, y_batch, feature_major(X), y, batch, 11, 3)
     X_expected, y_expected = reference.gather_batch(X, y, batch)
     # copies, no arithmetic: exact
     np.testing.assert_array_equal(sample_major(X_batch, 4, 3), X_expected)
@@ -142,39 +155,106 @@ def test_gather_batch():
 
 
 def flatten(model, sizes):
-    num_layers = len(sizes) - 1
-    names = ["W%d" % l for l in range(1, num_layers + 1)] + ["b%d" % l for l in range(1, num_layers + 1)]
+    names = reference.parameter_names(len(sizes) - 1)
     return np.concatenate([model[name].ravel() for name in names]), names
 
 
-@pytest.mark.parametrize("activation", sorted(reference.ACTIVATIONS))
-@pytest.mark.parametrize("sizes", [(2, 3, 2), (2, 1, 3), (5, 4, 4), (3, 4, 5, 6, 2), (1, 1, 1, 2)])
-@pytest.mark.parametrize("N", [1, 9, 200])
-def test_network_forward_and_backward(sizes, N, activation):
-    rng = np.random.default_rng(13)
+def perturbed_network(sizes, N, activation, seed=13):
+    rng = np.random.default_rng(seed)
     X = rng.standard_normal((N, sizes[0]))
     y = rng.integers(0, sizes[-1], size=N).astype(np.intp)
     model = reference.init_params(sizes, seed=3)
     for name in model:
         model[name] += 0.1 * rng.standard_normal(model[name].shape)
     model["activation"] = activation
-    code = int(_kernels.Activation[activation.upper()])
-    params, names = flatten(model, sizes)
-    sizes_array = np.array(sizes, dtype=np.intp)
-    outputs = np.empty(N * sum(sizes[1:]))
-    deltas = np.empty_like(outputs)
-    _kernels.network_forward(outputs, params, feature_major(X), sizes_array, N, code)
-    offset = 0
-    for output, K in zip(reference.forward(model, X), sizes[1:]):
-        assert_close(sample_major(outputs[offset:offset + N * K], N, K), output, KERNEL_RTOL, "forward")
-        offset += N * K
+    return X, y, model
 
-    grads = np.full_like(params, np.nan)  # the kernel must zero them itself
-    _kernels.network_backward(grads, outputs, deltas, params, feature_major(X), y, sizes_array, N, code)
-    expected = reference.gradients(model, X, y, reg_lambda=0.0)
+
+def assert_flat_gradients_close(grads, expected, names, rtol, what=""):
     offset = 0
     for name in names:
         size = expected[name].size
-        assert_close(grads[offset:offset + size].reshape(expected[name].shape), expected[name],
-                     KERNEL_RTOL, name)
+        assert_close(grads[offset:offset + size].reshape(expected[name].shape), expected[name], rtol,
+                     "%s %s" % (what, name))
         offset += size
+    assert offset == len(grads)
+
+
+@pytest.mark.parametrize("activation", sorted(reference.ACTIVATIONS))
+@pytest.mark.parametrize("sizes", [(2, 3, 2), (2, 1, 3), (5, 4, 4), (3, 4, 5, 6, 2), (1, 1, 1, 2), (20, 16, 10)])
+@pytest.mark.parametrize("N", [1, 9, 200])
+def test_network_forward_and_backward(sizes, N, activation):
+    X, y, model = perturbed_network(sizes, N, activation)
+    code = _kernels.ACTIVATION_CODES[activation]
+    params, names = flatten(model, sizes)
+    network = _kernels.Network(sizes, code, feature_major(X), y, N, 1)
+    assert network.block_rows >= N  # one block: forward_block sees every row
+    for output, expected, K in zip(network.forward_block(params, 0, N), reference.forward(model, X), sizes[1:]):
+        assert_close(sample_major(output, N, K), expected, KERNEL_RTOL, "forward")
+    grads = np.full_like(params, np.nan)  # the kernel must overwrite them itself
+    network.gradient(params, grads)
+    assert_flat_gradients_close(grads, reference.gradients(model, X, y, reg_lambda=0.0), names, KERNEL_RTOL)
+
+
+# Row blocks and slabs: N a multiple of the block or not, smaller than one
+# block, one sample; more blocks than slabs, so that slabs hold several blocks.
+BLOCKINGS = [(203, 8), (64, 8), (5, 8), (1, 8), (200, 200), (1000, 16)]
+
+
+@pytest.mark.parametrize("N,block_rows", BLOCKINGS)
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_the_row_blocked_pass_agrees_with_the_reference(N, block_rows, num_threads):
+    sizes = (3, 9, 4)
+    X, y, model = perturbed_network(sizes, N, "tanh", seed=N)
+    params, names = flatten(model, sizes)
+    network = _kernels.Network(sizes, _kernels.ACTIVATION_CODES["tanh"], feature_major(X), y, N, num_threads,
+                               block_rows=block_rows)
+    grads = np.empty_like(params)
+    network.gradient(params, grads)
+    assert_flat_gradients_close(grads, reference.gradients(model, X, y, reg_lambda=0.0), names, KERNEL_RTOL,
+                                "N=%d, %d-row blocks" % (N, block_rows))
+    assert_close(network.loss(params, 0.03), reference.calculate_loss(model, X, y, 0.03), KERNEL_RTOL, "loss")
+    network.train_pass(params, 0.002, 0.03)
+    reference.train_pass(model, X, y, 0.002, 0.03)
+    assert_close(params, flatten(model, sizes)[0], KERNEL_RTOL, "after one pass")
+
+
+@pytest.mark.parametrize("block_rows", [8, 64])
+def test_one_and_two_threads_give_identical_bits(block_rows):
+    # the partition into blocks and slabs does not depend on the thread count,
+    # and slabs are added in slab order: equality is exact
+    sizes = (4, 24, 3)
+    N = 2000  # enough work for the second thread to be used
+    X, y, model = perturbed_network(sizes, N, "tanh")
+    params, _ = flatten(model, sizes)
+    results = []
+    for num_threads in (1, 2):
+        network = _kernels.Network(sizes, _kernels.ACTIVATION_CODES["tanh"], feature_major(X), y, N, num_threads,
+                                   block_rows=block_rows)
+        assert network.num_threads == num_threads
+        trained = params.copy()
+        losses = np.empty(3)
+        network.train_passes(trained, np.empty(0, dtype=np.intp), np.full(30, 1e-3), 0.01, 0, 30, 10, losses)
+        results.append((trained, losses))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_every_simd_variant_computes_the_same_bits(monkeypatch):
+    # the variants differ only in vector width; no FMA contraction, no reordered
+    # sum (setup.py): a run through each must match the baseline exactly
+    X, y = fastbp.datasets.make_moons(200, noise=0.20, seed=0)
+    rng = np.random.default_rng(5)
+    X_wide, y_wide = rng.standard_normal((300, 12)), rng.integers(0, 10, 300)
+    y_wide[:10] = np.arange(10)
+    results = {}
+    for variant in trainer.available_kernel_variants():
+        monkeypatch.setattr(trainer, "_kernels", trainer.kernel_module(variant))
+        results[variant] = [fastbp.train(X, y, 3, num_passes=300).model,
+                            fastbp.train(X_wide, y_wide, (16, 8), num_passes=20, epsilon=1e-3).model,
+                            fastbp.train(X, y, 5, num_passes=20, activation="sigmoid", batch_size=32).model]
+    assert "baseline" in results
+    for variant, models in results.items():
+        for model, expected in zip(models, results["baseline"]):
+            for name in expected:
+                np.testing.assert_array_equal(model[name], expected[name], err_msg="%s %s" % (variant, name))

@@ -1,0 +1,3 @@
+# The driver (driver.pxi), compiled for AVX2 and FMA: see setup.py.
+
+include "driver.pxi"

@@ -1,0 +1,432 @@
+# The compiled twin of fastbp/reference.py, in four parts:
+#
+#   vecmath.h / vecmath.pxd  vectorised exp, tanh and sigmoid with tested error bounds
+#   linalg.pxd               matrix products: BLAS for wide ones, loops for skinny ones
+#   layers.pxd               the forward/backward pairs, each named after its reference twin
+#   driver.pxi (this file)   the driver: a workspace built once per training call and the
+#                            fused loop that streams the samples through it in row blocks
+#   _layers.pyx              thin def wrappers that expose each layer kernel to the tests
+#
+# The driver is compiled three times, as fastbp._kernels (baseline x86-64, or
+# any other architecture), fastbp._kernels_avx2 and fastbp._kernels_avx512
+# (x86-64 only), each a one-line .pyx that includes this file; the trainer
+# imports the one the CPU runs best (fastbp/trainer.py). The build never lets
+# the compiler contract a*b+c into an FMA and never reorders a sum, so the
+# three compute the same bits; only their vector width differs.
+#
+# Shapes: N samples, D inputs, H hidden, C classes; a dense layer maps J inputs
+# to K outputs. sizes is (D, H1, ..., C): L = len(sizes) - 1 dense layers.
+# Compiler directives (no bounds checks, no wraparound) are set in setup.py;
+# the Python layer (fastbp/trainer.py) is the only guard on shapes and labels.
+
+from cython.parallel cimport prange, threadid
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+from layers cimport *
+from linalg cimport load_blas, use_blas
+
+ACTIVATION_CODES = {"tanh": TANH, "sigmoid": SIGMOID, "relu": RELU}
+
+cdef extern from *:
+    """
+    /* 2: AVX-512 (F, DQ, BW, VL), 1: AVX2 with FMA, 0: neither (or not x86) */
+    static int fastbp_cpu_level(void) {
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+                && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+            return 2;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            return 1;
+    #endif
+        return 0;
+    }
+    """
+    int fastbp_cpu_level() nogil
+
+
+def cpu_level():
+    """What this CPU runs: 2 for AVX-512, 1 for AVX2, 0 for neither."""
+    return fastbp_cpu_level()
+
+
+# ---------------------------------------------------------------- the workspace
+#
+# A full-batch pass streams the samples through the network in blocks of
+# block_rows rows: forward, softmax, delta and backward for one block while its
+# activations are in cache, the gradients accumulated block after block. The
+# working memory is a few blocks' worth, whatever N is.
+#
+# Reproducibility across thread counts: the blocks are grouped into at most
+# MAX_SLABS consecutive slabs, a partition fixed by the number of rows and the
+# layer sizes only. Each slab sums its blocks' gradients, in block order, into
+# its own buffer; the slabs' sums are then added in slab order. Threads take
+# whole slabs, so 1 or 2 threads (or any number) add the same numbers in the
+# same order: bit-identical results.
+
+cdef enum:
+    MAX_SLABS = 16
+# A block's activations and deltas (block_rows * units * 2 doubles) are kept
+# near this size, so that they stay in the per-core L2 cache between the forward
+# and the backward sweep. Measured: bench/bench_kernels.py.
+BLOCK_BYTES = 512 * 1024
+# Below this many multiply-adds per pass, a second thread costs more in
+# start-up and hand-over than it saves (measured: bench/bench_kernels.py).
+MIN_PARALLEL_WORK = 200000
+
+
+ctypedef struct Workspace:
+    Py_ssize_t num_layers         # L
+    const Py_ssize_t *sizes       # (L+1,) D, H1, ..., C
+    const Py_ssize_t *weight_offsets  # (L,) where Wl starts in the flat parameters
+    const Py_ssize_t *bias_offsets    # (L,) where bl starts
+    const Py_ssize_t *unit_offsets    # (L,) where layer l's outputs start, in units
+    Py_ssize_t num_weights        # every weight, then every bias: num_params in all
+    Py_ssize_t num_params
+    Py_ssize_t units              # H1 + ... + C
+    Py_ssize_t block_rows
+    Py_ssize_t parallel_rows      # row counts from this up use num_threads
+    int num_threads
+    Activation activation
+    double *outputs               # (num_threads, block_rows * units): each layer's (n,K)^T
+    double *deltas                # same layout: the gradient at each layer's pre-activation
+    double *scratch               # (num_threads, block_rows * (C + 1))
+    double *slab_grads            # (MAX_SLABS, num_params)
+    double *slab_losses           # (MAX_SLABS,)
+
+
+cdef inline Py_ssize_t num_blocks(const Workspace *ws, Py_ssize_t rows) noexcept nogil:
+    return (rows + ws.block_rows - 1) // ws.block_rows
+
+
+cdef inline Py_ssize_t num_slabs(const Workspace *ws, Py_ssize_t rows) noexcept nogil:
+    return min(num_blocks(ws, rows), MAX_SLABS)
+
+
+cdef inline double *thread_outputs(const Workspace *ws, int thread, Py_ssize_t layer) noexcept nogil:
+    return ws.outputs + thread * ws.block_rows * ws.units + ws.unit_offsets[layer] * ws.block_rows
+
+
+cdef inline double *thread_deltas(const Workspace *ws, int thread, Py_ssize_t layer) noexcept nogil:
+    return ws.deltas + thread * ws.block_rows * ws.units + ws.unit_offsets[layer] * ws.block_rows
+
+
+cdef inline double *thread_scratch(const Workspace *ws, int thread) noexcept nogil:
+    return ws.scratch + thread * ws.block_rows * (ws.sizes[ws.num_layers] + 1)
+
+
+# ---------------------------------------------------------------- one block
+
+cdef void network_forward_block(const Workspace *ws, int thread,
+                                const double *params,  # IN
+                                const double *X,       # IN (n,D)^T, feature rows ld_X apart
+                                Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
+    # reference.forward: z = dense_forward(inp, Wl, bl); inp = activation_forward(z) below the top
+    cdef Py_ssize_t l, J, K
+    cdef const double *inp = X
+    cdef Py_ssize_t ld_inp = ld_X
+    cdef double *z
+    for l in range(ws.num_layers):
+        J = ws.sizes[l]
+        K = ws.sizes[l + 1]
+        z = thread_outputs(ws, thread, l)
+        dense_forward(z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n, J, K)
+        if l < ws.num_layers - 1:
+            activation_forward(z, z, n * K, ws.activation)
+        inp = z
+        ld_inp = n
+
+
+cdef void network_backward_block(const Workspace *ws, int thread,
+                                 double *grads,           # OUT, accumulated
+                                 const double *params,    # IN
+                                 const double *X,         # IN (n,D)^T, feature rows ld_X apart
+                                 Py_ssize_t ld_X,
+                                 const Py_ssize_t *y,     # IN (n,)
+                                 Py_ssize_t n) noexcept nogil:
+    # reference.backward after network_forward_block: the data term only;
+    # sgd_update adds the L2 term. The logits become probs, then delta, in place.
+    cdef Py_ssize_t l, J, K
+    cdef Py_ssize_t top = ws.num_layers - 1
+    cdef Py_ssize_t C = ws.sizes[ws.num_layers]
+    cdef double *delta = thread_outputs(ws, thread, top)
+    cdef double *below
+    # delta3 = probs - onehot(y)
+    softmax_forward(delta, delta, thread_scratch(ws, thread), n, C)
+    softmax_cross_entropy_backward(delta, delta, y, n, C)
+    for l in range(top, -1, -1):
+        J = ws.sizes[l]
+        K = ws.sizes[l + 1]
+        if l == 0:
+            dense_backward(grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, X, ld_X, n, J, K)
+        else:
+            below = thread_outputs(ws, thread, l - 1)
+            dense_backward(grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below, n, n, J, K)
+            # delta2 = delta3.dot(W2.T) * (1 - a1**2)
+            dense_backward_input(thread_deltas(ws, thread, l - 1), delta, params + ws.weight_offsets[l], n, J, K)
+            activation_backward(thread_deltas(ws, thread, l - 1), thread_deltas(ws, thread, l - 1), below,
+                                n * J, ws.activation)
+            delta = thread_deltas(ws, thread, l - 1)
+
+
+# ---------------------------------------------------------------- all rows, in slabs
+
+cdef void slab_gradient(const Workspace *ws, int thread, Py_ssize_t slab, double *grads,
+                        const double *params, const double *X, const Py_ssize_t *y,
+                        Py_ssize_t rows) noexcept nogil:
+    # grads = the data term's gradient over the blocks of this slab, added in block order
+    cdef Py_ssize_t S = num_slabs(ws, rows), B = num_blocks(ws, rows)
+    cdef Py_ssize_t block, start, n
+    memset(grads, 0, ws.num_params * sizeof(double))
+    for block in range(slab * B // S, (slab + 1) * B // S):
+        start = block * ws.block_rows
+        n = min(ws.block_rows, rows - start)
+        network_forward_block(ws, thread, params, X + start, rows, n)
+        network_backward_block(ws, thread, grads, params, X + start, rows, y + start, n)
+
+
+cdef inline bint in_parallel(const Workspace *ws, Py_ssize_t rows) noexcept nogil:
+    return ws.num_threads > 1 and num_slabs(ws, rows) > 1 and rows >= ws.parallel_rows
+
+
+cdef double *network_gradient(const Workspace *ws, const double *params, const double *X,
+                              const Py_ssize_t *y, Py_ssize_t rows) noexcept nogil:
+    # reference.backward(model, X, y, reference.forward(model, X)), flat: -> slab 0's buffer
+    cdef Py_ssize_t S = num_slabs(ws, rows)
+    cdef Py_ssize_t slab, i
+    cdef double *grads = ws.slab_grads
+    cdef double *other
+    if in_parallel(ws, rows):
+        for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="static"):
+            slab_gradient(ws, threadid(), slab, ws.slab_grads + slab * ws.num_params, params, X, y, rows)
+    else:
+        for slab in range(S):
+            slab_gradient(ws, 0, slab, ws.slab_grads + slab * ws.num_params, params, X, y, rows)
+    for slab in range(1, S):
+        other = ws.slab_grads + slab * ws.num_params
+        for i in range(ws.num_params):
+            grads[i] = grads[i] + other[i]
+    return grads
+
+
+cdef double slab_data_loss(const Workspace *ws, int thread, Py_ssize_t slab, const double *params,
+                           const double *X, const Py_ssize_t *y, Py_ssize_t rows) noexcept nogil:
+    # the summed cross-entropy of the blocks of this slab, added in block order
+    cdef Py_ssize_t S = num_slabs(ws, rows), B = num_blocks(ws, rows)
+    cdef Py_ssize_t block, start, n, top = ws.num_layers - 1
+    cdef double loss = 0.0
+    for block in range(slab * B // S, (slab + 1) * B // S):
+        start = block * ws.block_rows
+        n = min(ws.block_rows, rows - start)
+        network_forward_block(ws, thread, params, X + start, rows, n)
+        loss = loss + cross_entropy_loss(thread_outputs(ws, thread, top), y + start,
+                                         thread_scratch(ws, thread), n, ws.sizes[ws.num_layers])
+    return loss
+
+
+cdef double network_loss(const Workspace *ws, const double *params, const double *X,
+                         const Py_ssize_t *y, Py_ssize_t rows, double reg_lambda) noexcept nogil:
+    # reference.calculate_loss: (sum of -log p[y] + reg/2 * sum of |Wl|^2) / N
+    cdef Py_ssize_t S = num_slabs(ws, rows)
+    cdef Py_ssize_t slab, i
+    cdef double data_loss = 0.0, weight_norm = 0.0
+    if in_parallel(ws, rows):
+        for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="static"):
+            ws.slab_losses[slab] = slab_data_loss(ws, threadid(), slab, params, X, y, rows)
+    else:
+        for slab in range(S):
+            ws.slab_losses[slab] = slab_data_loss(ws, 0, slab, params, X, y, rows)
+    for slab in range(S):
+        data_loss = data_loss + ws.slab_losses[slab]
+    for i in range(ws.num_weights):
+        weight_norm = weight_norm + params[i] * params[i]
+    data_loss = data_loss + reg_lambda / 2 * weight_norm
+    return 1.0 / rows * data_loss
+
+
+cdef void train_pass(const Workspace *ws, double *params, const double *X, const Py_ssize_t *y,
+                     Py_ssize_t rows, double epsilon, double reg_lambda) noexcept nogil:
+    # reference.train_pass: every gradient first, then every parameter moves
+    cdef double *grads = network_gradient(ws, params, X, y, rows)
+    sgd_update(params, grads, epsilon, reg_lambda, ws.num_weights)
+    sgd_update(params + ws.num_weights, grads + ws.num_weights, epsilon, 0.0,
+               ws.num_params - ws.num_weights)
+
+
+cdef void train_epoch(const Workspace *ws, double *params,
+                      double *X_batch, Py_ssize_t *y_batch,   # workspace (B,D)^T, (B,)
+                      const double *X, const Py_ssize_t *y, Py_ssize_t N,
+                      const Py_ssize_t *order, Py_ssize_t batch_size,
+                      const double *epsilons, double reg_lambda) noexcept nogil:
+    # reference.train_epoch: batch k of the shuffled order steps with epsilons[k];
+    # reg_lambda * (B / N) keeps an epoch's weight decay that of one full pass
+    cdef Py_ssize_t step, start, B, D = ws.sizes[0]
+    cdef Py_ssize_t num_steps = (N + batch_size - 1) // batch_size
+    for step in range(num_steps):
+        start = step * batch_size
+        B = min(batch_size, N - start)
+        gather_batch(X_batch, y_batch, X, y, order + start, B, N, D)
+        train_pass(ws, params, X_batch, y_batch, B, epsilons[step], reg_lambda * (<double> B / N))
+
+
+cdef class Network:
+    """The workspace of one training (or inference) call, allocated once.
+
+    ``Network(sizes, activation, X, y, batch_size, num_threads)``: X is the
+    feature-major flat (N,D)^T buffer, y the (N,) labels (may be empty for
+    inference). NumPy allocates every buffer here; the kernels only view them.
+    """
+
+    cdef Workspace ws
+    cdef readonly Py_ssize_t N, batch_size, block_rows
+    cdef readonly int num_threads
+    cdef const double[::1] X
+    cdef const Py_ssize_t[::1] y
+    cdef Py_ssize_t[::1] sizes, weight_offsets, bias_offsets, unit_offsets
+    cdef double[::1] outputs, deltas, scratch, slab_grads, slab_losses, X_batch
+    cdef Py_ssize_t[::1] y_batch
+
+    def __init__(self, sizes, int activation, const double[::1] X, const Py_ssize_t[::1] y,
+                 Py_ssize_t batch_size, int num_threads, block_rows=None):
+        sizes = [int(size) for size in sizes]
+        L = len(sizes) - 1
+        self.N = len(X) // sizes[0]
+        self.batch_size = batch_size
+        self.X, self.y = X, y
+        self.sizes = np.array(sizes, dtype=np.intp)
+        layer_shapes = list(zip(sizes[:L], sizes[1:]))
+        self.weight_offsets = np.cumsum([0] + [J * K for J, K in layer_shapes])[:L].astype(np.intp)
+        num_weights = sum(J * K for J, K in layer_shapes)
+        self.bias_offsets = (num_weights + np.cumsum([0] + sizes[1:])[:L]).astype(np.intp)
+        self.unit_offsets = np.cumsum([0] + sizes[1:])[:L].astype(np.intp)
+        units = sum(sizes[1:])
+        # block_rows: the tests set it to check the partition against the reference
+        self.block_rows = block_rows_for(sizes, batch_size) if block_rows is None else block_rows
+        # threads only where a pass has the work to pay for them (the loss
+        # sweeps all N rows even when the steps take minibatches)
+        multiply_adds_per_row = num_weights
+        parallel_rows = max(1, -(-MIN_PARALLEL_WORK // multiply_adds_per_row))
+        self.num_threads = num_threads if max(self.N, batch_size) >= parallel_rows else 1
+        self.outputs = np.empty(self.num_threads * self.block_rows * units)
+        self.deltas = np.empty_like(self.outputs)
+        self.scratch = np.empty(self.num_threads * self.block_rows * (sizes[L] + 1))
+        self.slab_grads = np.empty(MAX_SLABS * (num_weights + units))
+        self.slab_losses = np.empty(MAX_SLABS)
+        minibatches = batch_size < self.N
+        self.X_batch = np.empty(batch_size * sizes[0] if minibatches else 0)
+        self.y_batch = np.empty(batch_size if minibatches else 0, dtype=np.intp)
+        if any(use_blas(J, K) for J, K in layer_shapes):
+            load_blas()
+
+        self.ws.num_layers = L
+        self.ws.sizes = &self.sizes[0]
+        self.ws.weight_offsets = &self.weight_offsets[0]
+        self.ws.bias_offsets = &self.bias_offsets[0]
+        self.ws.unit_offsets = &self.unit_offsets[0]
+        self.ws.num_weights = num_weights
+        self.ws.num_params = num_weights + units
+        self.ws.units = units
+        self.ws.block_rows = self.block_rows
+        self.ws.parallel_rows = parallel_rows
+        self.ws.num_threads = self.num_threads
+        self.ws.activation = <Activation> activation
+        self.ws.outputs = &self.outputs[0]
+        self.ws.deltas = &self.deltas[0]
+        self.ws.scratch = &self.scratch[0]
+        self.ws.slab_grads = &self.slab_grads[0]
+        self.ws.slab_losses = &self.slab_losses[0]
+
+    def train_passes(self, double[::1] params, const Py_ssize_t[::1] orders, const double[::1] epsilons,
+                     double reg_lambda, Py_ssize_t first_pass, Py_ssize_t num_passes, Py_ssize_t loss_every,
+                     double[::1] losses):
+        """The fused loop: passes ``first_pass`` .. ``first_pass + num_passes - 1`` in C, without the GIL.
+
+        Full batch: pass i is train_pass with ``epsilons[i]``; ``orders`` is
+        not read. Minibatches: pass i is train_epoch over the permutation
+        ``orders[i*N:(i+1)*N]`` with the step sizes that follow in ``epsilons``
+        (both counted from this call's first pass). After every pass p with
+        ``p % loss_every == 0`` (none when loss_every is 0), the loss on the
+        whole training set goes to ``losses[p // loss_every]``: recording never
+        returns to Python. Nothing is allocated here.
+        """
+        cdef Py_ssize_t i, p, N = self.N, B = self.batch_size
+        cdef Py_ssize_t steps_per_pass = (N + B - 1) // B
+        cdef Workspace *ws = &self.ws
+        cdef double *theta = &params[0]
+        cdef const double *X = &self.X[0]
+        cdef const Py_ssize_t *y = &self.y[0]
+        with nogil:
+            for i in range(num_passes):
+                if B == N:
+                    train_pass(ws, theta, X, y, N, epsilons[i], reg_lambda)
+                else:
+                    train_epoch(ws, theta, &self.X_batch[0], &self.y_batch[0], X, y, N, &orders[i * N], B,
+                                &epsilons[i * steps_per_pass], reg_lambda)
+                p = first_pass + i
+                if loss_every > 0 and p % loss_every == 0:
+                    losses[p // loss_every] = network_loss(ws, theta, X, y, N, reg_lambda)
+
+    def loss(self, const double[::1] params, double reg_lambda):
+        """reference.calculate_loss on the whole training set."""
+        cdef double loss
+        with nogil:
+            loss = network_loss(&self.ws, &params[0], &self.X[0], &self.y[0], self.N, reg_lambda)
+        return loss
+
+    def train_pass(self, double[::1] params, double epsilon, double reg_lambda):
+        """reference.train_pass on the whole training set, in place (for the tests)."""
+        with nogil:
+            train_pass(&self.ws, &params[0], &self.X[0], &self.y[0], self.N, epsilon, reg_lambda)
+
+    def gradient(self, const double[::1] params, double[::1] grads):
+        """reference.gradients with reg_lambda = 0, flat, on the whole training set (for the tests)."""
+        cdef double *result
+        with nogil:
+            result = network_gradient(&self.ws, &params[0], &self.X[0], &self.y[0], self.N)
+        memcpy(&grads[0], result, self.ws.num_params * sizeof(double))
+
+    def forward_block(self, const double[::1] params, Py_ssize_t start, Py_ssize_t n):
+        """reference.forward on rows start..start+n-1 (n <= block_rows) -> each layer's (n,K)^T (for the tests)."""
+        network_forward_block(&self.ws, 0, &params[0], &self.X[start], self.N, n)
+        return [np.asarray(<double[:n * K]> thread_outputs(&self.ws, 0, l)).copy()
+                for l, K in enumerate(self.sizes[1:])]
+
+
+def block_rows_for(sizes, rows):
+    """Rows per block: a block's activations and deltas fill about BLOCK_BYTES.
+
+    A multiple of 8 (a cache line of doubles), at least 8, and never more rows
+    than there are.
+    """
+    units = sum(sizes[1:])
+    block_rows = max(8, BLOCK_BYTES // (2 * 8 * units) // 8 * 8)
+    return int(min(block_rows, rows))
+
+
+def predict_probabilities(double[::1] probs,           # OUT (N,C)^T
+                          const double[::1] params,    # IN
+                          const double[::1] X,         # IN (N,D)^T
+                          sizes, int activation, int num_threads):
+    """reference.predict_proba, streamed in blocks: the working memory does not grow with N."""
+    cdef Py_ssize_t N = len(X) // sizes[0]
+    cdef Network network = Network(sizes, activation, X, np.zeros(N, dtype=np.intp), N, num_threads)
+    cdef Workspace *ws = &network.ws
+    cdef Py_ssize_t C = sizes[len(sizes) - 1], B = num_blocks(ws, N), block, start, n, c
+    cdef double *top
+    with nogil:
+        for block in range(B):
+            start = block * ws.block_rows
+            n = min(ws.block_rows, N - start)
+            network_forward_block(ws, 0, &params[0], &X[start], N, n)
+            top = thread_outputs(ws, 0, ws.num_layers - 1)
+            softmax_forward(top, top, thread_scratch(ws, 0), n, C)
+            for c in range(C):
+                memcpy(&probs[c * N + start], top + c * n, n * sizeof(double))
+
+
+def uses_blas(sizes):
+    """True when a network of these layer sizes sends some product to BLAS."""
+    sizes = list(sizes)
+    return any(use_blas(J, K) for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]))

@@ -1,0 +1,253 @@
+# The forward/backward pairs, one block of n samples at a time.
+#
+# Every kernel mirrors the reference function of the same name
+# (fastbp/reference.py): same inputs in the same order, outputs first, sizes
+# last, and a comment quoting the NumPy line it computes. Per-sample arrays are
+# feature-major, marked (n,K)^T: the reference's (n,K) array z is held as z.T,
+# so every inner loop runs over the samples, long and contiguous, and
+# vectorises. Arrays are contiguous (n,K)^T blocks unless an argument ld_...
+# gives the distance between two features' rows (N, for a block of rows of
+# the whole feature-major X).
+
+from libc.math cimport log
+
+from linalg cimport add_scaled_columns, dot, gemm, total, use_blas
+from vecmath cimport fastbp_exp, fastbp_sigmoid, fastbp_tanh
+
+cdef inline void dense_forward(double *z,                    # OUT (n,K)^T
+                        const double *inp,            # IN  (n,J)^T, feature rows ld_inp apart
+                        Py_ssize_t ld_inp,
+                        const double *W,              # IN  (J,K)
+                        const double *b,              # IN  (1,K)
+                        Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # z = inp.dot(W) + b
+    # For each sample the sum runs over j, then adds b, as NumPy does.
+    cdef Py_ssize_t i, k
+    cdef double *z_k
+    if use_blas(J, K):
+        gemm(b'N', b'T', n, K, J, inp, ld_inp, W, K, 0.0, z, n)
+    else:
+        for k in range(K):
+            z_k = z + k * n
+            for i in range(n):
+                z_k[i] = 0.0
+            add_scaled_columns(z_k, inp, ld_inp, W + k, K, J, n)
+    for k in range(K):
+        z_k = z + k * n
+        for i in range(n):
+            z_k[i] = z_k[i] + b[k]
+
+
+cdef inline void dense_backward(double *dW,                  # OUT (J,K), accumulated
+                         double *db,                  # OUT (1,K), accumulated
+                         const double *delta,         # IN  (n,K)^T
+                         const double *inp,           # IN  (n,J)^T, feature rows ld_inp apart
+                         Py_ssize_t ld_inp,
+                         Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # dW = inp.T.dot(delta); db = np.sum(delta, axis=0, keepdims=True)
+    # Adds to gradients that the caller zeroes once per step.
+    cdef Py_ssize_t j, k
+    for k in range(K):
+        db[k] = db[k] + total(delta + k * n, n)
+    if use_blas(J, K):
+        # dW^T (K,J) += delta^T (K,n) . inp (n,J)
+        gemm(b'T', b'N', K, J, n, delta, n, inp, ld_inp, 1.0, dW, K)
+    else:
+        for j in range(J):
+            for k in range(K):
+                dW[j * K + k] = dW[j * K + k] + dot(inp + j * ld_inp, delta + k * n, n)
+
+
+cdef inline void dense_backward_input(double *dinp,          # OUT (n,J)^T
+                               const double *delta,   # IN  (n,K)^T
+                               const double *W,       # IN  (J,K)
+                               Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # dinp = delta.dot(W.T)
+    cdef Py_ssize_t i, j
+    cdef double *dinp_j
+    if use_blas(J, K):
+        gemm(b'N', b'N', n, J, K, delta, n, W, K, 0.0, dinp, n)
+        return
+    for j in range(J):
+        dinp_j = dinp + j * n
+        for i in range(n):
+            dinp_j[i] = 0.0
+        add_scaled_columns(dinp_j, delta, n, W + j * K, 1, K, n)
+
+
+cdef inline void tanh_forward(double *a,              # OUT (n,K)^T, may be z itself
+                              const double *z,        # IN  (n,K)^T
+                              Py_ssize_t size) noexcept nogil:
+    # a = np.tanh(z), by the vectorised tanh of vecmath.h (within 2 ulp)
+    fastbp_tanh(a, z, size)
+
+
+cdef inline void tanh_backward(double *dz,            # OUT (n,K)^T, may be dout itself
+                               const double *dout,    # IN  (n,K)^T
+                               const double *a,       # IN  (n,K)^T, the forward output
+                               Py_ssize_t size) noexcept nogil:
+    # dz = dout * (1 - np.power(a, 2))
+    cdef Py_ssize_t i
+    for i in range(size):
+        dz[i] = dout[i] * (1.0 - a[i] * a[i])
+
+
+cdef inline void sigmoid_forward(double *a,           # OUT (n,K)^T, may be z itself
+                                 const double *z,     # IN  (n,K)^T
+                                 Py_ssize_t size) noexcept nogil:
+    # a = 1.0 / (1.0 + np.exp(-z)); exp overflows to inf below -709, giving exactly 0
+    fastbp_sigmoid(a, z, size)
+
+
+cdef inline void sigmoid_backward(double *dz,         # OUT (n,K)^T, may be dout itself
+                                  const double *dout, # IN  (n,K)^T
+                                  const double *a,    # IN  (n,K)^T, the forward output
+                                  Py_ssize_t size) noexcept nogil:
+    # dz = dout * (a * (1 - a))
+    cdef Py_ssize_t i
+    for i in range(size):
+        dz[i] = dout[i] * (a[i] * (1.0 - a[i]))
+
+
+cdef inline void relu_forward(double *a,              # OUT (n,K)^T, may be z itself
+                              const double *z,        # IN  (n,K)^T
+                              Py_ssize_t size) noexcept nogil:
+    # a = np.maximum(z, 0.0)
+    cdef Py_ssize_t i
+    for i in range(size):
+        a[i] = z[i] if z[i] > 0.0 else 0.0
+
+
+cdef inline void relu_backward(double *dz,            # OUT (n,K)^T, may be dout itself
+                               const double *dout,    # IN  (n,K)^T
+                               const double *a,       # IN  (n,K)^T, the forward output
+                               Py_ssize_t size) noexcept nogil:
+    # dz = dout * (a > 0)
+    cdef Py_ssize_t i
+    for i in range(size):
+        dz[i] = dout[i] * (1.0 if a[i] > 0.0 else 0.0)
+
+
+# The hidden-layer activations, numbered in the order of reference.ACTIVATIONS
+# (fastbp._kernels.ACTIVATION_CODES).
+cdef enum Activation:
+    TANH = 0
+    SIGMOID = 1
+    RELU = 2
+
+
+cdef inline void activation_forward(double *a, const double *z, Py_ssize_t size,
+                                    Activation activation) noexcept nogil:
+    # reference.ACTIVATIONS[name][0]
+    if activation == SIGMOID:
+        sigmoid_forward(a, z, size)
+    elif activation == RELU:
+        relu_forward(a, z, size)
+    else:
+        tanh_forward(a, z, size)
+
+
+cdef inline void activation_backward(double *dz, const double *dout, const double *a,
+                                     Py_ssize_t size, Activation activation) noexcept nogil:
+    # reference.ACTIVATIONS[name][1]
+    if activation == SIGMOID:
+        sigmoid_backward(dz, dout, a, size)
+    elif activation == RELU:
+        relu_backward(dz, dout, a, size)
+    else:
+        tanh_backward(dz, dout, a, size)
+
+
+cdef inline void row_max(double *out,                 # OUT (n,)
+                         const double *z,             # IN  (n,C)^T
+                         Py_ssize_t n, Py_ssize_t C) noexcept nogil:
+    # out = z.max(axis=1)
+    cdef Py_ssize_t i, c
+    for i in range(n):
+        out[i] = z[i]
+    for c in range(1, C):
+        for i in range(n):
+            if z[c * n + i] > out[i]:
+                out[i] = z[c * n + i]
+
+
+cdef inline void softmax_forward(double *probs,              # OUT (n,C)^T, may be z itself
+                          const double *z,            # IN  (n,C)^T
+                          double *scratch,            # workspace (n,)
+                          Py_ssize_t n, Py_ssize_t C) noexcept nogil:
+    # shifted = z - z.max(axis=1, keepdims=True); exp_scores = np.exp(shifted)
+    # probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
+    cdef Py_ssize_t i, c
+    row_max(scratch, z, n, C)
+    for c in range(C):
+        for i in range(n):
+            probs[c * n + i] = z[c * n + i] - scratch[i]
+    fastbp_exp(probs, probs, n * C)
+    for i in range(n):
+        scratch[i] = probs[i]
+    for c in range(1, C):
+        for i in range(n):
+            scratch[i] = scratch[i] + probs[c * n + i]
+    for c in range(C):
+        for i in range(n):
+            probs[c * n + i] = probs[c * n + i] / scratch[i]
+
+
+cdef inline void softmax_cross_entropy_backward(double *delta,           # OUT (n,C)^T, may be probs itself
+                                                const double *probs,     # IN  (n,C)^T
+                                                const Py_ssize_t *y,     # IN  (n,)
+                                                Py_ssize_t n, Py_ssize_t C) noexcept nogil:
+    # delta = probs.copy(); delta[np.arange(len(y)), y] -= 1
+    cdef Py_ssize_t i
+    if delta != probs:
+        for i in range(n * C):
+            delta[i] = probs[i]
+    for i in range(n):
+        delta[y[i] * n + i] = delta[y[i] * n + i] - 1.0
+
+
+cdef inline double cross_entropy_loss(const double *z,       # IN (n,C)^T
+                               const Py_ssize_t *y,   # IN (n,)
+                               double *scratch,       # workspace (n,C)^T plus (n,)
+                               Py_ssize_t n, Py_ssize_t C) noexcept nogil:
+    # shifted = z - z.max(axis=1, keepdims=True)
+    # np.sum(np.log(np.sum(np.exp(shifted), axis=1)) - shifted[np.arange(N), y])
+    cdef Py_ssize_t i, c
+    cdef double *maxima = scratch + n * C
+    cdef double row_total, loss = 0.0
+    row_max(maxima, z, n, C)
+    for c in range(C):
+        for i in range(n):
+            scratch[c * n + i] = z[c * n + i] - maxima[i]
+    fastbp_exp(scratch, scratch, n * C)
+    for i in range(n):
+        row_total = scratch[i]
+        for c in range(1, C):
+            row_total = row_total + scratch[c * n + i]
+        loss = loss + (log(row_total) - (z[y[i] * n + i] - maxima[i]))
+    return loss
+
+
+cdef inline void sgd_update(double *param,            # IN/OUT (any shape, flat)
+                            double *dparam,           # IN/OUT (same shape)
+                            double epsilon, double reg_lambda, Py_ssize_t size) noexcept nogil:
+    # dparam += reg_lambda * param; param += -epsilon * dparam
+    cdef Py_ssize_t i
+    for i in range(size):
+        dparam[i] = dparam[i] + reg_lambda * param[i]
+        param[i] = param[i] + (-epsilon) * dparam[i]
+
+
+cdef inline void gather_batch(double *X_batch,        # OUT (B,D)^T
+                              Py_ssize_t *y_batch,    # OUT (B,)
+                              const double *X,        # IN  (N,D)^T
+                              const Py_ssize_t *y,    # IN  (N,)
+                              const Py_ssize_t *batch,  # IN (B,) sample indices
+                              Py_ssize_t B, Py_ssize_t N, Py_ssize_t D) noexcept nogil:
+    # X_batch, y_batch = X[batch], y[batch]
+    cdef Py_ssize_t i, d
+    for d in range(D):
+        for i in range(B):
+            X_batch[d * B + i] = X[d * N + batch[i]]
+    for i in range(B):
+        y_batch[i] = y[batch[i]]
