@@ -62,7 +62,7 @@ SWEEP_FIGURE_SIZE = (13, 21)
 # Fixed margins: room for the three-line panel titles, and cheaper than tight_layout.
 SWEEP_FIGURE_MARGINS = dict(left=0.05, right=0.97, bottom=0.03, top=0.95, hspace=0.35, wspace=0.12)
 # The many-class picture (the lecture's exercise 4): three spiral arms, a step
-# size at which this network settles (NUMERICS.md: smaller steps are stable).
+# size at which this network settles (docs/numerics.md: smaller steps are stable).
 SPIRAL_SAMPLES_PER_CLASS, SPIRAL_CLASSES = 100, 3
 SPIRAL_HIDDEN = 20
 SPIRAL_EPSILON = 0.002

@@ -2,7 +2,7 @@
 
 Full-batch gradient descent with step epsilon on the summed loss is stable near
 a minimum only while the largest eigenvalue of the Hessian of the summed loss,
-the *sharpness*, stays below 2/epsilon (see NUMERICS.md). :func:`sharpness`
+the *sharpness*, stays below 2/epsilon (see docs/numerics.md). :func:`sharpness`
 measures it; :func:`classify_run` says what the losses of a run actually did.
 
 Shapes use the letters of :mod:`fastbp.reference`: N samples, D inputs,

@@ -8,18 +8,18 @@ sums to nearly zero), where a few ulp of the terms is a large part of the sum.
 
 import numpy as np
 
-# One pass from the same state (NUMERICS.md, contract 1): the kernels and NumPy's
+# One pass from the same state (docs/numerics.md, level 1): the kernels and NumPy's
 # BLAS sum in different orders, and tanh/exp come from different libraries, each
 # within 2 ulp: a few ulp of the largest term, far below this.
 KERNEL_RTOL = 1e-13
 # 1 and 1000 passes of the lecture's job, before its instability sets in
-# (contract 3): rounding differences grow with the passes, but stay near 1e-14.
+# (level 3): rounding differences grow with the passes, but stay near 1e-14.
 EARLY_PASSES_RTOL = 1e-12
-# Whole 20000-pass runs where gradient descent is stable (contract 2): rounding
+# Whole 20000-pass runs where gradient descent is stable (level 2): rounding
 # differences are damped, not amplified; measured differences are ~1e-14.
 STABLE_RUN_RTOL = 1e-9
 # The lecture's H = 3 run ends on a period-2 cycle; whichever phase rounding
-# picks, the loss is one of the cycle's two losses (contract 3).
+# picks, the loss is one of the cycle's two losses (level 3).
 CYCLE_LOSS_RTOL = 1e-8
 
 
@@ -41,7 +41,21 @@ def assert_close(actual, expected, rtol, what=""):
 def assert_models_close(actual, expected, rtol, what=""):
     assert sorted(actual) == sorted(expected)
     for name in expected:
+        if name == "activation":
+            assert actual[name] == expected[name], what
+            continue
         assert_close(actual[name], expected[name], rtol, "%s %s" % (what, name))
+
+
+def assert_loss_records_agree(actual, expected, rtol, num_recorded):
+    """Two training runs (fastbp.TrainingRun) recorded the same num_recorded passes,
+    and each recorded loss agrees within rtol: a shorter record must not pass by
+    comparing only its common prefix."""
+    assert len(actual.losses) == len(expected.losses) == num_recorded, (
+        "recorded %d and %d losses, expected %d" % (len(actual.losses), len(expected.losses), num_recorded))
+    np.testing.assert_array_equal(actual.loss_passes, expected.loss_passes)
+    for i, got, want in zip(actual.loss_passes, actual.losses, expected.losses):
+        assert abs(got - want) <= rtol * abs(want), "loss after pass %d: %.17g vs reference %.17g" % (i, got, want)
 
 
 # Central differences with step h have truncation error O(h^2 * f''') and

@@ -31,8 +31,15 @@ def test_an_averaged_gradient_is_named(tmp_path):
 def test_a_file_that_cannot_be_checked(tmp_path):
     no_function = tmp_path / "empty.py"
     no_function.write_text("x = 1\n")
-    for path in (no_function, tmp_path / "missing.py"):
+    not_callable = tmp_path / "constant.py"
+    not_callable.write_text("backprop = {'dW1': 0}\n")
+    directory = tmp_path / "solutions.py"
+    directory.mkdir()
+    reasons = {no_function: "defines no function named backprop", tmp_path / "missing.py": "no such file",
+               not_callable: "backprop is a dict, not a function", directory: "is not a file"}
+    for path, reason in reasons.items():
         result = fastbp_check(path)
         assert result.returncode == 2
+        assert result.stdout == ""
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-        assert str(path.name) in result.stderr
+        assert str(path.name) in result.stderr and reason in result.stderr, result.stderr

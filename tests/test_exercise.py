@@ -158,56 +158,69 @@ def test_transposed_result_of_the_wrong_shape_is_named():
     assert verdict.got_shape == verdict.expected_shape[::-1]
 
 
-def test_missing_tanh_derivative_is_named():
-    no_tanh_derivative = student((DELTA2, "delta2 = delta3.dot(W2.T)"))
-
-    assert_named(check(no_tanh_derivative), "missing 1 - a1**2 factor", {"delta2", "dW1", "db1"})
-
-
-def test_regularised_biases_are_named():
-    regularised_biases = student(
-        (REGULARISATION, REGULARISATION + "    db2 += reg_lambda * b2\n    db1 += reg_lambda * b1\n"))
-
-    assert_named(check(regularised_biases), "regularisation added to biases", {"db1", "db2"})
+def template_student():
+    """The lecture's unfilled template (examples/backprop_template.py)."""
+    namespace = {}
+    path = os.path.join(EXAMPLES, "backprop_template.py")
+    exec(compile(open(path).read(), path, "exec"), namespace)
+    return namespace["backprop"]
 
 
-def test_averaged_output_layer_is_named():
-    averaged_output_layer = student((DW2, DW2 + " / num_examples"),
-                                    (DB2, "db2 = np.mean(delta3, axis=0, keepdims=True)"))
-
-    assert_named(check(averaged_output_layer), "averaged instead of summed", {"dW2", "db2"})
-
-
-def test_averaged_delta3_is_named_for_every_gradient():
-    averaged_delta3 = student((DELTA3, DELTA3 + "    delta3 /= num_examples\n"))
-
-    assert_named(check(averaged_delta3), "averaged instead of summed", set(exercise.GRADIENTS))
+def unregularised_dW1(*args):
+    grads = correct_backprop(*args)
+    reg_lambda, W1 = args[-1], args[2]
+    grads["dW1"] -= reg_lambda * W1
+    return grads
 
 
-def test_sign_error_is_named():
-    lecture_formula_sign = student(("delta3 = probs\n", "delta3 = -probs\n"),
-                                   (DELTA3, DELTA3.replace("-= 1", "+= 1")))
-
-    assert_named(check(lecture_formula_sign), "sign error", set(exercise.GRADIENTS))
-
-
-def test_missing_regularisation_is_named():
-    def unregularised(*args):
-        grads = correct_backprop(*args)
-        reg_lambda, W1 = args[-1], args[2]
-        grads["dW1"] -= reg_lambda * W1
-        return grads
-
-    assert_named(check(unregularised), "missing regularisation", {"dW1"})
+def db2_summed_over_classes(*args):
+    probs, y = args[7], args[1]
+    db2 = np.sum(reference.softmax_cross_entropy_backward(probs, y), axis=1, keepdims=True)
+    return dict(correct_backprop(*args), db2=db2)
 
 
-def test_bias_summed_over_the_wrong_axis_is_named():
-    def summed_over_classes(*args):
-        probs, y = args[7], args[1]
-        db2 = np.sum(reference.softmax_cross_entropy_backward(probs, y), axis=1, keepdims=True)
-        return dict(correct_backprop(*args), db2=db2)
+LAYER_ONE = {"delta2", "dW1", "db1"}
+# Each of the checker's named mistakes, made the way students make it: (student, the gradients it gets wrong).
+# The expected verdicts come from the mistake's definition, not from the checker's output.
+MISTAKE_STUDENTS = {
+    "not filled in": [(template_student(), set(exercise.GRADIENTS))],
+    "transposed product": [(transposed_dW1, {"dW1"}), (transposed_dW2, {"dW2"})],
+    "missing 1 - a1**2 factor": [(student((DELTA2, "delta2 = delta3.dot(W2.T)")), LAYER_ONE)],
+    "wrong tanh derivative": [
+        (student((DELTA2, "delta2 = delta3.dot(W2.T) * (1 - np.power(np.tanh(a1), 2))")), LAYER_ONE),
+        (student((DELTA2, "delta2 = delta3.dot(W2.T) * (1 - a1) ** 2")), LAYER_ONE),
+        (student((DELTA2, "delta2 = delta3.dot(W2.T) * (1 - a1)")), LAYER_ONE),
+        (student((DELTA2, "delta2 = delta3.dot(W2.T) * a1 * (1 - a1)")), LAYER_ONE),
+    ],
+    "regularisation added to biases": [
+        (student((REGULARISATION, REGULARISATION + "    db2 += reg_lambda * b2\n    db1 += reg_lambda * b1\n")),
+         {"db1", "db2"})],
+    "averaged instead of summed": [
+        (student((DW2, DW2 + " / num_examples"), (DB2, "db2 = np.mean(delta3, axis=0, keepdims=True)")),
+         {"dW2", "db2"}),
+        (student((DELTA3, DELTA3 + "    delta3 /= num_examples\n")), set(exercise.GRADIENTS)),
+    ],
+    "missing regularisation": [(unregularised_dW1, {"dW1"})],
+    "regularisation added twice": [
+        (student((DW2, DW2 + " + reg_lambda * W2"), (DW1, DW1 + " + reg_lambda * W1")), {"dW1", "dW2"})],
+    "sign error": [(student(("delta3 = probs\n", "delta3 = -probs\n"), (DELTA3, DELTA3.replace("-= 1", "+= 1"))),
+                    set(exercise.GRADIENTS))],
+    "summed over the wrong axis": [(db2_summed_over_classes, {"db2"})],
+}
 
-    assert_named(check(summed_over_classes), "summed over the wrong axis", {"db2"}, status=exercise.WRONG_SHAPE)
+
+@pytest.mark.parametrize("mistake", [mistake.name for mistake in exercise.MISTAKES])
+def test_every_named_mistake_is_recognised(mistake):
+    # a KeyError here: a mistake was added to the checker without a student who makes it
+    for backprop, wrong in MISTAKE_STUDENTS[mistake]:
+        result = check(backprop)
+        for name, verdict in result.verdicts.items():
+            if name in wrong:
+                assert verdict.status in (exercise.WRONG, exercise.WRONG_SHAPE), name
+                assert verdict.mistake == mistake, name
+            else:
+                assert verdict.status == exercise.CORRECT, name
+        assert not result.passed
 
 
 scaled_delta2 = student((DELTA2, "delta2 = 1.5 * delta3.dot(W2.T) * (1 - np.power(a1, 2))"))

@@ -68,6 +68,7 @@ BAD_TRAINING_INPUTS = [
     ("reg_lambda -1", lambda X, y, kw: (X, y, dict(kw, reg_lambda=-1.0)), ValueError, "reg_lambda"),
     ("reg_lambda inf", lambda X, y, kw: (X, y, dict(kw, reg_lambda=float("inf"))), ValueError, "reg_lambda"),
     ("seed -1", lambda X, y, kw: (X, y, dict(kw, seed=-1)), ValueError, "seed"),
+    ("seed 2**32", lambda X, y, kw: (X, y, dict(kw, seed=fastbp.trainer.MAX_SEED + 1)), ValueError, "seed"),
     ("backend", lambda X, y, kw: (X, y, dict(kw, backend="torch")), ValueError, "backend"),
 ]
 
@@ -107,6 +108,23 @@ def test_bad_model(moons, model, description, change, error, argument, function)
     args = (X, y) if function == "calculate_loss" else (X,)
     with pytest.raises(error, match=argument):
         getattr(fastbp, function)(change(model), *args)
+
+
+@pytest.mark.parametrize("bad_X", [X_with_nan, X_with_inf])
+@pytest.mark.parametrize("function", ["predict", "predict_proba", "calculate_loss"])
+def test_X_with_a_non_finite_value_for_a_trained_model(moons, model, function, bad_X):
+    X, y = moons
+    args = (bad_X(X), y) if function == "calculate_loss" else (bad_X(X),)
+    with pytest.raises(ValueError, match=r"\bX\b"):
+        getattr(fastbp, function)(model, *args)
+
+
+def test_the_largest_seed_is_accepted(moons):
+    # RandomState's own limit, 2**32 - 1: expected, what np.random.seed(MAX_SEED) draws
+    X, y = moons
+    model = fastbp.build_model(X, y, 3, num_passes=0, seed=fastbp.trainer.MAX_SEED)
+    np.random.seed(fastbp.trainer.MAX_SEED)
+    np.testing.assert_array_equal(model["W1"], np.random.randn(2, 3) / np.sqrt(2))
 
 
 @pytest.mark.parametrize("function", ["predict", "predict_proba", "calculate_loss"])

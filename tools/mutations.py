@@ -1,0 +1,329 @@
+"""Mutation check: does the test suite notice deliberate mistakes?
+
+Each entry of MUTATIONS is a meaningful mistake: one or more edits
+(file, old text, new text) and the narrowest tests that should fail because of
+it. For each, this script copies the repository's tracked files and the built
+kernels (fastbp/*.so) into a temporary directory, applies the edits, rebuilds
+the kernels there only if an edit touches src/ or setup.py, and runs
+
+    python -m pytest -x -q -p no:cacheprovider TESTS
+
+in the copy. A non-zero exit kills the mutation; a zero exit means it
+SURVIVED, a hole in the tests. Every old text must occur exactly once in its
+file, or the entry is STALE (the code moved on; retarget the entry): stale
+entries are reported and fail the run, never skipped.
+
+One extra row builds the kernels with FASTBP_DEBUG=1 (bounds and wraparound
+checks on), runs the kernel tests against that build, and checks that an
+out-of-range index really raises there: that row must pass.
+
+Run from anywhere, after building the kernels in place
+(python setup.py build_ext --inplace):
+
+    python tools/mutations.py            # every mutation and the debug build, 2 at a time
+    python tools/mutations.py --list     # the table, with each entry's status
+    python tools/mutations.py --only "update with the wrong sign" --only "debug build"
+
+Exit status: 0 when every mutation is killed, none is stale and the debug
+build passes; 1 otherwise. Not part of the regular test run.
+"""
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KERNELS = "src/_kernels.pyx"
+REBUILD_PREFIXES = ("src/", "setup.py")
+JOBS = 2  # the development machine's cores
+TIMEOUT_SECONDS = 900  # a mutation that makes a test hang counts as killed, after this long
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    edits: tuple  # (file, old text, new text), each old text exactly once in its file
+    tests: tuple  # pytest paths or node ids, relative to the repository root
+
+
+def mutation(name, file, old, new, *tests):
+    return Mutation(name, ((file, old, new),), tests)
+
+
+FUSED = "tests/test_fused.py::"
+DEMO = "tests/test_demo.py::"
+CHECKER = "tests/test_exercise.py::test_every_named_mistake_is_recognised"
+SCHEDULES = "tests/test_exercises.py::test_schedules_follow_their_closed_forms"
+
+MUTATIONS = (
+    # ---- the seven that once survived (issue 7)
+    mutation("compiled backend ignores reg_lambda", "fastbp/trainer.py",
+             "orders.ravel(), self.batch_size, epsilons, reg_lambda, self.activation,",
+             "orders.ravel(), self.batch_size, epsilons, 0.01, self.activation,",
+             "tests/test_training.py::test_reg_lambda_other_than_the_lectures_reaches_training_and_recording"),
+    Mutation("minibatch L2 share B/N dropped in kernel and reference",
+             ((KERNELS, "reg_lambda * (<double> B / N)", "reg_lambda"),
+              ("fastbp/reference.py", "reg_lambda * (len(y_batch) / N)", "reg_lambda")),
+             (FUSED + "test_a_minibatch_step_descends_the_documented_objective",)),
+    mutation("demo ignores --epsilon", "fastbp/cli.py",
+             "num_passes=num_passes, epsilon=epsilon,", "num_passes=num_passes, epsilon=0.01,",
+             DEMO + "test_short_demo_options_take_effect"),
+    mutation("demo ignores --seed for its data", "fastbp/cli.py",
+             "X, y = datasets.make_moons(DATA_SIZE, noise=DATA_NOISE, seed=args.seed)",
+             "X, y = datasets.make_moons(DATA_SIZE, noise=DATA_NOISE, seed=0)",
+             DEMO + "test_short_demo_options_take_effect"),
+    mutation("demo ignores --seed for the initial weights", "fastbp/cli.py",
+             'seed=seed, backend="cython", loss_every=RECORD_EVERY',
+             'seed=0, backend="cython", loss_every=RECORD_EVERY',
+             DEMO + "test_short_demo_options_take_effect"),
+    mutation("demo test accuracy of 'always class 0'", "fastbp/cli.py",
+             "accuracy(trainer.predict(model, X_test), y_test)", "accuracy(np.zeros_like(y_test), y_test)",
+             DEMO + "test_short_demo_accuracies"),
+    mutation("checker: 'regularisation added twice' emptied", "fastbp/exercise.py",
+             '    return {"dW2": [expected["dW2"] + reg_lambda * lecture.W2], '
+             '"dW1": [expected["dW1"] + reg_lambda * lecture.W1]}',
+             "    return {}", CHECKER),
+    mutation("checker: 'wrong tanh derivative' emptied", "fastbp/exercise.py",
+             "wrong_derivatives = (1 - np.tanh(a1) ** 2, (1 - a1) ** 2, 1 - a1, a1 * (1 - a1))",
+             "wrong_derivatives = ()", CHECKER),
+    # ---- kernels
+    mutation("softmax without the row max", KERNELS,
+             "probs[c * N + n] = 1.0 if z_cn == row_max else exp(z_cn - row_max)", "probs[c * N + n] = exp(z_cn)",
+             "tests/test_kernels.py::test_softmax_forward_and_loss"),
+    mutation("tanh derivative 1 - a instead of 1 - a*a", KERNELS,
+             "dz[i] = dout[i] * (1.0 - a[i] * a[i])", "dz[i] = dout[i] * (1.0 - a[i])",
+             "tests/test_kernels.py::test_tanh_forward_and_backward"),
+    mutation("sigmoid derivative 1 - a instead of a (1 - a)", KERNELS,
+             "dz[i] = dout[i] * (a[i] * (1.0 - a[i]))", "dz[i] = dout[i] * (1.0 - a[i])",
+             "tests/test_kernels.py::test_activation_forward_and_backward"),
+    mutation("relu derivative 1 at a = 0", KERNELS,
+             "dz[i] = dout[i] * (1.0 if a[i] > 0.0 else 0.0)", "dz[i] = dout[i] * (1.0 if a[i] >= 0.0 else 0.0)",
+             "tests/test_kernels.py::test_activation_forward_and_backward"),
+    mutation("bias gradient dropped", KERNELS,
+             "db[k] = db[k] + total(delta[k * N:(k + 1) * N], N)", "db[k] = db[k] + 0.0",
+             "tests/test_kernels.py::test_dense_backward"),
+    mutation("L2 term applied to the biases", KERNELS,
+             "sgd_update(params[W:], grads[W:], epsilon, 0.0, P - W)",
+             "sgd_update(params[W:], grads[W:], epsilon, reg_lambda, P - W)",
+             FUSED + "test_train_pass_matches_the_reference"),
+    mutation("update with the wrong sign", KERNELS,
+             "param[i] = param[i] + (-epsilon) * dparam[i]", "param[i] = param[i] + epsilon * dparam[i]",
+             "tests/test_kernels.py::test_sgd_update"),
+    mutation("gather_batch misaligned (stride B for N)", KERNELS,
+             "X_batch[d * B + i] = X[d * N + batch[i]]", "X_batch[d * B + i] = X[d * B + batch[i]]",
+             "tests/test_kernels.py::test_gather_batch"),
+    mutation("last batch's L2 share batch_size/N instead of B/N", KERNELS,
+             "reg_lambda * (<double> B / N)", "reg_lambda * (<double> batch_size / N)",
+             FUSED + "test_a_minibatch_step_descends_the_documented_objective"),
+    mutation("calculate_loss: L2 term without the 1/2", KERNELS,
+             "data_loss = data_loss + reg_lambda / 2 * weight_norm", "data_loss = data_loss + reg_lambda * weight_norm",
+             FUSED + "test_calculate_loss_matches_the_reference"),
+    mutation("fused loop: loss recorded one pass late", KERNELS,
+             "if loss_every > 0 and p % loss_every == 0:", "if loss_every > 0 and (p + 1) % loss_every == 0:",
+             FUSED + "test_train_passes_with_loss_recording_matches_the_reference"),
+    mutation("fused loop: every pass takes the first step size", KERNELS,
+             "train_pass(params, grads, outputs, deltas, X, y, sizes, N, epsilons[i], reg_lambda,",
+             "train_pass(params, grads, outputs, deltas, X, y, sizes, N, epsilons[0], reg_lambda,",
+             FUSED + "test_train_passes_with_loss_recording_matches_the_reference"),
+    # ---- the reference, guarded by central differences
+    mutation("reference: tanh derivative 1 - a", "fastbp/reference.py",
+             "return dout * (1 - np.power(a, 2))", "return dout * (1 - a)",
+             "tests/test_training.py::test_reference_gradients_against_central_differences"),
+    # ---- learning-rate schedules
+    mutation("step decay: ceil instead of floor", "fastbp/schedules.py",
+             "np.floor(np.arange(num_steps) / self.every)", "np.ceil(np.arange(num_steps) / self.every)", SCHEDULES),
+    mutation("exponential decay starts at step 1", "fastbp/schedules.py",
+             "np.exp(-self.decay * np.arange(num_steps))", "np.exp(-self.decay * np.arange(1, num_steps + 1))",
+             SCHEDULES),
+    mutation("inverse scaling starts at step 1", "fastbp/schedules.py",
+             "epsilon / (1.0 + self.decay * np.arange(num_steps))",
+             "epsilon / (1.0 + self.decay * np.arange(1, num_steps + 1))", SCHEDULES),
+)
+
+DEBUG_BUILD = "debug build: kernel tests pass with bounds checks on"
+DEBUG_BUILD_TESTS = ("tests/test_kernels.py", "tests/test_fused.py")
+# Reads X[5] of a 4-element X: a debug build must raise IndexError (reported as
+# unraisable, since the kernel is noexcept); a release build reads past the end.
+BOUNDS_CHECK_PROBE = """
+import numpy as np
+from fastbp import _kernels
+_kernels.gather_batch(np.empty(2), np.empty(1, dtype=np.intp), np.zeros(4), np.zeros(2, dtype=np.intp),
+                      np.array([5], dtype=np.intp), 2, 2)
+"""
+
+
+def occurrences(mutation_entry):
+    """-> [(file, number of times its old text occurs)] for every edit."""
+    counts = []
+    for file, old, _ in mutation_entry.edits:
+        path = os.path.join(REPO, file)
+        counts.append((file, open(path).read().count(old) if os.path.exists(path) else 0))
+    return counts
+
+
+def is_stale(mutation_entry):
+    return any(count != 1 for _, count in occurrences(mutation_entry))
+
+
+def files_of(mutation_entry):
+    return ", ".join(dict.fromkeys(file for file, _, _ in mutation_entry.edits))
+
+
+def built_kernels():
+    return glob.glob(os.path.join(REPO, "fastbp", "*.so")) + glob.glob(os.path.join(REPO, "fastbp", "*.pyd"))
+
+
+def copy_tree(destination):
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
+    for file in filter(None, tracked.stdout.split("\0")):
+        source = os.path.join(REPO, file)
+        if os.path.isfile(source):
+            os.makedirs(os.path.dirname(os.path.join(destination, file)), exist_ok=True)
+            shutil.copy2(source, os.path.join(destination, file))
+    for kernel in built_kernels():
+        shutil.copy2(kernel, os.path.join(destination, "fastbp", os.path.basename(kernel)))
+
+
+def environment(debug=False):
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    env.pop("FASTBP_DEBUG", None)
+    env.pop("PYTHONPATH", None)
+    if debug:
+        env["FASTBP_DEBUG"] = "1"
+    return env
+
+
+def run(command, cwd, env):
+    """-> (exit status, output); a timeout counts as a failure (status None)."""
+    try:
+        result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after %d s" % TIMEOUT_SECONDS
+    return result.returncode, result.stdout + result.stderr
+
+
+def build(cwd, env):
+    return run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd, env)
+
+
+def pytest(tests, cwd, env):
+    return run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"] + list(tests), cwd, env)
+
+
+def try_mutation(mutation_entry):
+    """-> (result, seconds, detail): result is "killed", "SURVIVED" or "BUILD FAILED"."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fastbp-mutation-") as copy:
+        copy_tree(copy)
+        for file, old, new in mutation_entry.edits:
+            path = os.path.join(copy, file)
+            text = open(path).read()
+            with open(path, "w") as edited:
+                edited.write(text.replace(old, new, 1))
+        env = environment()
+        if any(file.startswith(REBUILD_PREFIXES) for file, _, _ in mutation_entry.edits):
+            status, output = build(copy, env)
+            if status != 0:
+                return "BUILD FAILED", time.perf_counter() - start, output
+        status, output = pytest(mutation_entry.tests, copy, env)
+    return ("SURVIVED" if status == 0 else "killed"), time.perf_counter() - start, output
+
+
+def try_debug_build():
+    """-> (result, seconds, detail): "passed" when the debug build passes the kernel
+    tests and its bounds checks catch the probe's out-of-range read."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fastbp-debug-") as copy:
+        copy_tree(copy)
+        env = environment(debug=True)
+        status, output = build(copy, env)
+        if status != 0:
+            return "BUILD FAILED", time.perf_counter() - start, output
+        status, output = pytest(DEBUG_BUILD_TESTS, copy, env)
+        if status != 0:
+            return "FAILED", time.perf_counter() - start, output
+        _, probe_output = run([sys.executable, "-c", BOUNDS_CHECK_PROBE], copy, env)
+        if "IndexError" not in probe_output:
+            return "NO BOUNDS CHECKS", time.perf_counter() - start, probe_output
+    return "passed", time.perf_counter() - start, ""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--list", action="store_true", help="list the mutations and their status, run nothing")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only the entries whose name contains NAME (repeatable; 'debug build' "
+                             "selects the debug-build row)")
+    parser.add_argument("--jobs", type=int, default=JOBS, help="mutations run at a time (default: %d)" % JOBS)
+    args = parser.parse_args(argv)
+
+    def selected(name):
+        return not args.only or any(part in name for part in args.only)
+
+    mutations = [entry for entry in MUTATIONS if selected(entry.name)]
+    with_debug_build = selected(DEBUG_BUILD)
+    if not mutations and not with_debug_build:
+        parser.error("no entry matches %s; see --list" % args.only)
+
+    if args.list:
+        for entry in mutations:
+            counts = ", ".join("%s: %d" % pair for pair in occurrences(entry))
+            print("%-52s %-5s %s\n%52s tests: %s" % (entry.name, "STALE" if is_stale(entry) else "ok", counts, "",
+                                                     " ".join(entry.tests)))
+        if with_debug_build:
+            print("%-52s       FASTBP_DEBUG=1 build\n%52s tests: %s" % (DEBUG_BUILD, "", " ".join(DEBUG_BUILD_TESTS)))
+        return 0
+
+    kernels = built_kernels()
+    if not kernels or min(map(os.path.getmtime, kernels)) < os.path.getmtime(os.path.join(REPO, KERNELS)):
+        print("the compiled kernels are missing or older than %s: run 'python setup.py build_ext --inplace' "
+              "first" % KERNELS, file=sys.stderr)
+        return 1
+
+    stale = [entry for entry in mutations if is_stale(entry)]
+    runnable = [entry for entry in mutations if entry not in stale]
+    jobs = [(entry.name, files_of(entry), lambda entry=entry: try_mutation(entry)) for entry in runnable]
+    if with_debug_build:
+        jobs.append((DEBUG_BUILD, "setup.py (FASTBP_DEBUG=1)", try_debug_build))
+    # the slow ones (rebuilds) first, so that two run side by side as long as possible
+    jobs.sort(key=lambda job: "src/" not in job[1] and "FASTBP_DEBUG" not in job[1])
+
+    start = time.perf_counter()
+    results = {}
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {name: pool.submit(job) for name, _, job in jobs}
+        for name, files, _ in jobs:
+            results[name] = futures[name].result()
+            print("  %s: %s" % (results[name][0], name), file=sys.stderr, flush=True)
+
+    rows = [(entry.name, files_of(entry), "STALE", 0.0) for entry in stale]
+    rows += [(name, files, results[name][0], results[name][1]) for name, files, _ in jobs]
+    order = [entry.name for entry in MUTATIONS] + [DEBUG_BUILD]
+    rows.sort(key=lambda row: order.index(row[0]))
+    name_width = max(len(row[0]) for row in rows)
+    file_width = max(len(row[1]) for row in rows)
+    print("%-*s  %-*s  %-16s %7s" % (name_width, "mutation", file_width, "file", "result", "seconds"))
+    for name, files, result, seconds in rows:
+        print("%-*s  %-*s  %-16s %7.1f" % (name_width, name, file_width, files, result, seconds))
+
+    bad = [row for row in rows if row[2] not in ("killed", "passed")]
+    for name, _, result, _ in bad:
+        if name in results and results[name][2]:
+            print("\n---- %s: %s\n%s" % (result, name, results[name][2][-3000:]))
+    killed = sum(row[2] == "killed" for row in rows)
+    print("\n%d of %d mutations killed, %d stale%s; %.0f s" % (
+        killed, len(mutations), len(stale),
+        "; debug build %s" % results[DEBUG_BUILD][0] if with_debug_build else "", time.perf_counter() - start))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
