@@ -2,7 +2,15 @@
 
 The directives switch off bounds and wraparound checks for speed: the Python
 layer (fastbp/trainer.py) validates every input before it reaches a kernel.
-Build with FASTBP_DEBUG=1 to turn the checks back on.
+Build with FASTBP_DEBUG=1 to turn the checks back on. The hot kernels index raw
+pointers, which Cython cannot check, so a debug build is also compiled with
+AddressSanitizer: run it with the sanitizer preloaded,
+LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0,
+and any read or write past a buffer stops the process with a report
+(tools/mutations.py does this).
+
+Set FASTBP_SIMD_VARIANTS=0 to build only the baseline driver (a quicker build;
+tools/mutations.py uses it).
 
 -ffp-contract=off keeps the C compiler from fusing a*b+c into one FMA (GCC
 does so by default wherever the target has FMA), so each kernel rounds exactly
@@ -16,11 +24,8 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-DEBUG = os.environ.get("FASTBP_DEBUG", "") == "1"
-
 POSIX = os.name != "nt"
-
-
+DEBUG = os.environ.get("FASTBP_DEBUG", "") == "1"
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 # The driver (src/driver.pxi) is built once for the baseline x86-64, so that a
 # wheel runs anywhere, and, on x86-64, once more for each wider vector unit;
@@ -31,6 +36,8 @@ SIMD_VARIANTS = {
     "_kernels_avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl",
                         "-mprefer-vector-width=512"],
 }
+BUILD_SIMD_VARIANTS = os.environ.get("FASTBP_SIMD_VARIANTS", "1") != "0"
+SANITIZER_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer"] if DEBUG and POSIX else []
 
 
 def extension(name, source, openmp=False, simd_flags=()):
@@ -45,8 +52,9 @@ def extension(name, source, openmp=False, simd_flags=()):
         # not the compatibility entry points that add an error-handling wrapper.
         libraries=["m"] if POSIX else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=(["-O3", "-ffp-contract=off"] if POSIX else []) + openmp_flags + list(simd_flags),
-        extra_link_args=openmp_flags,
+        extra_compile_args=((["-O3", "-ffp-contract=off"] if POSIX else []) + openmp_flags + list(simd_flags)
+                            + SANITIZER_FLAGS),
+        extra_link_args=openmp_flags + SANITIZER_FLAGS,
     )
 
 
@@ -57,7 +65,7 @@ extensions = [
     # and sigmoid with run-time AVX2/AVX-512 dispatch).
     extension("fastbp._vecmath", "src/_vecmath.pyx"),
 ]
-if X86_64 and POSIX:
+if X86_64 and POSIX and BUILD_SIMD_VARIANTS:
     extensions += [extension("fastbp." + name, "src/%s.pyx" % name, openmp=True, simd_flags=flags)
                    for name, flags in SIMD_VARIANTS.items()]
 

@@ -4,9 +4,9 @@ passes are level 3 before any instability), and the minibatch step against
 central differences of the objective it documents.
 
 Every call into the compiled code goes through the three adapters below,
-written against today's Python-level API of fastbp._kernels (flat parameter
-buffer, feature-major samples, a caller-allocated workspace). When that API
-changes, only the adapters change; the tests say what is computed, not how the
+written against the Python-level API of the compiled driver (a flat
+parameter buffer, feature-major samples, the workspace fastbp._kernels.Network).
+When that API changes, only the adapters change; the tests say what is computed, not how the
 kernels are called.
 """
 
@@ -16,17 +16,19 @@ import pytest
 import fastbp
 from agreement import (EARLY_PASSES_RTOL, KERNEL_RTOL, assert_close, assert_gradients_match_central_differences,
                        assert_models_close)
-from fastbp import _kernels, reference
+from fastbp import reference, trainer
+
+_kernels = trainer._kernels
 
 # ---------------------------------------------------------------- adapters to today's kernel API
 
 
 def _layout(model):
-    """-> (flat params, parameter names, sizes (D, H1, ..., C) as intp): the kernels' parameter buffer."""
+    """-> (flat params, parameter names, sizes (D, H1, ..., C)): the kernels' parameter buffer."""
     L = reference.num_layers(model)
     names = reference.parameter_names(L)
-    sizes = [model["W1"].shape[0]] + [model["W%d" % l].shape[1] for l in range(1, L + 1)]
-    return np.concatenate([model[name].ravel() for name in names]), names, np.array(sizes, dtype=np.intp)
+    sizes = tuple([model["W1"].shape[0]] + [model["W%d" % l].shape[1] for l in range(1, L + 1)])
+    return np.concatenate([model[name].ravel() for name in names]), names, sizes
 
 
 def _unflatten(params, like, names):
@@ -39,30 +41,26 @@ def _unflatten(params, like, names):
     return model
 
 
-def _feature_major(X):
-    return np.ascontiguousarray(np.asarray(X, dtype=np.float64).T).ravel()
-
-
-def _activation_code(model):
-    return int(_kernels.Activation[reference.activation_of(model).upper()])
+def _network(model, X, y, batch_size=None):
+    """The compiled workspace for one call: feature-major X, the model's activation."""
+    _, _, sizes = _layout(model)
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T).ravel()
+    code = _kernels.ACTIVATION_CODES[reference.activation_of(model)]
+    y = np.asarray(y, dtype=np.intp)
+    return _kernels.Network(sizes, code, X, y, len(y) if batch_size is None else batch_size, 1)
 
 
 def compiled_train_pass(model, X, y, epsilon, reg_lambda):
     """-> a new model: ``model`` after one compiled full-batch pass (reference.train_pass)."""
-    params, names, sizes = _layout(model)
-    N = len(y)
-    outputs = np.empty(N * sizes[1:].sum())
-    _kernels.train_pass(params, np.empty_like(params), outputs, np.empty_like(outputs), _feature_major(X),
-                        np.asarray(y, dtype=np.intp), sizes, N, epsilon, reg_lambda, _activation_code(model))
+    params, names, _ = _layout(model)
+    _network(model, X, y).train_pass(params, epsilon, reg_lambda)
     return _unflatten(params, model, names)
 
 
 def compiled_calculate_loss(model, X, y, reg_lambda):
     """The compiled reference.calculate_loss."""
-    params, _, sizes = _layout(model)
-    N = len(y)
-    return _kernels.calculate_loss(params, np.empty(N * sizes[1:].sum()), _feature_major(X),
-                                   np.asarray(y, dtype=np.intp), sizes, N, reg_lambda, _activation_code(model))
+    params, _, _ = _layout(model)
+    return _network(model, X, y).loss(params, reg_lambda)
 
 
 def compiled_train_passes(model, X, y, num_passes, epsilons, reg_lambda, loss_every=0, batch_size=None,
@@ -74,20 +72,13 @@ def compiled_train_passes(model, X, y, num_passes, epsilons, reg_lambda, loss_ev
     only. losses[k] is the loss after pass k * loss_every; slots of passes
     outside this call stay NaN.
     """
-    params, names, sizes = _layout(model)
-    N, D, units = len(y), sizes[0], sizes[1:].sum()
-    B = N if batch_size is None else batch_size
-    minibatches = B < N
-    outputs = np.empty(B * units)
+    params, names, _ = _layout(model)
     last_pass = first_pass + num_passes - 1
     losses = np.full(last_pass // loss_every + 1 if loss_every else 0, np.nan)
     orders = (np.empty(0, dtype=np.intp) if orders is None
               else np.ascontiguousarray(orders, dtype=np.intp).ravel())
-    _kernels.train_passes(params, np.empty_like(params), outputs, np.empty_like(outputs),
-                          np.empty(B * D if minibatches else 0), np.empty(B if minibatches else 0, dtype=np.intp),
-                          losses, np.empty(N * units), _feature_major(X), np.asarray(y, dtype=np.intp), sizes, N,
-                          orders, B, np.ascontiguousarray(epsilons, dtype=np.float64), reg_lambda,
-                          _activation_code(model), first_pass, num_passes, loss_every)
+    _network(model, X, y, batch_size).train_passes(params, orders, np.ascontiguousarray(epsilons, dtype=np.float64),
+                                                   reg_lambda, first_pass, num_passes, loss_every, losses)
     return _unflatten(params, model, names), losses
 
 

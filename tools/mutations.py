@@ -13,9 +13,11 @@ SURVIVED, a hole in the tests. Every old text must occur exactly once in its
 file, or the entry is STALE (the code moved on; retarget the entry): stale
 entries are reported and fail the run, never skipped.
 
-One extra row builds the kernels with FASTBP_DEBUG=1 (bounds and wraparound
-checks on), runs the kernel tests against that build, and checks that an
-out-of-range index really raises there: that row must pass.
+One extra row builds the kernels with FASTBP_DEBUG=1 (Cython's bounds and
+wraparound checks on, and AddressSanitizer, since the hot kernels index raw
+pointers), runs the kernel tests against that build with the sanitizer
+preloaded, and checks that an out-of-range read really stops there: that row
+must pass.
 
 Run from anywhere, after building the kernels in place
 (python setup.py build_ext --inplace):
@@ -40,7 +42,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KERNELS = "src/_kernels.pyx"
+LAYERS = "src/layers.pxd"
+DRIVER = "src/driver.pxi"
+LINALG = "src/linalg.pxd"
 REBUILD_PREFIXES = ("src/", "setup.py")
 JOBS = 2  # the development machine's cores
 TIMEOUT_SECONDS = 900  # a mutation that makes a test hang counts as killed, after this long
@@ -61,15 +65,16 @@ FUSED = "tests/test_fused.py::"
 DEMO = "tests/test_demo.py::"
 CHECKER = "tests/test_exercise.py::test_every_named_mistake_is_recognised"
 SCHEDULES = "tests/test_exercises.py::test_schedules_follow_their_closed_forms"
+BLOCKED = "tests/test_kernels.py::test_the_row_blocked_pass_agrees_with_the_reference"
 
 MUTATIONS = (
     # ---- the seven that once survived (issue 7)
     mutation("compiled backend ignores reg_lambda", "fastbp/trainer.py",
-             "orders.ravel(), self.batch_size, epsilons, reg_lambda, self.activation,",
-             "orders.ravel(), self.batch_size, epsilons, 0.01, self.activation,",
+             "self.workspace.train_passes(self.params, orders.ravel(), epsilons, reg_lambda,",
+             "self.workspace.train_passes(self.params, orders.ravel(), epsilons, 0.01,",
              "tests/test_training.py::test_reg_lambda_other_than_the_lectures_reaches_training_and_recording"),
     Mutation("minibatch L2 share B/N dropped in kernel and reference",
-             ((KERNELS, "reg_lambda * (<double> B / N)", "reg_lambda"),
+             ((DRIVER, "reg_lambda * (<double> B / N)", "reg_lambda"),
               ("fastbp/reference.py", "reg_lambda * (len(y_batch) / N)", "reg_lambda")),
              (FUSED + "test_a_minibatch_step_descends_the_documented_objective",)),
     mutation("demo ignores --epsilon", "fastbp/cli.py",
@@ -94,44 +99,79 @@ MUTATIONS = (
              "wrong_derivatives = (1 - np.tanh(a1) ** 2, (1 - a1) ** 2, 1 - a1, a1 * (1 - a1))",
              "wrong_derivatives = ()", CHECKER),
     # ---- kernels
-    mutation("softmax without the row max", KERNELS,
-             "probs[c * N + n] = 1.0 if z_cn == row_max else exp(z_cn - row_max)", "probs[c * N + n] = exp(z_cn)",
+    mutation("softmax without the row max", LAYERS,
+             "probs[c * n + i] = z[c * n + i] - scratch[i]", "probs[c * n + i] = z[c * n + i]",
              "tests/test_kernels.py::test_softmax_forward_and_loss"),
-    mutation("tanh derivative 1 - a instead of 1 - a*a", KERNELS,
+    mutation("tanh derivative 1 - a instead of 1 - a*a", LAYERS,
              "dz[i] = dout[i] * (1.0 - a[i] * a[i])", "dz[i] = dout[i] * (1.0 - a[i])",
              "tests/test_kernels.py::test_tanh_forward_and_backward"),
-    mutation("sigmoid derivative 1 - a instead of a (1 - a)", KERNELS,
+    mutation("sigmoid derivative 1 - a instead of a (1 - a)", LAYERS,
              "dz[i] = dout[i] * (a[i] * (1.0 - a[i]))", "dz[i] = dout[i] * (1.0 - a[i])",
              "tests/test_kernels.py::test_activation_forward_and_backward"),
-    mutation("relu derivative 1 at a = 0", KERNELS,
+    mutation("relu derivative 1 at a = 0", LAYERS,
              "dz[i] = dout[i] * (1.0 if a[i] > 0.0 else 0.0)", "dz[i] = dout[i] * (1.0 if a[i] >= 0.0 else 0.0)",
              "tests/test_kernels.py::test_activation_forward_and_backward"),
-    mutation("bias gradient dropped", KERNELS,
-             "db[k] = db[k] + total(delta[k * N:(k + 1) * N], N)", "db[k] = db[k] + 0.0",
+    mutation("bias gradient dropped", LAYERS,
+             "db[k] = db[k] + total(delta + k * n, n)", "db[k] = db[k] + 0.0",
              "tests/test_kernels.py::test_dense_backward"),
-    mutation("L2 term applied to the biases", KERNELS,
-             "sgd_update(params[W:], grads[W:], epsilon, 0.0, P - W)",
-             "sgd_update(params[W:], grads[W:], epsilon, reg_lambda, P - W)",
+    mutation("L2 term applied to the biases", DRIVER,
+             "sgd_update(params + ws.num_weights, grads + ws.num_weights, epsilon, 0.0,",
+             "sgd_update(params + ws.num_weights, grads + ws.num_weights, epsilon, reg_lambda,",
              FUSED + "test_train_pass_matches_the_reference"),
-    mutation("update with the wrong sign", KERNELS,
+    mutation("update with the wrong sign", LAYERS,
              "param[i] = param[i] + (-epsilon) * dparam[i]", "param[i] = param[i] + epsilon * dparam[i]",
              "tests/test_kernels.py::test_sgd_update"),
-    mutation("gather_batch misaligned (stride B for N)", KERNELS,
+    mutation("gather_batch misaligned (stride B for N)", LAYERS,
              "X_batch[d * B + i] = X[d * N + batch[i]]", "X_batch[d * B + i] = X[d * B + batch[i]]",
              "tests/test_kernels.py::test_gather_batch"),
-    mutation("last batch's L2 share batch_size/N instead of B/N", KERNELS,
+    mutation("last batch's L2 share batch_size/N instead of B/N", DRIVER,
              "reg_lambda * (<double> B / N)", "reg_lambda * (<double> batch_size / N)",
              FUSED + "test_a_minibatch_step_descends_the_documented_objective"),
-    mutation("calculate_loss: L2 term without the 1/2", KERNELS,
+    mutation("calculate_loss: L2 term without the 1/2", DRIVER,
              "data_loss = data_loss + reg_lambda / 2 * weight_norm", "data_loss = data_loss + reg_lambda * weight_norm",
              FUSED + "test_calculate_loss_matches_the_reference"),
-    mutation("fused loop: loss recorded one pass late", KERNELS,
+    mutation("fused loop: loss recorded one pass late", DRIVER,
              "if loss_every > 0 and p % loss_every == 0:", "if loss_every > 0 and (p + 1) % loss_every == 0:",
              FUSED + "test_train_passes_with_loss_recording_matches_the_reference"),
-    mutation("fused loop: every pass takes the first step size", KERNELS,
-             "train_pass(params, grads, outputs, deltas, X, y, sizes, N, epsilons[i], reg_lambda,",
-             "train_pass(params, grads, outputs, deltas, X, y, sizes, N, epsilons[0], reg_lambda,",
+    mutation("fused loop: every pass takes the first step size", DRIVER,
+             "train_pass(ws, theta, X, y, N, epsilons[i], reg_lambda)",
+             "train_pass(ws, theta, X, y, N, epsilons[0], reg_lambda)",
              FUSED + "test_train_passes_with_loss_recording_matches_the_reference"),
+    # ---- the row-blocked driver, BLAS and the vector math
+    mutation("slab sums: the last slab left out", DRIVER,
+             "    for slab in range(1, S):\n", "    for slab in range(1, S - 1):\n", BLOCKED),
+    mutation("labels of a block not advanced with its rows", DRIVER,
+             "network_backward_block(ws, thread, grads, params, X + start, rows, y + start, n)",
+             "network_backward_block(ws, thread, grads, params, X + start, rows, y, n)", BLOCKED),
+    mutation("last block of a slab left out", DRIVER,
+             "    for block in range(slab * B // S, (slab + 1) * B // S):\n        start = block * ws.block_rows\n"
+             "        n = min(ws.block_rows, rows - start)\n        network_forward_block(ws, thread, params, X + start, rows, n)\n"
+             "        network_backward_block",
+             "    for block in range(slab * B // S, (slab + 1) * B // S - 1):\n        start = block * ws.block_rows\n"
+             "        n = min(ws.block_rows, rows - start)\n        network_forward_block(ws, thread, params, X + start, rows, n)\n"
+             "        network_backward_block", BLOCKED),
+    mutation("BLAS forward reads W untransposed", LAYERS,
+             "gemm(b'N', b'T', n, K, J, inp, ld_inp, W, K, 0.0, z, n)",
+             "gemm(b'N', b'N', n, K, J, inp, ld_inp, W, K, 0.0, z, n)",
+             "tests/test_kernels.py::test_dense_forward"),
+    mutation("BLAS weight gradient overwritten instead of accumulated", LAYERS,
+             "gemm(b'T', b'N', K, J, n, delta, n, inp, ld_inp, 1.0, dW, K)",
+             "gemm(b'T', b'N', K, J, n, delta, n, inp, ld_inp, 0.0, dW, K)",
+             "tests/test_kernels.py::test_dense_backward"),
+    mutation("four-column sweep adds a column twice", LINALG,
+             "out[i] = (((out[i] + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c3[i] * w3",
+             "out[i] = (((out[i] + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c2[i] * w3",
+             "tests/test_kernels.py::test_dense_forward"),
+    mutation("partial sums: the remainder dropped", LINALG,
+             "        lanes[i - tail] = lanes[i - tail] + a[i] * b[i]\n",
+             "        lanes[i - tail] = lanes[i - tail] + 0.0\n",
+             "tests/test_kernels.py::test_dense_backward"),
+    mutation("tanh: a polynomial coefficient off in its 13th digit", "src/vecmath.h",
+             "ps = ps * s - 0.3333333333333333;", "ps = ps * s - 0.3333333333333;",
+             "tests/test_vecmath.py"),
+    mutation("exp: the low part of ln 2 dropped", "src/vecmath.h",
+             "double c = kd * FBP_LN2_LO;", "double c = 0.0;",
+             "tests/test_vecmath.py"),
     # ---- the reference, guarded by central differences
     mutation("reference: tanh derivative 1 - a", "fastbp/reference.py",
              "return dout * (1 - np.power(a, 2))", "return dout * (1 - a)",
@@ -149,13 +189,14 @@ MUTATIONS = (
 
 DEBUG_BUILD = "debug build: kernel tests pass with bounds checks on"
 DEBUG_BUILD_TESTS = ("tests/test_kernels.py", "tests/test_fused.py")
-# Reads X[5] of a 4-element X: a debug build must raise IndexError (reported as
-# unraisable, since the kernel is noexcept); a release build reads past the end.
+# Reads X[5] of a 4-element X (sample 5 of 2 samples with D = 2): the debug
+# build's AddressSanitizer must stop it with a heap-buffer-overflow report; a
+# release build reads past the end unnoticed.
 BOUNDS_CHECK_PROBE = """
 import numpy as np
-from fastbp import _kernels
-_kernels.gather_batch(np.empty(2), np.empty(1, dtype=np.intp), np.zeros(4), np.zeros(2, dtype=np.intp),
-                      np.array([5], dtype=np.intp), 2, 2)
+from fastbp import _layers
+_layers.gather_batch(np.empty(2), np.empty(1, dtype=np.intp), np.zeros(4), np.zeros(2, dtype=np.intp),
+                     np.array([5], dtype=np.intp), 2, 2)
 """
 
 
@@ -192,13 +233,22 @@ def copy_tree(destination):
 
 
 def environment(debug=False):
+    # a rebuilt copy builds only the baseline driver (FASTBP_SIMD_VARIANTS=0),
+    # the one the tests then import, in a third of the time of a full build
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               MKL_NUM_THREADS="1")
-    env.pop("FASTBP_DEBUG", None)
-    env.pop("PYTHONPATH", None)
+               MKL_NUM_THREADS="1", FASTBP_SIMD_VARIANTS="0")
+    for variable in ("FASTBP_DEBUG", "PYTHONPATH", "FASTBP_KERNELS", "LD_PRELOAD"):
+        env.pop(variable, None)
     if debug:
         env["FASTBP_DEBUG"] = "1"
     return env
+
+
+def sanitized(env):
+    """The debug build is compiled with AddressSanitizer (setup.py), whose runtime
+    must be loaded before Python: preload it, and leave leak reports to Python."""
+    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    return dict(env, LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0")
 
 
 def run(command, cwd, env):
@@ -211,6 +261,9 @@ def run(command, cwd, env):
 
 
 def build(cwd, env):
+    """Rebuild the copy's kernels, replacing the copied ones (variants it does not rebuild are removed)."""
+    for kernel in glob.glob(os.path.join(cwd, "fastbp", "*.so")) + glob.glob(os.path.join(cwd, "fastbp", "*.pyd")):
+        os.remove(kernel)
     return run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd, env)
 
 
@@ -239,7 +292,7 @@ def try_mutation(mutation_entry):
 
 def try_debug_build():
     """-> (result, seconds, detail): "passed" when the debug build passes the kernel
-    tests and its bounds checks catch the probe's out-of-range read."""
+    tests under AddressSanitizer and the sanitizer catches the probe's out-of-range read."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fastbp-debug-") as copy:
         copy_tree(copy)
@@ -247,11 +300,11 @@ def try_debug_build():
         status, output = build(copy, env)
         if status != 0:
             return "BUILD FAILED", time.perf_counter() - start, output
-        status, output = pytest(DEBUG_BUILD_TESTS, copy, env)
+        status, output = pytest(DEBUG_BUILD_TESTS, copy, sanitized(env))
         if status != 0:
             return "FAILED", time.perf_counter() - start, output
-        _, probe_output = run([sys.executable, "-c", BOUNDS_CHECK_PROBE], copy, env)
-        if "IndexError" not in probe_output:
+        _, probe_output = run([sys.executable, "-c", BOUNDS_CHECK_PROBE], copy, sanitized(env))
+        if "heap-buffer-overflow" not in probe_output:
             return "NO BOUNDS CHECKS", time.perf_counter() - start, probe_output
     return "passed", time.perf_counter() - start, ""
 
@@ -283,9 +336,10 @@ def main(argv=None):
         return 0
 
     kernels = built_kernels()
-    if not kernels or min(map(os.path.getmtime, kernels)) < os.path.getmtime(os.path.join(REPO, KERNELS)):
-        print("the compiled kernels are missing or older than %s: run 'python setup.py build_ext --inplace' "
-              "first" % KERNELS, file=sys.stderr)
+    sources = glob.glob(os.path.join(REPO, "src", "*"))
+    if not kernels or min(map(os.path.getmtime, kernels)) < max(map(os.path.getmtime, sources)):
+        print("the compiled kernels are missing or older than src/: run 'python setup.py build_ext --inplace' "
+              "first", file=sys.stderr)
         return 1
 
     stale = [entry for entry in mutations if is_stale(entry)]
