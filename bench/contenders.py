@@ -289,6 +289,21 @@ def _free_and_reset_peak():
         return baseline, False
 
 
+def _system_busy_s():
+    """CPU seconds all processes on the machine have used (from /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return None
+    return (sum(fields[:8]) - fields[3] - fields[4] - fields[7]) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s():
+    times = os.times()
+    return times.user + times.system
+
+
 # ---------------------------------------------------------------- the child
 
 def measure(spec):
@@ -305,17 +320,24 @@ def measure(spec):
     result.update(info)
 
     start = time.perf_counter()
-    run(spec["warmup_passes"])
+    if spec["warmup_passes"]:
+        run(spec["warmup_passes"])
     result["warmup_s"] = time.perf_counter() - start
     rss_before = _status_kib("VmRSS")
     baseline, reset = _free_and_reset_peak()
     times, model = [], None
+    busy0, own0, wall0 = _system_busy_s(), _own_cpu_s(), time.perf_counter()
     for _ in range(spec["repeats"]):
         model = None
         start = time.perf_counter()
         model = run(spec["passes"])
         times.append(time.perf_counter() - start)
+    busy1, own1, wall1 = _system_busy_s(), _own_cpu_s(), time.perf_counter()
     peak = _status_kib("VmHWM") if reset else None
+    # Cores this child kept busy, and cores other processes kept busy, while timed.
+    result["own_cores"] = (own1 - own0) / (wall1 - wall0)
+    if busy0 is not None:
+        result["other_cores"] = max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)
     result.update(times=times, rss_after_warmup_mib=rss_before / 1024, rss_baseline_mib=baseline / 1024,
                   peak_rss_mib=peak / 1024 if peak else None,
                   peak_added_mib=(peak - baseline) / 1024 if peak else None,

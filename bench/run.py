@@ -45,7 +45,7 @@ SIZES = {
 # passes one-ulp differences grow to 1e-5 (shared/NUMERICS.md), so its
 # agreement check is a separate run of 500 passes.
 PASSES = {"lecture": (5000, 5000, 500), "medium": (50, 50, 50), "large": (3, 1, 3)}
-QUICK_PASSES = {"lecture": (500, 500, 500), "medium": (10, 10, 10), "large": (1, 1, 1)}
+QUICK_PASSES = {"lecture": (500, 500, 500), "medium": (10, 10, 10), "large": (1, 0, 1)}
 # --quick leaves out torch.compile (its compile takes ~30 s per size here) and
 # the slowest NumPy-based peers at the large size.
 QUICK_SKIP = {"PyTorch torch.compile": "all", "lecture NumPy code": "large", "scikit-learn MLPClassifier": "large",
@@ -193,7 +193,7 @@ def agreement(result, fastbp_result, size):
 def size_table(size, results, dgemm_2t):
     fastbp_result = next((r for r in results if r["contender"] == "fastbp"), {})
     base = fastbp_result.get("per_pass_median")
-    lines = ["| contender | threads | time/pass median (min–max) | fastbp is ×faster | GFLOP/s | % of DGEMM-2T "
+    lines = ["| contender | threads | time/pass median (min–max) | fastbp is ×faster | GFLOP/s | %% of DGEMM-2T "
              "| peak memory added | loss after %d passes (vs fastbp) | notes |" % fastbp_result.get("check_passes", 0),
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
@@ -208,6 +208,8 @@ def size_table(size, results, dgemm_2t):
         _, loss_text = agreement(r, fastbp_result, size)
         mem = "%.1f MiB" % r["peak_added_mib"] if r.get("peak_added_mib") is not None else "?"
         notes = r.get("note", "")
+        if r.get("other_cores", 0) >= 0.25:
+            notes += "; other processes kept %.1f cores busy while timed" % r["other_cores"]
         if r["contender"] == "PyTorch torch.compile":
             notes += "; warm-up incl. compile %.1f s" % r["warmup_s"]
         lines.append("| %s | %s | %s (%s) | %s | %.3g | %s | %s | %s | %s |" % (
@@ -293,9 +295,10 @@ def markdown(report):
         flops = flops_per_pass(size["N"], size["D"], size["H"], size["C"])
         fastbp_result = next((r for r in results if r["contender"] == "fastbp"), {})
         out += ["## %s: N=%d, D=%d, H=%d, C=%d" % (name, size["N"], size["D"], size["H"], size["C"]), "",
-                "%s; epsilon = %g, reg_lambda = %g; %d passes per timed run, %d repeats after a %d-pass warm-up; "
+                "%s; epsilon = %g, reg_lambda = %g; %d passes per timed run, %d repeats after %s; "
                 "%.4g GFLOP per pass. Initial loss %s." % (
-                    size["what"], size["epsilon"], size["reg_lambda"], passes, report["repeats"], warmup, flops / 1e9,
+                    size["what"], size["epsilon"], size["reg_lambda"], passes, report["repeats"],
+                    "a %d-pass warm-up" % warmup if warmup else "no warm-up run", flops / 1e9,
                     "%.10g" % fastbp_result["initial_loss"] if "initial_loss" in fastbp_result else "?"), ""]
         if check != passes:
             out += ["The loss check uses a separate run of %d passes: the lecture's job is at the edge of stability "
@@ -347,19 +350,21 @@ def chart(report, path):
             cols.append(colors[r["contender"]])
         ypos = range(len(labels))
         ax.barh(ypos, [v if v else float("nan") for v in values], color=cols)
+        base = next((r.get("per_pass_median") for r in results if r["contender"] == "fastbp"), None)
         for y, r in zip(ypos, results):
             if r.get("status") == "ok":
                 err = [[r["per_pass_median"] - r["per_pass_min"]], [r["per_pass_max"] - r["per_pass_median"]]]
                 ax.errorbar(r["per_pass_median"], y, xerr=err, color="black", capsize=2, lw=0.8)
-                ax.text(r["per_pass_max"] * 1.15, y, fmt_time(r["per_pass_median"]), va="center", fontsize=8)
+                ratio = " (%.2g×)" % (r["per_pass_median"] / base) if base and r["contender"] != "fastbp" else ""
+                ax.text(r["per_pass_max"] * 1.15, y, fmt_time(r["per_pass_median"]) + ratio, va="center", fontsize=8)
         ax.set_yticks(list(ypos))
         ax.set_yticklabels(labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_xscale("log")
         ok = [v for v in values if v]
         if ok:
-            ax.set_xlim(min(ok) / 2, max(ok) * 8)
-        ax.set_xlabel("time per pass (s, log scale; bar = median, whisker = min–max)", fontsize=8)
+            ax.set_xlim(min(ok) / 2, max(ok) * 20)
+        ax.set_xlabel("seconds per pass (log); bar = median, whisker = min–max, (×) = vs fastbp", fontsize=8)
         ax.set_title("%s: N=%d D=%d H=%d C=%d" % (name, size["N"], size["D"], size["H"], size["C"]), fontsize=10)
         ax.grid(axis="x", which="both", alpha=0.3)
     m = report["machine"]
@@ -379,8 +384,14 @@ def main(argv=None):
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per contender (default 5; 3 with --quick)")
     parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS), default=list(CONTENDERS))
+    parser.add_argument("--render", metavar="JSON", help="only redraw the Markdown and PNG from a saved JSON")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="output folder (default bench/results)")
     args = parser.parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            report = json.load(f)
+        write_outputs(report, os.path.splitext(args.render)[0])
+        return
     repeats = args.repeats or (3 if args.quick else 5)
     if repeats < 1:
         parser.error("--repeats must be >= 1")
@@ -419,10 +430,11 @@ def main(argv=None):
             results.append(result)
             if result.get("status") == "ok":
                 per = statistics.median(result["times"]) / p
-                print("  %-8s %-28s %10s/pass  loss %.12g  peak added %s MiB  (%.1f s)" % (
-                    name, contender, fmt_time(per), result["check_loss"],
-                    "%.1f" % result["peak_added_mib"] if result.get("peak_added_mib") is not None else "?",
-                    result["child_wall_s"]), flush=True)
+                print("  %-8s %-28s %10s/pass  loss %.12g  peak added %s MiB  (%.1f s; cores used %.2f, by others %.2f)"
+                      % (name, contender, fmt_time(per), result["check_loss"],
+                         "%.1f" % result["peak_added_mib"] if result.get("peak_added_mib") is not None else "?",
+                         result["child_wall_s"], result["own_cores"], result.get("other_cores", float("nan"))),
+                      flush=True)
             else:
                 print("  %-8s %-28s %s: %s" % (name, contender, result.get("status"), result.get("note")), flush=True)
         report["sizes"][name] = results
@@ -441,12 +453,16 @@ def main(argv=None):
     report["cpu_end"] = cpu_times()
     report["total_s"] = time.perf_counter() - start
 
+    with open(stem + ".json", "w") as f:
+        json.dump(report, f, indent=1, default=float)
+    write_outputs(report, stem)
+
+
+def write_outputs(report, stem):
     chart(report, report["png"])
     text = markdown(report)
     with open(stem + ".md", "w") as f:
         f.write(text)
-    with open(stem + ".json", "w") as f:
-        json.dump(report, f, indent=1, default=float)
     print()
     print(text)
     print("\nwrote %s.md, %s.png, %s.json" % (stem, stem, stem))
