@@ -260,7 +260,10 @@ CONTENDERS = {
     "PyTorch torch.compile": setup_torch_compile,
     "JAX jit + fori_loop": setup_jax,
 }
-REQUIRES = {"PyTorch eager": "torch", "PyTorch torch.compile": "torch", "JAX jit + fori_loop": "jax"}
+TORCH_HINT = ("torch (not in the [bench] extra; CPU build: pip install torch --index-url "
+              "https://download.pytorch.org/whl/cpu)")
+REQUIRES = {"PyTorch eager": TORCH_HINT, "PyTorch torch.compile": TORCH_HINT,
+            "JAX jit + fori_loop": "jax (pip install \".[bench]\")"}
 
 
 # ---------------------------------------------------------------- memory
