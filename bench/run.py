@@ -194,7 +194,7 @@ def size_table(size, results, dgemm_2t):
     fastbp_result = next((r for r in results if r["contender"] == "fastbp"), {})
     base = fastbp_result.get("per_pass_median")
     lines = ["| contender | threads | time/pass median (min–max) | fastbp is ×faster | GFLOP/s | %% of DGEMM-2T "
-             "| peak memory added | loss after %d passes (vs fastbp) | notes |" % fastbp_result.get("check_passes", 0),
+             "| peak memory added | loss after %d pass(es) (vs fastbp) | notes |" % fastbp_result.get("check_passes", 0),
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if r.get("status") != "ok":
@@ -260,8 +260,8 @@ def steal_text(report):
 def markdown(report):
     m, d = report["machine"], report["dgemm"]
     out = ["# fastbp benchmark%s" % (" (--quick)" if report["quick"] else ""), "",
-           "Run on %s with `python bench/run.py %s` (%.0f s in all). fastbp commit %s."
-           % (report["date"], " ".join(report["argv"]), report["total_s"], m.get("fastbp_commit", "?")), "",
+           "Run on %s with `%s` (%.0f s in all). fastbp commit %s."
+           % (report["date"], " ".join(["python bench/run.py"] + report["argv"]), report["total_s"], m.get("fastbp_commit", "?")), "",
            "## Machine", "",
            "- CPU: %s; SIMD: %s; %d cores (%d usable), %.1f GiB"
            % (m["cpu"], m["simd"], m["cores"], m["cores_usable"], m.get("memory_gib", 0)),
@@ -295,7 +295,7 @@ def markdown(report):
         flops = flops_per_pass(size["N"], size["D"], size["H"], size["C"])
         fastbp_result = next((r for r in results if r["contender"] == "fastbp"), {})
         out += ["## %s: N=%d, D=%d, H=%d, C=%d" % (name, size["N"], size["D"], size["H"], size["C"]), "",
-                "%s; epsilon = %g, reg_lambda = %g; %d passes per timed run, %d repeats after %s; "
+                "%s; epsilon = %g, reg_lambda = %g; %d pass(es) per timed run, %d repeats after %s; "
                 "%.4g GFLOP per pass. Initial loss %s." % (
                     size["what"], size["epsilon"], size["reg_lambda"], passes, report["repeats"],
                     "a %d-pass warm-up" % warmup if warmup else "no warm-up run", flops / 1e9,
@@ -364,7 +364,7 @@ def chart(report, path):
         ok = [v for v in values if v]
         if ok:
             ax.set_xlim(min(ok) / 2, max(ok) * 20)
-        ax.set_xlabel("seconds per pass (log); bar = median, whisker = min–max, (×) = vs fastbp", fontsize=8)
+        ax.set_xlabel("s per pass (log): median, min–max; (×) vs fastbp", fontsize=8)
         ax.set_title("%s: N=%d D=%d H=%d C=%d" % (name, size["N"], size["D"], size["H"], size["C"]), fontsize=10)
         ax.grid(axis="x", which="both", alpha=0.3)
     m = report["machine"]
