@@ -292,6 +292,9 @@ def _free_and_reset_peak():
         return baseline, False
 
 
+MIN_CPU_WINDOW_S = 0.5
+
+
 def _system_busy_s():
     """CPU seconds all processes on the machine have used (from /proc/stat), or None."""
     try:
@@ -337,9 +340,10 @@ def measure(spec):
         times.append(time.perf_counter() - start)
     busy1, own1, wall1 = _system_busy_s(), _own_cpu_s(), time.perf_counter()
     peak = _status_kib("VmHWM") if reset else None
-    # Cores this child kept busy, and cores other processes kept busy, while timed.
+    # Cores this child kept busy, and cores other processes kept busy, while timed
+    # (/proc/stat counts in clock ticks of 10 ms: shorter windows say nothing).
     result["own_cores"] = (own1 - own0) / (wall1 - wall0)
-    if busy0 is not None:
+    if busy0 is not None and wall1 - wall0 >= MIN_CPU_WINDOW_S:
         result["other_cores"] = max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)
     result.update(times=times, rss_after_warmup_mib=rss_before / 1024, rss_baseline_mib=baseline / 1024,
                   peak_rss_mib=peak / 1024 if peak else None,

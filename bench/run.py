@@ -45,7 +45,7 @@ SIZES = {
 # passes one-ulp differences grow to 1e-5 (shared/NUMERICS.md), so its
 # agreement check is a separate run of 500 passes.
 PASSES = {"lecture": (5000, 5000, 500), "medium": (50, 50, 50), "large": (3, 1, 3)}
-QUICK_PASSES = {"lecture": (500, 500, 500), "medium": (10, 10, 10), "large": (1, 0, 1)}
+QUICK_PASSES = {"lecture": (200, 200, 200), "medium": (5, 5, 5), "large": (1, 0, 1)}
 # --quick leaves out torch.compile (its compile takes ~30 s per size here) and
 # the slowest NumPy-based peers at the large size.
 QUICK_SKIP = {"PyTorch torch.compile": "all", "lecture NumPy code": "large", "scikit-learn MLPClassifier": "large",
@@ -433,7 +433,7 @@ def main(argv=None):
                 print("  %-8s %-28s %10s/pass  loss %.12g  peak added %s MiB  (%.1f s; cores used %.2f, by others %.2f)"
                       % (name, contender, fmt_time(per), result["check_loss"],
                          "%.1f" % result["peak_added_mib"] if result.get("peak_added_mib") is not None else "?",
-                         result["child_wall_s"], result["own_cores"], result.get("other_cores", float("nan"))),
+                         result["child_wall_s"], result["own_cores"], result.get("other_cores") or float("nan")),
                       flush=True)
             else:
                 print("  %-8s %-28s %s: %s" % (name, contender, result.get("status"), result.get("note")), flush=True)
