@@ -11,31 +11,28 @@
 
 from libc.math cimport log
 
-from linalg cimport add_scaled_columns, dot, gemm, total, use_blas
+from linalg cimport dot, dot2, gemm, total, use_blas, weighted_sum
 from vecmath cimport fastbp_exp, fastbp_sigmoid, fastbp_tanh
 
 cdef inline void dense_forward(double *z,                    # OUT (n,K)^T
-                        const double *inp,            # IN  (n,J)^T, feature rows ld_inp apart
-                        Py_ssize_t ld_inp,
-                        const double *W,              # IN  (J,K)
-                        const double *b,              # IN  (1,K)
-                        Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+                               const double *inp,            # IN  (n,J)^T, feature rows ld_inp apart
+                               Py_ssize_t ld_inp,
+                               const double *W,              # IN  (J,K)
+                               const double *b,              # IN  (1,K)
+                               Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # z = inp.dot(W) + b
     # For each sample the sum runs over j, then adds b, as NumPy does.
     cdef Py_ssize_t i, k
     cdef double *z_k
     if use_blas(J, K):
         gemm(b'N', b'T', n, K, J, inp, ld_inp, W, K, 0.0, z, n)
-    else:
         for k in range(K):
             z_k = z + k * n
             for i in range(n):
-                z_k[i] = 0.0
-            add_scaled_columns(z_k, inp, ld_inp, W + k, K, J, n)
-    for k in range(K):
-        z_k = z + k * n
-        for i in range(n):
-            z_k[i] = z_k[i] + b[k]
+                z_k[i] = z_k[i] + b[k]
+    else:
+        for k in range(K):
+            weighted_sum(z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
 
 
 cdef inline void dense_backward(double *dW,                  # OUT (J,K), accumulated
@@ -47,6 +44,7 @@ cdef inline void dense_backward(double *dW,                  # OUT (J,K), accumu
     # dW = inp.T.dot(delta); db = np.sum(delta, axis=0, keepdims=True)
     # Adds to gradients that the caller zeroes once per step.
     cdef Py_ssize_t j, k
+    cdef double pair[2]
     for k in range(K):
         db[k] = db[k] + total(delta + k * n, n)
     if use_blas(J, K):
@@ -54,25 +52,25 @@ cdef inline void dense_backward(double *dW,                  # OUT (J,K), accumu
         gemm(b'T', b'N', K, J, n, delta, n, inp, ld_inp, 1.0, dW, K)
     else:
         for j in range(J):
-            for k in range(K):
-                dW[j * K + k] = dW[j * K + k] + dot(inp + j * ld_inp, delta + k * n, n)
+            for k in range(0, K - 1, 2):
+                dot2(&pair[0], &pair[1], inp + j * ld_inp, delta + k * n, delta + (k + 1) * n, n)
+                dW[j * K + k] = dW[j * K + k] + pair[0]
+                dW[j * K + k + 1] = dW[j * K + k + 1] + pair[1]
+            if K % 2 == 1:
+                dW[j * K + K - 1] = dW[j * K + K - 1] + dot(inp + j * ld_inp, delta + (K - 1) * n, n)
 
 
 cdef inline void dense_backward_input(double *dinp,          # OUT (n,J)^T
-                               const double *delta,   # IN  (n,K)^T
-                               const double *W,       # IN  (J,K)
-                               Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+                                      const double *delta,   # IN  (n,K)^T
+                                      const double *W,       # IN  (J,K)
+                                      Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # dinp = delta.dot(W.T)
-    cdef Py_ssize_t i, j
-    cdef double *dinp_j
+    cdef Py_ssize_t j
     if use_blas(J, K):
         gemm(b'N', b'N', n, J, K, delta, n, W, K, 0.0, dinp, n)
-        return
-    for j in range(J):
-        dinp_j = dinp + j * n
-        for i in range(n):
-            dinp_j[i] = 0.0
-        add_scaled_columns(dinp_j, delta, n, W + j * K, 1, K, n)
+    else:
+        for j in range(J):
+            weighted_sum(dinp + j * n, delta, n, W + j * K, 1, 0.0, K, n)
 
 
 cdef inline void tanh_forward(double *a,              # OUT (n,K)^T, may be z itself
@@ -172,12 +170,15 @@ cdef inline void row_max(double *out,                 # OUT (n,)
 
 
 cdef inline void softmax_forward(double *probs,              # OUT (n,C)^T, may be z itself
-                          const double *z,            # IN  (n,C)^T
-                          double *scratch,            # workspace (n,)
-                          Py_ssize_t n, Py_ssize_t C) noexcept nogil:
+                                 const double *z,            # IN  (n,C)^T
+                                 double *scratch,            # workspace (n,)
+                                 Py_ssize_t n, Py_ssize_t C) noexcept nogil:
     # shifted = z - z.max(axis=1, keepdims=True); exp_scores = np.exp(shifted)
     # probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
     cdef Py_ssize_t i, c
+    if C == 2:
+        softmax_forward_two(probs, z, scratch, n)
+        return
     row_max(scratch, z, n, C)
     for c in range(C):
         for i in range(n):
@@ -191,6 +192,30 @@ cdef inline void softmax_forward(double *probs,              # OUT (n,C)^T, may 
     for c in range(C):
         for i in range(n):
             probs[c * n + i] = probs[c * n + i] / scratch[i]
+
+
+cdef inline void softmax_forward_two(double *probs,          # OUT (n,2)^T, may be z itself
+                                     const double *z,        # IN  (n,2)^T
+                                     double *scratch,        # workspace (n,)
+                                     Py_ssize_t n) noexcept nogil:
+    # softmax_forward for C = 2, the same numbers with half the exps: the larger
+    # logit's shifted value is exactly 0 and its exp exactly 1; the other's is
+    # min - max = -|z0 - z1| exactly. Sums and quotients are those of the
+    # general case (1 + e and e + 1 are the same double).
+    cdef Py_ssize_t i
+    cdef const double *z0 = z
+    cdef const double *z1 = z + n
+    cdef double e, total
+    cdef bint second_larger
+    for i in range(n):
+        scratch[i] = -(z0[i] - z1[i]) if z0[i] >= z1[i] else -(z1[i] - z0[i])
+    fastbp_exp(scratch, scratch, n)
+    for i in range(n):
+        e = scratch[i]
+        total = 1.0 + e
+        second_larger = z1[i] > z0[i]
+        probs[i] = (e if second_larger else 1.0) / total
+        probs[n + i] = (1.0 if second_larger else e) / total
 
 
 cdef inline void softmax_cross_entropy_backward(double *delta,           # OUT (n,C)^T, may be probs itself

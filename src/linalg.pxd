@@ -70,14 +70,18 @@ cdef enum:
 
 
 cdef inline double reduce_lanes(double *lanes) noexcept nogil:
-    # (lanes[0] + lanes[16]) ... in halving steps: a fixed pairwise order
-    cdef int width, l
-    width = LANES // 2
-    while width > 0:
-        for l in range(width):
-            lanes[l] = lanes[l] + lanes[l + width]
-        width = width // 2
-    return lanes[0]
+    # lanes[l] += lanes[l + 16], then + 8, + 4, + 2, + 1: a fixed pairwise order,
+    # each step a loop of constant length that the compiler vectorises
+    cdef int l
+    for l in range(16):
+        lanes[l] = lanes[l] + lanes[l + 16]
+    for l in range(8):
+        lanes[l] = lanes[l] + lanes[l + 8]
+    for l in range(4):
+        lanes[l] = lanes[l] + lanes[l + 4]
+    for l in range(2):
+        lanes[l] = lanes[l] + lanes[l + 2]
+    return lanes[0] + lanes[1]
 
 
 cdef inline double dot(const double *a, const double *b, Py_ssize_t size) noexcept nogil:
@@ -95,6 +99,29 @@ cdef inline double dot(const double *a, const double *b, Py_ssize_t size) noexce
     return reduce_lanes(lanes)
 
 
+cdef inline void dot2(double *out_a, double *out_b,
+                      const double *shared, const double *a, const double *b,
+                      Py_ssize_t size) noexcept nogil:
+    # out_a = np.dot(shared, a); out_b = np.dot(shared, b): the sums of dot, two
+    # at a time, so that shared is loaded once for both
+    cdef double lanes_a[LANES]
+    cdef double lanes_b[LANES]
+    cdef Py_ssize_t chunk, l, i, tail = size - size % LANES
+    for l in range(LANES):
+        lanes_a[l] = 0.0
+        lanes_b[l] = 0.0
+    for chunk in range(size // LANES):
+        i = chunk * LANES
+        for l in range(LANES):
+            lanes_a[l] = lanes_a[l] + shared[i + l] * a[i + l]
+            lanes_b[l] = lanes_b[l] + shared[i + l] * b[i + l]
+    for i in range(tail, size):
+        lanes_a[i - tail] = lanes_a[i - tail] + shared[i] * a[i]
+        lanes_b[i - tail] = lanes_b[i - tail] + shared[i] * b[i]
+    out_a[0] = reduce_lanes(lanes_a)
+    out_b[0] = reduce_lanes(lanes_b)
+
+
 cdef inline double total(const double *a, Py_ssize_t size) noexcept nogil:
     # np.sum(a), in the partial sums of dot
     cdef double lanes[LANES]
@@ -110,34 +137,71 @@ cdef inline double total(const double *a, Py_ssize_t size) noexcept nogil:
     return reduce_lanes(lanes)
 
 
-cdef inline void add_scaled_columns(double *out,              # IN/OUT (n,)
-                                    const double *columns,    # IN (n,) columns, ld apart
-                                    Py_ssize_t ld,
-                                    const double *weights,    # IN one weight per column,
-                                    Py_ssize_t weight_stride,  # weight_stride apart
-                                    Py_ssize_t num_columns, Py_ssize_t n) noexcept nogil:
-    # for c in range(num_columns): out += columns[c] * weights[c], in that order.
-    # Four columns per sweep, each sample's sum still added column by column:
-    # the same rounding as four sweeps, a quarter of the loads and stores of out.
-    cdef Py_ssize_t i, c, tail = num_columns - num_columns % 4
-    cdef const double *c0
-    cdef const double *c1
-    cdef const double *c2
-    cdef const double *c3
-    cdef double w0, w1, w2, w3
-    for c in range(0, tail, 4):
-        c0 = columns + c * ld
-        c1 = c0 + ld
-        c2 = c1 + ld
-        c3 = c2 + ld
-        w0 = weights[c * weight_stride]
-        w1 = weights[(c + 1) * weight_stride]
-        w2 = weights[(c + 2) * weight_stride]
-        w3 = weights[(c + 3) * weight_stride]
+cdef enum:
+    COLUMNS_PER_SWEEP = 4
+
+
+cdef inline void sweep_four(double *out, const double *c0, const double *c1, const double *c2, const double *c3,
+                            double w0, double w1, double w2, double w3, bint start_from_zero,
+                            Py_ssize_t n) noexcept nogil:
+    # out = (((out or 0) + c0 * w0) + c1 * w1) + c2 * w2) + c3 * w3, sample by sample
+    cdef Py_ssize_t i
+    if start_from_zero:
+        for i in range(n):
+            out[i] = (((0.0 + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c3[i] * w3
+    else:
         for i in range(n):
             out[i] = (((out[i] + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c3[i] * w3
-    for c in range(tail, num_columns):
-        c0 = columns + c * ld
-        w0 = weights[c * weight_stride]
+
+
+cdef inline void sweep_last(double *out, const double **c, const double *w, Py_ssize_t m,
+                            bint start_from_zero, double bias, Py_ssize_t n) noexcept nogil:
+    # out = ((out or 0) + c[0] * w[0] + ... + c[m-1] * w[m-1]) + bias, added left to right, 1 <= m <= 4
+    cdef Py_ssize_t i
+    cdef double s
+    cdef const double *c0 = c[0]
+    cdef const double *c1 = c[1]
+    cdef const double *c2 = c[2]
+    cdef const double *c3 = c[3]
+    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+    if m == 1:
         for i in range(n):
-            out[i] = out[i] + c0[i] * w0
+            s = 0.0 if start_from_zero else out[i]
+            out[i] = (s + c0[i] * w0) + bias
+    elif m == 2:
+        for i in range(n):
+            s = 0.0 if start_from_zero else out[i]
+            out[i] = ((s + c0[i] * w0) + c1[i] * w1) + bias
+    elif m == 3:
+        for i in range(n):
+            s = 0.0 if start_from_zero else out[i]
+            out[i] = (((s + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + bias
+    else:
+        for i in range(n):
+            s = 0.0 if start_from_zero else out[i]
+            out[i] = ((((s + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c3[i] * w3) + bias
+
+
+cdef inline void weighted_sum(double *out,              # OUT (n,)
+                              const double *columns,    # IN  J columns (n,), ld apart
+                              Py_ssize_t ld,
+                              const double *weights,    # IN  J weights, weight_stride apart
+                              Py_ssize_t weight_stride,
+                              double bias,
+                              Py_ssize_t J, Py_ssize_t n) noexcept nogil:
+    # out = sum over j of columns[j] * weights[j], then + bias, added in j order
+    # from 0, four columns a pass over the samples: the rounding of the
+    # column-by-column loop, with a quarter of its loads and stores of out.
+    cdef const double *last[COLUMNS_PER_SWEEP]
+    cdef double last_weights[COLUMNS_PER_SWEEP]
+    cdef Py_ssize_t j = 0, c, m
+    while J - j > COLUMNS_PER_SWEEP:
+        sweep_four(out, columns + j * ld, columns + (j + 1) * ld, columns + (j + 2) * ld, columns + (j + 3) * ld,
+                   weights[j * weight_stride], weights[(j + 1) * weight_stride],
+                   weights[(j + 2) * weight_stride], weights[(j + 3) * weight_stride], j == 0, n)
+        j = j + COLUMNS_PER_SWEEP
+    m = J - j
+    for c in range(COLUMNS_PER_SWEEP):
+        last[c] = columns + (j + min(c, m - 1)) * ld
+        last_weights[c] = weights[(j + min(c, m - 1)) * weight_stride]
+    sweep_last(out, last, last_weights, m, j == 0, bias, n)
