@@ -73,7 +73,7 @@ def setup_fastbp(X, y, size, init, spec):
         kwargs["num_threads"] = spec["fastbp_threads"]
         threads = "%d (num_threads=%d)" % (spec["fastbp_threads"], spec["fastbp_threads"])
     else:
-        threads = "1 (fastbp.train has no num_threads yet)"
+        threads = "1 (this fastbp has no num_threads)"
 
     def run(num_passes):
         return fastbp.train(X, y, hidden=size["H"], num_passes=num_passes, epsilon=size["epsilon"],
@@ -260,8 +260,7 @@ CONTENDERS = {
     "PyTorch torch.compile": setup_torch_compile,
     "JAX jit + fori_loop": setup_jax,
 }
-TORCH_HINT = ("torch (not in the [bench] extra; CPU build: pip install torch --index-url "
-              "https://download.pytorch.org/whl/cpu)")
+TORCH_HINT = "torch (not in the [bench] extra: install PyTorch's CPU build, see bench/README.md)"
 REQUIRES = {"PyTorch eager": TORCH_HINT, "PyTorch torch.compile": TORCH_HINT,
             "JAX jit + fori_loop": "jax (pip install \".[bench]\")"}
 

@@ -1,4 +1,4 @@
-"""The lecture's own NumPy code (shared/seed/backprop-lecture.txt), solved, as written.
+"""The lecture's own NumPy code (the backprop lecture fastbp is built on), solved, as written.
 
 This is the benchmark's "lecture NumPy code" contender: the notebook's
 ``calculate_loss`` and ``build_model`` kept line for line, reading the notebook's

@@ -42,7 +42,7 @@ SIZES = {
 }
 # passes per timed run, passes of the warm-up run, passes of the agreement check.
 # The lecture job (H = 3, epsilon = 0.01) is at the edge of stability: after ~1000
-# passes one-ulp differences grow to 1e-5 (shared/NUMERICS.md), so its
+# passes one-ulp differences grow to 1e-5 (docs/numerics.md), so its
 # agreement check is a separate run of 500 passes.
 PASSES = {"lecture": (5000, 5000, 500), "medium": (50, 50, 50), "large": (3, 1, 3)}
 QUICK_PASSES = {"lecture": (200, 200, 200), "medium": (5, 5, 5), "large": (1, 0, 1)}
@@ -302,7 +302,7 @@ def markdown(report):
                     "%.10g" % fastbp_result["initial_loss"] if "initial_loss" in fastbp_result else "?"), ""]
         if check != passes:
             out += ["The loss check uses a separate run of %d passes: the lecture's job is at the edge of stability "
-                    "after ~1000 passes, where one-ulp differences grow to 1e-5 (shared/NUMERICS.md). fastbp's loss "
+                    "after ~1000 passes, where one-ulp differences grow to 1e-5 (docs/numerics.md). fastbp's loss "
                     "after the %d timed passes: %s." % (check, passes, "%.10g" % fastbp_result["final_loss"]
                                                         if "final_loss" in fastbp_result else "?"), ""]
         out += size_table(size, results, d["best_2T"]) + [""]

@@ -69,12 +69,20 @@ def cpu_level():
 cdef enum:
     MAX_SLABS = 16
 # A block's activations and deltas (block_rows * units * 2 doubles) are kept
-# near this size, so that they stay in the per-core L2 cache between the forward
-# and the backward sweep. Measured: bench/bench_kernels.py.
+# near BLOCK_BYTES, so that they stay in the per-core L2 cache between the
+# forward and the backward sweep; within that, blocks are small enough that
+# the rows fill the MAX_SLABS slabs (so that threads share the work evenly),
+# but never below MIN_BLOCK_ROWS rows (the lecture's 200 samples stay one
+# block). Measured with bench/bench_kernels.py on the development machine:
+# from 64 to 1024 rows the medium and large jobs change by about the
+# run-to-run noise (10-20%); 2048 rows is 15% slower on the medium one.
 BLOCK_BYTES = 512 * 1024
-# Below this many multiply-adds per pass, a second thread costs more in
-# start-up and hand-over than it saves (measured: bench/bench_kernels.py).
-MIN_PARALLEL_WORK = 200000
+MIN_BLOCK_ROWS = 256
+# Below this many multiply-adds per pass, work stays on one thread. Measured
+# (bench/bench_kernels.py): two threads gain 20% at 6000 multiply-adds a pass
+# (H = 3, N = 500, about 6 us) and 1.5-2x above that; a shorter pass is about
+# the cost of the fork and join it would pay for.
+MIN_PARALLEL_WORK = 5000
 
 
 ctypedef struct Workspace:
@@ -395,13 +403,17 @@ cdef class Network:
 
 
 def block_rows_for(sizes, rows):
-    """Rows per block: a block's activations and deltas fill about BLOCK_BYTES.
-
-    A multiple of 8 (a cache line of doubles), at least 8, and never more rows
-    than there are.
+    """Rows per block: a block's activations and deltas fill at most about
+    BLOCK_BYTES; fewer rows where that gives every slab a block, but not fewer
+    than MIN_BLOCK_ROWS; a multiple of 8 (a cache line of doubles); never more
+    rows than there are. It depends on the layer sizes and the number of rows
+    only, never on the thread count.
     """
     units = sum(sizes[1:])
-    block_rows = max(8, BLOCK_BYTES // (2 * 8 * units) // 8 * 8)
+    cache_rows = max(8, BLOCK_BYTES // (2 * 8 * units) // 8 * 8)
+    rows_per_slab = -(-rows // MAX_SLABS)
+    spread_rows = -(-rows_per_slab // 8) * 8
+    block_rows = min(cache_rows, max(MIN_BLOCK_ROWS, spread_rows))
     return int(min(block_rows, rows))
 
 

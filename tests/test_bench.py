@@ -31,7 +31,7 @@ def test_flop_count_of_the_large_size_is_issue_8s():
 
 
 def test_lecture_code_is_the_reference_algorithm():
-    """A few hundred passes: before the lecture job's instability (NUMERICS.md contract 2)."""
+    """A few hundred passes: before the lecture job's instability (docs/numerics.md, level 3)."""
     X, y = fastbp.datasets.make_moons(200, noise=0.20, seed=0)
     lecture_code.setup(X, y, 0.01, 0.01)
     ours = lecture_code.build_model(3, num_passes=300)

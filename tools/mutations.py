@@ -167,7 +167,7 @@ MUTATIONS = (
              "        lanes[i - tail] = lanes[i - tail] + 0.0\n",
              "tests/test_kernels.py::test_dense_backward"),
     mutation("tanh: a polynomial coefficient off in its 13th digit", "src/vecmath.h",
-             "ps = ps * s - 0.3333333333333333;", "ps = ps * s - 0.3333333333333;",
+             "ps = fbp_madd(ps, s, -0.3333333333333333, fused);", "ps = fbp_madd(ps, s, -0.3333333333333, fused);",
              "tests/test_vecmath.py"),
     mutation("exp: the low part of ln 2 dropped", "src/vecmath.h",
              "double c = kd * FBP_LN2_LO;", "double c = 0.0;",

@@ -1,0 +1,75 @@
+"""Measure the driver's two tuning constants on this machine (src/driver.pxi).
+
+    python bench/bench_kernels.py [--repeats 5]
+
+1. Rows per block: time per full-batch pass of the medium and large jobs of
+   bench/run.py for several block sizes (BLOCK_BYTES picks one from the
+   layer sizes).
+2. Threads: time per pass with 1 and 2 threads for small to medium amounts of
+   work, with the driver's own partition, to find where a second thread starts
+   to pay (MIN_PARALLEL_WORK). Below MIN_PARALLEL_WORK the driver runs one
+   thread whatever is asked, so rows under it show no gain by construction.
+
+It calls the compiled workspace (fastbp.trainer._kernels.Network) directly, so
+only the passes are timed; each figure is the best of --repeats runs.
+"""
+
+import argparse
+import time
+
+import numpy as np
+
+import fastbp
+from fastbp import reference, trainer
+
+
+def flat_parameters(sizes, seed=0):
+    model = reference.init_params(sizes, seed)
+    return np.concatenate([model[name].ravel() for name in reference.parameter_names(len(sizes) - 1)])
+
+
+def seconds_per_pass(X, y, sizes, num_threads, repeats, passes, block_rows=None):
+    kernels = trainer._kernels
+    network = kernels.Network(sizes, kernels.ACTIVATION_CODES["tanh"], np.ascontiguousarray(X.T).ravel(),
+                              np.ascontiguousarray(y, dtype=np.intp), len(y), num_threads, block_rows=block_rows)
+    initial = flat_parameters(sizes)
+    best = float("inf")
+    with trainer._one_blas_thread(sizes):
+        for _ in range(repeats):
+            params = initial.copy()
+            start = time.perf_counter()
+            network.train_passes(params, np.empty(0, dtype=np.intp), np.full(passes, 1e-9), 0.01, 0, passes, 0,
+                                 np.empty(0))
+            best = min(best, time.perf_counter() - start)
+    return best / passes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    print("rows per block (2 threads); the driver's default is marked *")
+    rng = np.random.default_rng(0)
+    medium = fastbp.datasets.make_moons(10000, noise=0.20, seed=0) + ((2, 64, 2), 20)
+    large = (rng.standard_normal((100000, 20)), rng.integers(0, 10, 100000)) + ((20, 256, 10), 2)
+    for name, (X, y, sizes, passes) in (("medium", medium), ("large", large)):
+        default = trainer._kernels.block_rows_for(sizes, len(y))
+        for block_rows in sorted({64, 128, 256, 512, 1024, default}):
+            t = seconds_per_pass(X, y, sizes, 2, args.repeats, passes, block_rows)
+            print("  %-6s %5d rows%s %9.1f us/pass" % (name, block_rows, "*" if block_rows == default else " ",
+                                                      t * 1e6))
+
+    print("1 vs 2 threads (D = 2, C = 2)")
+    for H in (3, 16, 64):
+        for N in (200, 500, 1000, 2000, 4000):
+            X, y = rng.standard_normal((N, 2)), rng.integers(0, 2, N)
+            sizes = (2, H, 2)
+            passes = max(20, 2000000 // (N * H))
+            one, two = (seconds_per_pass(X, y, sizes, T, args.repeats, passes) for T in (1, 2))
+            print("  H=%3d N=%5d %8d multiply-adds/pass: 1 thread %8.1f us, 2 threads %8.1f us (%.2fx)"
+                  % (H, N, N * 2 * (2 * H), one * 1e6, two * 1e6, one / two))
+
+
+if __name__ == "__main__":
+    main()
