@@ -1,6 +1,6 @@
 """The lecture's network, solved, in plain NumPy: the specification of fastbp.
 
-Every compiled kernel in ``src/_kernels.pyx`` mirrors one function here, with the
+Every compiled kernel in ``src/layers.pxd`` and ``src/driver.pxi`` mirrors one function here, with the
 same name and the same inputs in the same order (kernels take their outputs
 first, then sizes last). Shapes use the same letters everywhere:
 

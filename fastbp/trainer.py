@@ -1,6 +1,6 @@
 """The thin trainer: validate and convert once, run the kernels, package the result.
 
-``backend="cython"`` runs the fused compiled loop (src/_kernels.pyx) on one
+``backend="cython"`` runs the fused compiled loop (src/driver.pxi) on one
 parameter buffer and one workspace allocated per training call;
 ``backend="numpy"`` runs the reference (fastbp/reference.py) pass by pass. Both
 start from the same initialisation and record and print the loss at the same
@@ -285,7 +285,7 @@ def build_model(X, y, nn_hdim, num_passes=20000, print_loss=False, epsilon=0.01,
 
 
 def _feature_major(X):
-    """X (N,D) -> X.T as one contiguous flat buffer: the kernels' layout, see src/_kernels.pyx."""
+    """X (N,D) -> X.T as one contiguous flat buffer: the kernels' layout, see src/layers.pxd."""
     return np.ascontiguousarray(X.T).ravel()
 
 

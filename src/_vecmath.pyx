@@ -1,6 +1,6 @@
 # Test and benchmark wrappers around src/vecmath.h: fastbp's own vectorised
 # float64 exp, tanh and sigmoid, with run-time dispatch to AVX2 / AVX-512 loops.
-# The kernels (src/_kernels.pyx) call the C functions directly; these wrappers
+# The kernels (src/layers.pxd) call the C functions directly; these wrappers
 # exist so that tests/test_vecmath.py and bench/bench_vecmath.py can reach every
 # dispatch path. Each takes (out, inp), two contiguous float64 arrays of one
 # length; out may be inp itself.

@@ -19,8 +19,8 @@ pointers), runs the kernel tests against that build with the sanitizer
 preloaded, and checks that an out-of-range read really stops there: that row
 must pass.
 
-Run from anywhere, after building the kernels in place
-(python setup.py build_ext --inplace):
+Run from anywhere; it first brings the in-place build of the kernels up to
+date (python setup.py build_ext --inplace):
 
     python tools/mutations.py            # every mutation and the debug build, 2 at a time
     python tools/mutations.py --list     # the table, with each entry's status
@@ -335,11 +335,10 @@ def main(argv=None):
             print("%-52s       FASTBP_DEBUG=1 build\n%52s tests: %s" % (DEBUG_BUILD, "", " ".join(DEBUG_BUILD_TESTS)))
         return 0
 
-    kernels = built_kernels()
-    sources = glob.glob(os.path.join(REPO, "src", "*"))
-    if not kernels or min(map(os.path.getmtime, kernels)) < max(map(os.path.getmtime, sources)):
-        print("the compiled kernels are missing or older than src/: run 'python setup.py build_ext --inplace' "
-              "first", file=sys.stderr)
+    # the copies reuse this tree's kernels: bring them up to date first (a no-op when they are)
+    status, output = run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], REPO, dict(os.environ))
+    if status != 0:
+        print("building the kernels in %s failed:\n%s" % (REPO, output), file=sys.stderr)
         return 1
 
     stale = [entry for entry in mutations if is_stale(entry)]
