@@ -198,24 +198,25 @@ cdef inline void softmax_forward_two(double *probs,          # OUT (n,2)^T, may 
                                      const double *z,        # IN  (n,2)^T
                                      double *scratch,        # workspace (n,)
                                      Py_ssize_t n) noexcept nogil:
-    # softmax_forward for C = 2, the same numbers with half the exps: the larger
+    # softmax_forward for C = 2 with half the exps and one division: the larger
     # logit's shifted value is exactly 0 and its exp exactly 1; the other's is
-    # min - max = -|z0 - z1| exactly. Sums and quotients are those of the
-    # general case (1 + e and e + 1 are the same double).
+    # min - max = -|z0 - z1| exactly. The larger class's probability 1 / (1 + e)
+    # is the general case's to the bit (1 + e and e + 1 are the same double);
+    # the smaller one, e * (1 / (1 + e)), is within an ulp of its e / (1 + e).
     cdef Py_ssize_t i
     cdef const double *z0 = z
     cdef const double *z1 = z + n
-    cdef double e, total
+    cdef double e, larger
     cdef bint second_larger
     for i in range(n):
         scratch[i] = -(z0[i] - z1[i]) if z0[i] >= z1[i] else -(z1[i] - z0[i])
     fastbp_exp(scratch, scratch, n)
     for i in range(n):
         e = scratch[i]
-        total = 1.0 + e
+        larger = 1.0 / (1.0 + e)
         second_larger = z1[i] > z0[i]
-        probs[i] = (e if second_larger else 1.0) / total
-        probs[n + i] = (1.0 if second_larger else e) / total
+        probs[i] = e * larger if second_larger else larger
+        probs[n + i] = larger if second_larger else e * larger
 
 
 cdef inline void softmax_cross_entropy_backward(double *delta,           # OUT (n,C)^T, may be probs itself
@@ -223,12 +224,12 @@ cdef inline void softmax_cross_entropy_backward(double *delta,           # OUT (
                                                 const Py_ssize_t *y,     # IN  (n,)
                                                 Py_ssize_t n, Py_ssize_t C) noexcept nogil:
     # delta = probs.copy(); delta[np.arange(len(y)), y] -= 1
-    cdef Py_ssize_t i
-    if delta != probs:
-        for i in range(n * C):
-            delta[i] = probs[i]
-    for i in range(n):
-        delta[y[i] * n + i] = delta[y[i] * n + i] - 1.0
+    # Written as delta = probs - (y == c) class by class, so that it vectorises:
+    # subtracting 0.0 leaves every other entry exactly as it was.
+    cdef Py_ssize_t i, c
+    for c in range(C):
+        for i in range(n):
+            delta[c * n + i] = probs[c * n + i] - (1.0 if y[i] == c else 0.0)
 
 
 cdef inline double cross_entropy_loss(const double *z,       # IN (n,C)^T

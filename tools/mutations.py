@@ -150,6 +150,14 @@ MUTATIONS = (
              "    for block in range(slab * B // S, (slab + 1) * B // S - 1):\n        start = block * ws.block_rows\n"
              "        n = min(ws.block_rows, rows - start)\n        network_forward_block(ws, thread, params, X + start, rows, n)\n"
              "        network_backward_block", BLOCKED),
+    mutation("two-class softmax: the classes' probabilities swapped", LAYERS,
+             "probs[i] = e * larger if second_larger else larger",
+             "probs[i] = larger if second_larger else e * larger",
+             "tests/test_kernels.py::test_softmax_forward_and_loss"),
+    mutation("delta: 1 subtracted from class 0 whatever the label", LAYERS,
+             "delta[c * n + i] = probs[c * n + i] - (1.0 if y[i] == c else 0.0)",
+             "delta[c * n + i] = probs[c * n + i] - (1.0 if c == 0 else 0.0)",
+             "tests/test_kernels.py::test_softmax_cross_entropy_backward"),
     mutation("BLAS forward reads W untransposed", LAYERS,
              "gemm(b'N', b'T', n, K, J, inp, ld_inp, W, K, 0.0, z, n)",
              "gemm(b'N', b'N', n, K, J, inp, ld_inp, W, K, 0.0, z, n)",
