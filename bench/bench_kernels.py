@@ -24,8 +24,7 @@ from fastbp import reference, trainer
 
 
 def flat_parameters(sizes, seed=0):
-    model = reference.init_params(sizes, seed)
-    return np.concatenate([model[name].ravel() for name in reference.parameter_names(len(sizes) - 1)])
+    return trainer._flat_params(reference.init_params(sizes, seed), reference.parameter_names(len(sizes) - 1))
 
 
 def seconds_per_pass(X, y, sizes, num_threads, repeats, passes, block_rows=None):

@@ -11,12 +11,9 @@ cdef extern from "vecmath.h" nogil:
     int FASTBP_PATH_AVX512
     int fastbp_vecmath_path_available(int path)
     int fastbp_vecmath_selected_path()
-    void fastbp_exp(double *out, const double *inp, Py_ssize_t n)
-    void fastbp_tanh(double *out, const double *inp, Py_ssize_t n)
-    void fastbp_sigmoid(double *out, const double *inp, Py_ssize_t n)
-    void fastbp_exp_path(int path, double *out, const double *inp, Py_ssize_t n)
-    void fastbp_tanh_path(int path, double *out, const double *inp, Py_ssize_t n)
-    void fastbp_sigmoid_path(int path, double *out, const double *inp, Py_ssize_t n)
+    void fastbp_exp_path(int path, double *out, const double *inp, Py_ssize_t n) noexcept
+    void fastbp_tanh_path(int path, double *out, const double *inp, Py_ssize_t n) noexcept
+    void fastbp_sigmoid_path(int path, double *out, const double *inp, Py_ssize_t n) noexcept
 
 PATHS = ("default", "avx2", "avx512")
 cdef dict _PATH_CODES = {"default": FASTBP_PATH_DEFAULT, "avx2": FASTBP_PATH_AVX2,
@@ -48,55 +45,43 @@ cdef Py_ssize_t _check(double[::1] out, const double[::1] inp) except -1:
     return out.shape[0]
 
 
-# &view[0] on an empty view would be out of range, hence the n > 0 guards
-# (the C functions accept n = 0 with any pointers).
+ctypedef void (*PathLoop)(int path, double *out, const double *inp, Py_ssize_t n) noexcept nogil
 
-def exp(double[::1] out, const double[::1] inp):
-    """out[:] = exp(inp), by the dispatched loop."""
+
+cdef _run(PathLoop loop, int path, double[::1] out, const double[::1] inp):
+    # out[:] = f(inp) by one path's loop; &view[0] on an empty view would be out
+    # of range, hence the n > 0 guard (the C functions accept n = 0)
     cdef Py_ssize_t n = _check(out, inp)
     if n > 0:
         with nogil:
-            fastbp_exp(&out[0], &inp[0], n)
+            loop(path, &out[0], &inp[0], n)
+
+
+def exp(double[::1] out, const double[::1] inp):
+    """out[:] = exp(inp), by the dispatched loop."""
+    _run(fastbp_exp_path, fastbp_vecmath_selected_path(), out, inp)
 
 
 def tanh(double[::1] out, const double[::1] inp):
     """out[:] = tanh(inp), by the dispatched loop."""
-    cdef Py_ssize_t n = _check(out, inp)
-    if n > 0:
-        with nogil:
-            fastbp_tanh(&out[0], &inp[0], n)
+    _run(fastbp_tanh_path, fastbp_vecmath_selected_path(), out, inp)
 
 
 def sigmoid(double[::1] out, const double[::1] inp):
     """out[:] = 1 / (1 + exp(-inp)), by the dispatched loop."""
-    cdef Py_ssize_t n = _check(out, inp)
-    if n > 0:
-        with nogil:
-            fastbp_sigmoid(&out[0], &inp[0], n)
+    _run(fastbp_sigmoid_path, fastbp_vecmath_selected_path(), out, inp)
 
 
 def exp_path(str path, double[::1] out, const double[::1] inp):
     """exp by the named path ("default", "avx2" or "avx512")."""
-    cdef int code = _path_code(path)
-    cdef Py_ssize_t n = _check(out, inp)
-    if n > 0:
-        with nogil:
-            fastbp_exp_path(code, &out[0], &inp[0], n)
+    _run(fastbp_exp_path, _path_code(path), out, inp)
 
 
 def tanh_path(str path, double[::1] out, const double[::1] inp):
     """tanh by the named path ("default", "avx2" or "avx512")."""
-    cdef int code = _path_code(path)
-    cdef Py_ssize_t n = _check(out, inp)
-    if n > 0:
-        with nogil:
-            fastbp_tanh_path(code, &out[0], &inp[0], n)
+    _run(fastbp_tanh_path, _path_code(path), out, inp)
 
 
 def sigmoid_path(str path, double[::1] out, const double[::1] inp):
     """sigmoid by the named path ("default", "avx2" or "avx512")."""
-    cdef int code = _path_code(path)
-    cdef Py_ssize_t n = _check(out, inp)
-    if n > 0:
-        with nogil:
-            fastbp_sigmoid_path(code, &out[0], &inp[0], n)
+    _run(fastbp_sigmoid_path, _path_code(path), out, inp)

@@ -181,16 +181,24 @@ cdef void network_backward_block(const Workspace *ws, int thread,
 
 # ---------------------------------------------------------------- all rows, in slabs
 
+cdef inline Py_ssize_t first_block(const Workspace *ws, Py_ssize_t slab, Py_ssize_t rows) noexcept nogil:
+    # slab s holds blocks first_block(s) .. first_block(s + 1) - 1
+    return slab * num_blocks(ws, rows) // num_slabs(ws, rows)
+
+
+cdef inline Py_ssize_t rows_in_block(const Workspace *ws, Py_ssize_t block, Py_ssize_t rows) noexcept nogil:
+    return min(ws.block_rows, rows - block * ws.block_rows)
+
+
 cdef void slab_gradient(const Workspace *ws, int thread, Py_ssize_t slab, double *grads,
                         const double *params, const double *X, const Py_ssize_t *y,
                         Py_ssize_t rows) noexcept nogil:
     # grads = the data term's gradient over the blocks of this slab, added in block order
-    cdef Py_ssize_t S = num_slabs(ws, rows), B = num_blocks(ws, rows)
     cdef Py_ssize_t block, start, n
     memset(grads, 0, ws.num_params * sizeof(double))
-    for block in range(slab * B // S, (slab + 1) * B // S):
+    for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
         start = block * ws.block_rows
-        n = min(ws.block_rows, rows - start)
+        n = rows_in_block(ws, block, rows)
         network_forward_block(ws, thread, params, X + start, rows, n)
         network_backward_block(ws, thread, grads, params, X + start, rows, y + start, n)
 
@@ -222,12 +230,11 @@ cdef double *network_gradient(const Workspace *ws, const double *params, const d
 cdef double slab_data_loss(const Workspace *ws, int thread, Py_ssize_t slab, const double *params,
                            const double *X, const Py_ssize_t *y, Py_ssize_t rows) noexcept nogil:
     # the summed cross-entropy of the blocks of this slab, added in block order
-    cdef Py_ssize_t S = num_slabs(ws, rows), B = num_blocks(ws, rows)
     cdef Py_ssize_t block, start, n, top = ws.num_layers - 1
     cdef double loss = 0.0
-    for block in range(slab * B // S, (slab + 1) * B // S):
+    for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
         start = block * ws.block_rows
-        n = min(ws.block_rows, rows - start)
+        n = rows_in_block(ws, block, rows)
         network_forward_block(ws, thread, params, X + start, rows, n)
         loss = loss + cross_entropy_loss(thread_outputs(ws, thread, top), y + start,
                                          thread_scratch(ws, thread), n, ws.sizes[ws.num_layers])
@@ -325,7 +332,7 @@ cdef class Network:
         minibatches = batch_size < self.N
         self.X_batch = np.empty(batch_size * sizes[0] if minibatches else 0)
         self.y_batch = np.empty(batch_size if minibatches else 0, dtype=np.intp)
-        if any(use_blas(J, K) for J, K in layer_shapes):
+        if uses_blas(sizes):
             load_blas()
 
         self.ws.num_layers = L
@@ -417,6 +424,21 @@ def block_rows_for(sizes, rows):
     return int(min(block_rows, rows))
 
 
+cdef void slab_probabilities(const Workspace *ws, int thread, Py_ssize_t slab,
+                             double *probs,             # OUT (rows,C)^T
+                             const double *params, const double *X, Py_ssize_t rows) noexcept nogil:
+    # reference.predict_proba on the blocks of this slab
+    cdef Py_ssize_t block, start, n, c, C = ws.sizes[ws.num_layers]
+    cdef double *top = thread_outputs(ws, thread, ws.num_layers - 1)
+    for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
+        start = block * ws.block_rows
+        n = rows_in_block(ws, block, rows)
+        network_forward_block(ws, thread, params, X + start, rows, n)
+        softmax_forward(top, top, thread_scratch(ws, thread), n, C)
+        for c in range(C):
+            memcpy(probs + c * rows + start, top + c * n, n * sizeof(double))
+
+
 def predict_probabilities(double[::1] probs,           # OUT (N,C)^T
                           const double[::1] params,    # IN
                           const double[::1] X,         # IN (N,D)^T
@@ -425,17 +447,14 @@ def predict_probabilities(double[::1] probs,           # OUT (N,C)^T
     cdef Py_ssize_t N = len(X) // sizes[0]
     cdef Network network = Network(sizes, activation, X, np.zeros(N, dtype=np.intp), N, num_threads)
     cdef Workspace *ws = &network.ws
-    cdef Py_ssize_t C = sizes[len(sizes) - 1], B = num_blocks(ws, N), block, start, n, c
-    cdef double *top
+    cdef Py_ssize_t S = num_slabs(ws, N), slab
     with nogil:
-        for block in range(B):
-            start = block * ws.block_rows
-            n = min(ws.block_rows, N - start)
-            network_forward_block(ws, 0, &params[0], &X[start], N, n)
-            top = thread_outputs(ws, 0, ws.num_layers - 1)
-            softmax_forward(top, top, thread_scratch(ws, 0), n, C)
-            for c in range(C):
-                memcpy(&probs[c * N + start], top + c * n, n * sizeof(double))
+        if in_parallel(ws, N):
+            for slab in prange(S, num_threads=ws.num_threads, schedule="static"):
+                slab_probabilities(ws, threadid(), slab, &probs[0], &params[0], &X[0], N)
+        else:
+            for slab in range(S):
+                slab_probabilities(ws, 0, slab, &probs[0], &params[0], &X[0], N)
 
 
 def uses_blas(sizes):

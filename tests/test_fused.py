@@ -28,7 +28,7 @@ def _layout(model):
     L = reference.num_layers(model)
     names = reference.parameter_names(L)
     sizes = tuple([model["W1"].shape[0]] + [model["W%d" % l].shape[1] for l in range(1, L + 1)])
-    return np.concatenate([model[name].ravel() for name in names]), names, sizes
+    return trainer._flat_params(model, names), names, sizes
 
 
 def _unflatten(params, like, names):

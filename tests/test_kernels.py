@@ -155,8 +155,9 @@ def test_gather_batch():
 
 
 def flatten(model, sizes):
+    """-> (the kernels' flat parameter buffer, its parameter names)."""
     names = reference.parameter_names(len(sizes) - 1)
-    return np.concatenate([model[name].ravel() for name in names]), names
+    return trainer._flat_params(model, names), names
 
 
 def perturbed_network(sizes, N, activation, seed=13):
@@ -258,3 +259,14 @@ def test_every_simd_variant_computes_the_same_bits(monkeypatch):
         for model, expected in zip(models, results["baseline"]):
             for name in expected:
                 np.testing.assert_array_equal(model[name], expected[name], err_msg="%s %s" % (variant, name))
+
+
+def test_predict_proba_in_blocks_and_threads_matches_the_reference():
+    # several blocks, split over 2 threads; probabilities are per row, so the
+    # thread count cannot change a bit, and each row is level 1 against NumPy
+    sizes = (4, 24, 3)
+    X, _, model = perturbed_network(sizes, 3000, "tanh")
+    del model["activation"]
+    one, two = (fastbp.predict_proba(model, X, num_threads=T) for T in (1, 2))
+    np.testing.assert_array_equal(one, two)
+    assert_close(two, reference.predict_proba(model, X), KERNEL_RTOL, "predict_proba")

@@ -143,13 +143,12 @@ MUTATIONS = (
     mutation("labels of a block not advanced with its rows", DRIVER,
              "network_backward_block(ws, thread, grads, params, X + start, rows, y + start, n)",
              "network_backward_block(ws, thread, grads, params, X + start, rows, y, n)", BLOCKED),
-    mutation("last block of a slab left out", DRIVER,
-             "    for block in range(slab * B // S, (slab + 1) * B // S):\n        start = block * ws.block_rows\n"
-             "        n = min(ws.block_rows, rows - start)\n        network_forward_block(ws, thread, params, X + start, rows, n)\n"
-             "        network_backward_block",
-             "    for block in range(slab * B // S, (slab + 1) * B // S - 1):\n        start = block * ws.block_rows\n"
-             "        n = min(ws.block_rows, rows - start)\n        network_forward_block(ws, thread, params, X + start, rows, n)\n"
-             "        network_backward_block", BLOCKED),
+    mutation("slab partition: the last block left out", DRIVER,
+             "return slab * num_blocks(ws, rows) // num_slabs(ws, rows)",
+             "return slab * (num_blocks(ws, rows) - 1) // num_slabs(ws, rows)", BLOCKED),
+    mutation("row blocks one row short", DRIVER,
+             "return min(ws.block_rows, rows - block * ws.block_rows)",
+             "return min(ws.block_rows - 1, rows - block * ws.block_rows)", BLOCKED),
     mutation("two-class softmax: the classes' probabilities swapped", LAYERS,
              "probs[i] = e * larger if second_larger else larger",
              "probs[i] = larger if second_larger else e * larger",
