@@ -104,6 +104,17 @@ def default_num_threads():
     return os.cpu_count() or 1
 
 
+# The BLAS calls take 32-bit sizes; a block of rows of X has N rows between
+# two features' values (its leading dimension).
+MAX_BLAS_ROWS = 2**31 - 1
+
+
+def _check_rows_fit_blas(X, sizes):
+    if len(X) > MAX_BLAS_ROWS and _kernels.uses_blas(sizes):
+        raise ValueError("X has %d samples; with layers this wide the compiled kernels take at most %d"
+                         % (len(X), MAX_BLAS_ROWS))
+
+
 def _check_num_threads(num_threads):
     if num_threads is None:
         return default_num_threads()
@@ -244,6 +255,8 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     epsilons = _step_sizes(schedules.get(schedule), epsilon, num_passes * steps_per_pass)
 
     sizes = (X.shape[1],) + hidden + (num_classes,)
+    if backend == "cython":
+        _check_rows_fit_blas(X, sizes)
     network = _NETWORKS[backend](reference.init_params(sizes, seed), sizes, X, y, activation, batch_size,
                                  num_threads)
     shuffler = _Shuffler(num_passes, len(X), seed) if batch_size < len(X) else None
@@ -294,6 +307,7 @@ def _flat_inputs(model, X):
     model, sizes = check.check_model(model)
     X = check.check_X(X)
     check.check_X_fits(X, sizes)
+    _check_rows_fit_blas(X, sizes)
     params = _flat_params(model, reference.parameter_names(len(sizes) - 1))
     return params, tuple(sizes), X, _kernels.ACTIVATION_CODES[reference.activation_of(model)]
 
