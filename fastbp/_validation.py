@@ -2,7 +2,7 @@
 
 The compiled kernels run without bounds checks, so these checks are the only
 guard: every array is checked and converted once, here, to a C-ordered float64
-(or intp, for labels) array, and every error names the argument at fault.
+or float32 (or intp, for labels) array, and every error names the argument at fault.
 """
 
 import numbers
@@ -13,8 +13,25 @@ import numpy as np
 from .reference import ACTIVATIONS
 
 
-def check_X(X, name="X"):
-    """-> X as a C-ordered float64 (N,D) array with N, D >= 1 and finite values."""
+# The precisions of the kernels: float64 (the lecture's) and float32.
+DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def check_dtype(dtype, name="dtype"):
+    """-> np.float64 or np.float32 from "float64"/"float32", a NumPy dtype or a scalar type."""
+    if not isinstance(dtype, (str, np.dtype, type)):
+        raise TypeError("%s must be 'float64' or 'float32' (or the NumPy dtype), got %r" % (name, dtype))
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError("%s must be 'float64' or 'float32', got %r" % (name, dtype)) from None
+    if resolved not in DTYPES:
+        raise ValueError("%s must be float64 or float32; %s is not supported" % (name, resolved))
+    return resolved.type
+
+
+def check_X(X, name="X", dtype=np.float64):
+    """-> X as a C-ordered (N,D) array of dtype with N, D >= 1 and finite values."""
     if isinstance(X, np.ndarray):
         array = X
     else:
@@ -28,10 +45,12 @@ def check_X(X, name="X"):
         raise ValueError("%s must be 2-D (samples, features), got %d dimension(s)" % (name, array.ndim))
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError("%s is empty: shape %s" % (name, array.shape))
-    array = np.ascontiguousarray(array, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
+    converted = np.ascontiguousarray(array, dtype=dtype)
+    if not np.all(np.isfinite(converted)):
+        if converted.dtype != np.float64 and np.all(np.isfinite(np.asarray(array, dtype=np.float64))):
+            raise ValueError("%s has values beyond the range of %s" % (name, np.dtype(dtype).name))
         raise ValueError("%s contains NaN or infinity" % name)
-    return array
+    return converted
 
 
 def check_y(y, num_samples, name="y"):
@@ -101,8 +120,23 @@ def check_activation(activation, name="activation"):
     return activation
 
 
+def model_dtype(arrays, name="model"):
+    """The precision of a model's arrays: float32 when its floating arrays are
+    float32, otherwise float64 (integer arrays are converted). A model whose
+    arrays mix float32 and float64, or hold another floating type, is refused."""
+    floating = {np.asarray(array).dtype for array in arrays.values()
+                if isinstance(array, np.ndarray) and array.dtype.kind == "f"}
+    unsupported = sorted(str(dtype) for dtype in floating if dtype not in DTYPES)
+    if unsupported:
+        raise TypeError("%s has arrays of dtype %s; fastbp computes in float64 or float32"
+                        % (name, ", ".join(unsupported)))
+    if len(floating) > 1:
+        raise ValueError("%s mixes float32 and float64 arrays; convert them to one dtype" % name)
+    return np.float32 if floating == {np.dtype(np.float32)} else np.float64
+
+
 def check_model(model, name="model"):
-    """-> (model with float64 C-ordered arrays, layer sizes (D, H1, ..., C))."""
+    """-> (model with C-ordered arrays of one dtype, layer sizes (D, H1, ..., C))."""
     if not isinstance(model, dict):
         raise TypeError("%s must be a dict with keys W1, b1, W2, b2, ..., got %s" % (name, type(model).__name__))
     check_activation(model.get("activation", "tanh"), "%s['activation']" % name)
@@ -115,11 +149,12 @@ def check_model(model, name="model"):
     if set(arrays) != expected:
         raise ValueError("%s must have keys W1..WL and b1..bL for L >= 2 layers; missing %s, unexpected %s"
                          % (name, sorted(expected - set(arrays)), sorted(set(arrays) - expected)))
+    dtype = model_dtype(arrays, name)
     checked = {}
     sizes = []
     for l in range(1, num_layers + 1):
-        W = check_X(model["W%d" % l], "%s['W%d']" % (name, l))
-        b = check_X(model["b%d" % l], "%s['b%d']" % (name, l))
+        W = check_X(model["W%d" % l], "%s['W%d']" % (name, l), dtype)
+        b = check_X(model["b%d" % l], "%s['b%d']" % (name, l), dtype)
         if l == 1:
             sizes.append(W.shape[0])
         elif W.shape[0] != sizes[-1]:

@@ -13,8 +13,11 @@ of shape (1,K). Hidden layers use tanh, or the activation named by the
 optional key ``"activation"`` (see ACTIVATIONS); the output layer is softmax.
 
 Nothing here reads a global: data, labels and hyperparameters are arguments.
-The functions assume validated input (float64 arrays, integer labels in
-0..C-1); :mod:`fastbp.trainer` validates before it calls them.
+The functions assume validated input (float64 arrays, or float32 arrays
+throughout, integer labels in 0..C-1); :mod:`fastbp.trainer` validates before
+it calls them. Given float32 arrays, every intermediate stays float32 (Python
+float scalars are rounded to the arrays' dtype), so the reference is also the
+specification of the float32 kernels.
 """
 
 import numpy as np
@@ -36,19 +39,21 @@ def activation_of(model):
     return model.get("activation", "tanh")
 
 
-def init_params(sizes, seed=0):
+def init_params(sizes, seed=0, dtype=np.float64):
     """The lecture's initialisation, generalised to ``sizes = (D, H1, ..., C)``.
 
     ``Wl = randn(J, K) / sqrt(J)`` in layer order from one generator, biases zero.
     ``RandomState(seed)`` draws exactly what ``np.random.seed(seed)`` followed by
     ``np.random.randn`` draws, without touching the caller's global state.
+    With dtype float32 the same float64 values are rounded to float32, so both
+    precisions start from the same weights.
     """
     rng = np.random.RandomState(seed)
     model = {}
     for l, (J, K) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        model["W%d" % l] = rng.randn(J, K) / np.sqrt(J)
+        model["W%d" % l] = (rng.randn(J, K) / np.sqrt(J)).astype(dtype)
     for l, K in enumerate(sizes[1:], start=1):
-        model["b%d" % l] = np.zeros((1, K))
+        model["b%d" % l] = np.zeros((1, K), dtype=dtype)
     return model
 
 
@@ -166,6 +171,10 @@ def sgd_update(param, dparam, epsilon, reg_lambda):
     which the lecture leaves unregularised), then the lecture's step
     ``param += -epsilon * dparam``, in the lecture's order of operations.
     """
+    # As Python floats, epsilon and reg_lambda are rounded to the arrays' dtype
+    # (NumPy's rule for Python scalars), so float32 parameters are updated in
+    # float32; a NumPy float64 scalar here would compute the step in float64.
+    epsilon, reg_lambda = float(epsilon), float(reg_lambda)
     dparam += reg_lambda * param
     param += -epsilon * dparam
 

@@ -123,7 +123,7 @@ def _check_num_threads(num_threads):
 
 class _CythonNetwork:
     """Flat parameters (weights then biases, the kernels' layout) and the workspace,
-    allocated once per training call."""
+    allocated once per training call, in the model's dtype."""
 
     def __init__(self, model, sizes, X, y, activation, batch_size, num_threads):
         names = reference.parameter_names(len(sizes) - 1)
@@ -148,6 +148,8 @@ class _CythonNetwork:
 
 
 class _NumpyNetwork:
+    """The reference, pass by pass, on the model's own arrays (float64 or float32)."""
+
     def __init__(self, model, sizes, X, y, activation, batch_size, num_threads):
         self.model, self.X, self.y, self.batch_size = model, X, y, batch_size
         if activation != "tanh":
@@ -210,7 +212,7 @@ class _Shuffler:
 
 def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=0, backend="cython",
           loss_every=0, print_loss=False, activation="tanh", batch_size=None, schedule="constant",
-          num_threads=None):
+          num_threads=None, dtype="float64"):
     """Train the lecture's network, or any of its generalisations, by gradient descent.
 
     hidden: the hidden-layer size, or a tuple of sizes for a deeper network.
@@ -231,12 +233,18 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     num_threads: threads of the compiled backend (None: see
         :func:`default_num_threads`). Jobs too small to gain from a second
         thread run on one. The result is bit-identical for every thread count.
+    dtype: "float64" (the lecture) or "float32" (or the NumPy dtypes): the
+        precision of the model's arrays and of every computation of both
+        backends. X is converted to it once. Both precisions start from the
+        same initial weights: the lecture's float64 draws, rounded. The
+        recorded losses are float64 numbers either way.
     The compiled backend records losses inside its fused loop and returns to
     Python only to print, so recording and printing cost no speed.
     Returns a :class:`TrainingRun`. The model has keys W1..WL, b1..bL, plus
     "activation" when it is not tanh. The global NumPy random state is untouched.
     """
-    X = check.check_X(X)
+    dtype = check.check_dtype(dtype)
+    X = check.check_X(X, dtype=dtype)
     y, num_classes = check.check_training_labels(y, len(X))
     hidden = check.check_hidden(hidden, "hidden")
     num_passes = check.check_int(num_passes, "num_passes", 0)
@@ -257,7 +265,7 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     sizes = (X.shape[1],) + hidden + (num_classes,)
     if backend == "cython":
         _check_rows_fit_blas(X, sizes)
-    network = _NETWORKS[backend](reference.init_params(sizes, seed), sizes, X, y, activation, batch_size,
+    network = _NETWORKS[backend](reference.init_params(sizes, seed, dtype), sizes, X, y, activation, batch_size,
                                  num_threads)
     shuffler = _Shuffler(num_passes, len(X), seed) if batch_size < len(X) else None
     no_orders = np.empty((0, 0), dtype=np.intp)
@@ -290,11 +298,11 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
 
 
 def build_model(X, y, nn_hdim, num_passes=20000, print_loss=False, epsilon=0.01, reg_lambda=0.01,
-                seed=0, backend="cython", num_threads=None):
+                seed=0, backend="cython", num_threads=None, dtype="float64"):
     """The lecture's ``build_model``, solved: -> dict ``W1 (D,H), b1 (1,H), W2 (H,C), b2 (1,C)``."""
     nn_hdim = check.check_int(nn_hdim, "nn_hdim", 1)
     return train(X, y, nn_hdim, num_passes=num_passes, epsilon=epsilon, reg_lambda=reg_lambda,
-                 seed=seed, backend=backend, print_loss=print_loss, num_threads=num_threads).model
+                 seed=seed, backend=backend, print_loss=print_loss, num_threads=num_threads, dtype=dtype).model
 
 
 def _feature_major(X):
@@ -303,9 +311,12 @@ def _feature_major(X):
 
 
 def _flat_inputs(model, X):
-    """Check a model and X once -> (flat params, sizes, X as feature-major float64, activation code)."""
+    """Check a model and X once -> (flat params, sizes, X in the model's dtype, activation code).
+
+    X is converted to the model's dtype (float64 X for a float32 model is
+    rounded to float32 once, here)."""
     model, sizes = check.check_model(model)
-    X = check.check_X(X)
+    X = check.check_X(X, dtype=model["W1"].dtype)
     check.check_X_fits(X, sizes)
     _check_rows_fit_blas(X, sizes)
     params = _flat_params(model, reference.parameter_names(len(sizes) - 1))
@@ -313,11 +324,11 @@ def _flat_inputs(model, X):
 
 
 def predict_proba(model, X, num_threads=None):
-    """Class probabilities (N,C): softmax of the network's output."""
+    """Class probabilities (N,C), in the model's dtype: softmax of the network's output."""
     params, sizes, X, activation = _flat_inputs(model, X)
     num_threads = _check_num_threads(num_threads)
     N, C = len(X), sizes[-1]
-    probs = np.empty(C * N)
+    probs = np.empty(C * N, dtype=params.dtype)
     with _one_blas_thread(sizes):
         _kernels.predict_probabilities(probs, params, _feature_major(X), sizes, activation, num_threads)
     return np.ascontiguousarray(probs.reshape(C, N).T)
@@ -329,7 +340,9 @@ def predict(model, X, num_threads=None):
 
 
 def calculate_loss(model, X, y, reg_lambda=0.01, num_threads=None):
-    """The lecture's loss: (sum of -log p[y] + reg_lambda/2 * sum of |Wl|^2) / N."""
+    """The lecture's loss: (sum of -log p[y] + reg_lambda/2 * sum of |Wl|^2) / N.
+
+    Computed in the model's dtype, summed over the samples in float64 (a float)."""
     params, sizes, X, activation = _flat_inputs(model, X)
     y = check.check_y(y, len(X))
     check.check_labels_fit(y, sizes[-1])

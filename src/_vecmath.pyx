@@ -1,9 +1,12 @@
 # Test and benchmark wrappers around src/vecmath.h: fastbp's own vectorised
-# float64 exp, tanh and sigmoid, with run-time dispatch to AVX2 / AVX-512 loops.
+# exp, tanh and sigmoid (float64 and float32), with run-time dispatch to
+# AVX2 / AVX-512 loops.
 # The kernels (src/layers.pxd) call the C functions directly; these wrappers
 # exist so that tests/test_vecmath.py and bench/bench_vecmath.py can reach every
-# dispatch path. Each takes (out, inp), two contiguous float64 arrays of one
-# length; out may be inp itself.
+# dispatch path. Each takes (out, inp), two contiguous arrays of one length and
+# one dtype, float64 or float32 (which picks the precision); out may be inp itself.
+
+from precision cimport real
 
 cdef extern from "vecmath.h" nogil:
     int FASTBP_PATH_DEFAULT
@@ -14,6 +17,9 @@ cdef extern from "vecmath.h" nogil:
     void fastbp_exp_path(int path, double *out, const double *inp, Py_ssize_t n) noexcept
     void fastbp_tanh_path(int path, double *out, const double *inp, Py_ssize_t n) noexcept
     void fastbp_sigmoid_path(int path, double *out, const double *inp, Py_ssize_t n) noexcept
+    void fastbp_expf_path(int path, float *out, const float *inp, Py_ssize_t n) noexcept
+    void fastbp_tanhf_path(int path, float *out, const float *inp, Py_ssize_t n) noexcept
+    void fastbp_sigmoidf_path(int path, float *out, const float *inp, Py_ssize_t n) noexcept
 
 PATHS = ("default", "avx2", "avx512")
 cdef dict _PATH_CODES = {"default": FASTBP_PATH_DEFAULT, "avx2": FASTBP_PATH_AVX2,
@@ -39,49 +45,60 @@ cdef int _path_code(str path) except -1:
     return code
 
 
-cdef Py_ssize_t _check(double[::1] out, const double[::1] inp) except -1:
-    if out.shape[0] != inp.shape[0]:
-        raise ValueError(f"out has {out.shape[0]} elements, inp has {inp.shape[0]}")
-    return out.shape[0]
+cdef enum Function:
+    EXP, TANH, SIGMOID
 
 
-ctypedef void (*PathLoop)(int path, double *out, const double *inp, Py_ssize_t n) noexcept nogil
-
-
-cdef _run(PathLoop loop, int path, double[::1] out, const double[::1] inp):
+cdef _run(Function function, int path, real[::1] out, const real[::1] inp):
     # out[:] = f(inp) by one path's loop; &view[0] on an empty view would be out
     # of range, hence the n > 0 guard (the C functions accept n = 0)
-    cdef Py_ssize_t n = _check(out, inp)
-    if n > 0:
-        with nogil:
-            loop(path, &out[0], &inp[0], n)
+    cdef Py_ssize_t n = out.shape[0]
+    if n != inp.shape[0]:
+        raise ValueError(f"out has {out.shape[0]} elements, inp has {inp.shape[0]}")
+    if n == 0:
+        return
+    with nogil:
+        if real is double:
+            if function == EXP:
+                fastbp_exp_path(path, &out[0], &inp[0], n)
+            elif function == TANH:
+                fastbp_tanh_path(path, &out[0], &inp[0], n)
+            else:
+                fastbp_sigmoid_path(path, &out[0], &inp[0], n)
+        else:
+            if function == EXP:
+                fastbp_expf_path(path, &out[0], &inp[0], n)
+            elif function == TANH:
+                fastbp_tanhf_path(path, &out[0], &inp[0], n)
+            else:
+                fastbp_sigmoidf_path(path, &out[0], &inp[0], n)
 
 
-def exp(double[::1] out, const double[::1] inp):
+def exp(real[::1] out, const real[::1] inp):
     """out[:] = exp(inp), by the dispatched loop."""
-    _run(fastbp_exp_path, fastbp_vecmath_selected_path(), out, inp)
+    _run(EXP, fastbp_vecmath_selected_path(), out, inp)
 
 
-def tanh(double[::1] out, const double[::1] inp):
+def tanh(real[::1] out, const real[::1] inp):
     """out[:] = tanh(inp), by the dispatched loop."""
-    _run(fastbp_tanh_path, fastbp_vecmath_selected_path(), out, inp)
+    _run(TANH, fastbp_vecmath_selected_path(), out, inp)
 
 
-def sigmoid(double[::1] out, const double[::1] inp):
+def sigmoid(real[::1] out, const real[::1] inp):
     """out[:] = 1 / (1 + exp(-inp)), by the dispatched loop."""
-    _run(fastbp_sigmoid_path, fastbp_vecmath_selected_path(), out, inp)
+    _run(SIGMOID, fastbp_vecmath_selected_path(), out, inp)
 
 
-def exp_path(str path, double[::1] out, const double[::1] inp):
+def exp_path(str path, real[::1] out, const real[::1] inp):
     """exp by the named path ("default", "avx2" or "avx512")."""
-    _run(fastbp_exp_path, _path_code(path), out, inp)
+    _run(EXP, _path_code(path), out, inp)
 
 
-def tanh_path(str path, double[::1] out, const double[::1] inp):
+def tanh_path(str path, real[::1] out, const real[::1] inp):
     """tanh by the named path ("default", "avx2" or "avx512")."""
-    _run(fastbp_tanh_path, _path_code(path), out, inp)
+    _run(TANH, _path_code(path), out, inp)
 
 
-def sigmoid_path(str path, double[::1] out, const double[::1] inp):
+def sigmoid_path(str path, real[::1] out, const real[::1] inp):
     """sigmoid by the named path ("default", "avx2" or "avx512")."""
-    _run(fastbp_sigmoid_path, _path_code(path), out, inp)
+    _run(SIGMOID, _path_code(path), out, inp)

@@ -14,11 +14,17 @@
 # the compiler contract a*b+c into an FMA and never reorders a sum, so the
 # three compute the same bits; only their vector width differs.
 #
+# Two precisions: every cdef function below is fused over real (precision.pxd)
+# and exists for float and double; a Network holds one dtype, chosen when it is
+# built, and each of its methods runs the copy of that dtype. The workspace
+# keeps its buffers as untyped pointers; each function casts them to real *.
+#
 # Shapes: N samples, D inputs, H hidden, C classes; a dense layer maps J inputs
 # to K outputs. sizes is (D, H1, ..., C): L = len(sizes) - 1 dense layers.
 # Compiler directives (no bounds checks, no wraparound) are set in setup.py;
 # the Python layer (fastbp/trainer.py) is the only guard on shapes and labels.
 
+cimport numpy as cnp
 from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 
@@ -26,6 +32,9 @@ import numpy as np
 
 from layers cimport *
 from linalg cimport load_blas, use_blas
+from precision cimport real
+
+cnp.import_array()
 
 ACTIVATION_CODES = {"tanh": TANH, "sigmoid": SIGMOID, "relu": RELU}
 
@@ -98,11 +107,12 @@ ctypedef struct Workspace:
     Py_ssize_t parallel_rows      # row counts from this up use num_threads
     int num_threads
     Activation activation
-    double *outputs               # (num_threads, block_rows * units): each layer's (n,K)^T
-    double *deltas                # same layout: the gradient at each layer's pre-activation
-    double *scratch               # (num_threads, block_rows * (C + 1))
-    double *slab_grads            # (MAX_SLABS, num_params)
-    double *slab_losses           # (MAX_SLABS,)
+    Py_ssize_t itemsize           # 4 (float) or 8 (double): the buffers below hold reals
+    void *outputs                 # (num_threads, block_rows * units): each layer's (n,K)^T
+    void *deltas                  # same layout: the gradient at each layer's pre-activation
+    void *scratch                 # (num_threads, block_rows * (C + 1))
+    void *slab_grads              # (MAX_SLABS, num_params)
+    double *slab_losses           # (MAX_SLABS,): losses are summed in double (layers.cross_entropy_loss)
 
 
 cdef inline Py_ssize_t num_blocks(const Workspace *ws, Py_ssize_t rows) noexcept nogil:
@@ -113,33 +123,42 @@ cdef inline Py_ssize_t num_slabs(const Workspace *ws, Py_ssize_t rows) noexcept 
     return min(num_blocks(ws, rows), MAX_SLABS)
 
 
-cdef inline double *thread_outputs(const Workspace *ws, int thread, Py_ssize_t layer) noexcept nogil:
-    return ws.outputs + thread * ws.block_rows * ws.units + ws.unit_offsets[layer] * ws.block_rows
+cdef inline void *element(void *buffer, const Workspace *ws, Py_ssize_t index) noexcept nogil:
+    # &buffer[index] in a buffer of reals
+    return <char *> buffer + index * ws.itemsize
 
 
-cdef inline double *thread_deltas(const Workspace *ws, int thread, Py_ssize_t layer) noexcept nogil:
-    return ws.deltas + thread * ws.block_rows * ws.units + ws.unit_offsets[layer] * ws.block_rows
+cdef inline void *thread_outputs(const Workspace *ws, int thread, Py_ssize_t layer) noexcept nogil:
+    return element(ws.outputs, ws, thread * ws.block_rows * ws.units + ws.unit_offsets[layer] * ws.block_rows)
 
 
-cdef inline double *thread_scratch(const Workspace *ws, int thread) noexcept nogil:
-    return ws.scratch + thread * ws.block_rows * (ws.sizes[ws.num_layers] + 1)
+cdef inline void *thread_deltas(const Workspace *ws, int thread, Py_ssize_t layer) noexcept nogil:
+    return element(ws.deltas, ws, thread * ws.block_rows * ws.units + ws.unit_offsets[layer] * ws.block_rows)
+
+
+cdef inline void *thread_scratch(const Workspace *ws, int thread) noexcept nogil:
+    return element(ws.scratch, ws, thread * ws.block_rows * (ws.sizes[ws.num_layers] + 1))
+
+
+cdef inline void *slab_grads(const Workspace *ws, Py_ssize_t slab) noexcept nogil:
+    return element(ws.slab_grads, ws, slab * ws.num_params)
 
 
 # ---------------------------------------------------------------- one block
 
 cdef void network_forward_block(const Workspace *ws, int thread,
-                                const double *params,  # IN
-                                const double *X,       # IN (n,D)^T, feature rows ld_X apart
+                                const real *params,  # IN
+                                const real *X,       # IN (n,D)^T, feature rows ld_X apart
                                 Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
     # reference.forward: z = dense_forward(inp, Wl, bl); inp = activation_forward(z) below the top
     cdef Py_ssize_t l, J, K
-    cdef const double *inp = X
+    cdef const real *inp = X
     cdef Py_ssize_t ld_inp = ld_X
-    cdef double *z
+    cdef real *z
     for l in range(ws.num_layers):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
-        z = thread_outputs(ws, thread, l)
+        z = <real *> thread_outputs(ws, thread, l)
         dense_forward(z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n, J, K)
         if l < ws.num_layers - 1:
             activation_forward(z, z, n * K, ws.activation)
@@ -148,9 +167,9 @@ cdef void network_forward_block(const Workspace *ws, int thread,
 
 
 cdef void network_backward_block(const Workspace *ws, int thread,
-                                 double *grads,           # OUT, accumulated
-                                 const double *params,    # IN
-                                 const double *X,         # IN (n,D)^T, feature rows ld_X apart
+                                 real *grads,             # OUT, accumulated
+                                 const real *params,      # IN
+                                 const real *X,           # IN (n,D)^T, feature rows ld_X apart
                                  Py_ssize_t ld_X,
                                  const Py_ssize_t *y,     # IN (n,)
                                  Py_ssize_t n) noexcept nogil:
@@ -159,10 +178,11 @@ cdef void network_backward_block(const Workspace *ws, int thread,
     cdef Py_ssize_t l, J, K
     cdef Py_ssize_t top = ws.num_layers - 1
     cdef Py_ssize_t C = ws.sizes[ws.num_layers]
-    cdef double *delta = thread_outputs(ws, thread, top)
-    cdef double *below
+    cdef real *delta = <real *> thread_outputs(ws, thread, top)
+    cdef real *below
+    cdef real *delta_below
     # delta3 = probs - onehot(y)
-    softmax_forward(delta, delta, thread_scratch(ws, thread), n, C)
+    softmax_forward(delta, delta, <real *> thread_scratch(ws, thread), n, C)
     softmax_cross_entropy_backward(delta, delta, y, n, C)
     for l in range(top, -1, -1):
         J = ws.sizes[l]
@@ -170,13 +190,13 @@ cdef void network_backward_block(const Workspace *ws, int thread,
         if l == 0:
             dense_backward(grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, X, ld_X, n, J, K)
         else:
-            below = thread_outputs(ws, thread, l - 1)
+            below = <real *> thread_outputs(ws, thread, l - 1)
+            delta_below = <real *> thread_deltas(ws, thread, l - 1)
             dense_backward(grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below, n, n, J, K)
             # delta2 = delta3.dot(W2.T) * (1 - a1**2)
-            dense_backward_input(thread_deltas(ws, thread, l - 1), delta, params + ws.weight_offsets[l], n, J, K)
-            activation_backward(thread_deltas(ws, thread, l - 1), thread_deltas(ws, thread, l - 1), below,
-                                n * J, ws.activation)
-            delta = thread_deltas(ws, thread, l - 1)
+            dense_backward_input(delta_below, delta, params + ws.weight_offsets[l], n, J, K)
+            activation_backward(delta_below, delta_below, below, n * J, ws.activation)
+            delta = delta_below
 
 
 # ---------------------------------------------------------------- all rows, in slabs
@@ -190,12 +210,12 @@ cdef inline Py_ssize_t rows_in_block(const Workspace *ws, Py_ssize_t block, Py_s
     return min(ws.block_rows, rows - block * ws.block_rows)
 
 
-cdef void slab_gradient(const Workspace *ws, int thread, Py_ssize_t slab, double *grads,
-                        const double *params, const double *X, const Py_ssize_t *y,
+cdef void slab_gradient(const Workspace *ws, int thread, Py_ssize_t slab, real *grads,
+                        const real *params, const real *X, const Py_ssize_t *y,
                         Py_ssize_t rows) noexcept nogil:
     # grads = the data term's gradient over the blocks of this slab, added in block order
     cdef Py_ssize_t block, start, n
-    memset(grads, 0, ws.num_params * sizeof(double))
+    memset(grads, 0, ws.num_params * sizeof(real))
     for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
         start = block * ws.block_rows
         n = rows_in_block(ws, block, rows)
@@ -207,28 +227,28 @@ cdef inline bint in_parallel(const Workspace *ws, Py_ssize_t rows) noexcept nogi
     return ws.num_threads > 1 and num_slabs(ws, rows) > 1 and rows >= ws.parallel_rows
 
 
-cdef double *network_gradient(const Workspace *ws, const double *params, const double *X,
-                              const Py_ssize_t *y, Py_ssize_t rows) noexcept nogil:
+cdef real *network_gradient(const Workspace *ws, const real *params, const real *X,
+                            const Py_ssize_t *y, Py_ssize_t rows) noexcept nogil:
     # reference.backward(model, X, y, reference.forward(model, X)), flat: -> slab 0's buffer
     cdef Py_ssize_t S = num_slabs(ws, rows)
     cdef Py_ssize_t slab, i
-    cdef double *grads = ws.slab_grads
-    cdef double *other
+    cdef real *grads = <real *> slab_grads(ws, 0)
+    cdef real *other
     if in_parallel(ws, rows):
         for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="static"):
-            slab_gradient(ws, threadid(), slab, ws.slab_grads + slab * ws.num_params, params, X, y, rows)
+            slab_gradient(ws, threadid(), slab, <real *> slab_grads(ws, slab), params, X, y, rows)
     else:
         for slab in range(S):
-            slab_gradient(ws, 0, slab, ws.slab_grads + slab * ws.num_params, params, X, y, rows)
+            slab_gradient(ws, 0, slab, <real *> slab_grads(ws, slab), params, X, y, rows)
     for slab in range(1, S):
-        other = ws.slab_grads + slab * ws.num_params
+        other = <real *> slab_grads(ws, slab)
         for i in range(ws.num_params):
             grads[i] = grads[i] + other[i]
     return grads
 
 
-cdef double slab_data_loss(const Workspace *ws, int thread, Py_ssize_t slab, const double *params,
-                           const double *X, const Py_ssize_t *y, Py_ssize_t rows) noexcept nogil:
+cdef double slab_data_loss(const Workspace *ws, int thread, Py_ssize_t slab, const real *params,
+                           const real *X, const Py_ssize_t *y, Py_ssize_t rows) noexcept nogil:
     # the summed cross-entropy of the blocks of this slab, added in block order
     cdef Py_ssize_t block, start, n, top = ws.num_layers - 1
     cdef double loss = 0.0
@@ -236,14 +256,15 @@ cdef double slab_data_loss(const Workspace *ws, int thread, Py_ssize_t slab, con
         start = block * ws.block_rows
         n = rows_in_block(ws, block, rows)
         network_forward_block(ws, thread, params, X + start, rows, n)
-        loss = loss + cross_entropy_loss(thread_outputs(ws, thread, top), y + start,
-                                         thread_scratch(ws, thread), n, ws.sizes[ws.num_layers])
+        loss = loss + cross_entropy_loss(<real *> thread_outputs(ws, thread, top), y + start,
+                                         <real *> thread_scratch(ws, thread), n, ws.sizes[ws.num_layers])
     return loss
 
 
-cdef double network_loss(const Workspace *ws, const double *params, const double *X,
+cdef double network_loss(const Workspace *ws, const real *params, const real *X,
                          const Py_ssize_t *y, Py_ssize_t rows, double reg_lambda) noexcept nogil:
-    # reference.calculate_loss: (sum of -log p[y] + reg/2 * sum of |Wl|^2) / N
+    # reference.calculate_loss: (sum of -log p[y] + reg/2 * sum of |Wl|^2) / N,
+    # summed in double in both precisions (see layers.cross_entropy_loss)
     cdef Py_ssize_t S = num_slabs(ws, rows)
     cdef Py_ssize_t slab, i
     cdef double data_loss = 0.0, weight_norm = 0.0
@@ -256,23 +277,26 @@ cdef double network_loss(const Workspace *ws, const double *params, const double
     for slab in range(S):
         data_loss = data_loss + ws.slab_losses[slab]
     for i in range(ws.num_weights):
-        weight_norm = weight_norm + params[i] * params[i]
+        weight_norm = weight_norm + <double> params[i] * <double> params[i]
     data_loss = data_loss + reg_lambda / 2 * weight_norm
     return 1.0 / rows * data_loss
 
 
-cdef void train_pass(const Workspace *ws, double *params, const double *X, const Py_ssize_t *y,
+cdef void train_pass(const Workspace *ws, real *params, const real *X, const Py_ssize_t *y,
                      Py_ssize_t rows, double epsilon, double reg_lambda) noexcept nogil:
-    # reference.train_pass: every gradient first, then every parameter moves
-    cdef double *grads = network_gradient(ws, params, X, y, rows)
-    sgd_update(params, grads, epsilon, reg_lambda, ws.num_weights)
-    sgd_update(params + ws.num_weights, grads + ws.num_weights, epsilon, 0.0,
+    # reference.train_pass: every gradient first, then every parameter moves.
+    # The step sizes are rounded to real once, as NumPy rounds a Python float
+    # that multiplies a float32 array.
+    cdef real *grads = network_gradient(ws, params, X, y, rows)
+    cdef real step = <real> epsilon, weight_decay = <real> reg_lambda, no_decay = 0
+    sgd_update(params, grads, step, weight_decay, ws.num_weights)
+    sgd_update(params + ws.num_weights, grads + ws.num_weights, step, no_decay,
                ws.num_params - ws.num_weights)
 
 
-cdef void train_epoch(const Workspace *ws, double *params,
-                      double *X_batch, Py_ssize_t *y_batch,   # workspace (B,D)^T, (B,)
-                      const double *X, const Py_ssize_t *y, Py_ssize_t N,
+cdef void train_epoch(const Workspace *ws, real *params,
+                      real *X_batch, Py_ssize_t *y_batch,     # workspace (B,D)^T, (B,)
+                      const real *X, const Py_ssize_t *y, Py_ssize_t N,
                       const Py_ssize_t *order, Py_ssize_t batch_size,
                       const double *epsilons, double reg_lambda) noexcept nogil:
     # reference.train_epoch: batch k of the shuffled order steps with epsilons[k];
@@ -286,30 +310,83 @@ cdef void train_epoch(const Workspace *ws, double *params,
         train_pass(ws, params, X_batch, y_batch, B, epsilons[step], reg_lambda * (<double> B / N))
 
 
+cdef void run_passes(const Workspace *ws, real *params,
+                     real *X_batch, Py_ssize_t *y_batch,      # workspace (B,D)^T, (B,); minibatches only
+                     const real *X, const Py_ssize_t *y, Py_ssize_t N, Py_ssize_t B,
+                     const Py_ssize_t *orders,                # (num_passes, N); minibatches only
+                     const double *epsilons, double reg_lambda,
+                     Py_ssize_t first_pass, Py_ssize_t num_passes, Py_ssize_t loss_every,
+                     double *losses) noexcept nogil:
+    # Network.train_passes without the GIL: the fused loop
+    cdef Py_ssize_t i, p
+    cdef Py_ssize_t steps_per_pass = (N + B - 1) // B
+    for i in range(num_passes):
+        if B == N:
+            train_pass(ws, params, X, y, N, epsilons[i], reg_lambda)
+        else:
+            train_epoch(ws, params, X_batch, y_batch, X, y, N, orders + i * N, B,
+                        epsilons + i * steps_per_pass, reg_lambda)
+        p = first_pass + i
+        if loss_every > 0 and p % loss_every == 0:
+            losses[p // loss_every] = network_loss(ws, params, X, y, N, reg_lambda)
+
+
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+cdef void *array_data(object array, object dtype, Py_ssize_t size, str name, bint writable=False) except NULL:
+    # The address of a contiguous array's data, once its dtype and size are
+    # checked: the kernels index it without bounds checks, so a wrong array
+    # must stop here. (A size-0 array is never passed.)
+    if not isinstance(array, np.ndarray):
+        raise TypeError("%s must be a NumPy array, got %s" % (name, type(array).__name__))
+    cdef cnp.ndarray checked = array
+    if checked.dtype != dtype:
+        raise ValueError("%s must have dtype %s, got %s" % (name, dtype, checked.dtype))
+    if not checked.flags.c_contiguous or checked.size != size:
+        raise ValueError("%s must be a contiguous array of %d elements, got shape %s"
+                         % (name, size, array.shape))
+    if writable and not checked.flags.writeable:
+        raise ValueError("%s must be writable" % name)
+    return cnp.PyArray_DATA(checked)
+
+
 cdef class Network:
     """The workspace of one training (or inference) call, allocated once.
 
     ``Network(sizes, activation, X, y, batch_size, num_threads)``: X is the
-    feature-major flat (N,D)^T buffer, y the (N,) labels (may be empty for
-    inference). NumPy allocates every buffer here; the kernels only view them.
+    feature-major flat (N,D)^T buffer, float32 or float64, which sets the
+    precision of every buffer and of the parameters the methods take; y the
+    (N,) labels (may be empty for inference). NumPy allocates every buffer
+    here; the kernels only view them.
     """
 
     cdef Workspace ws
     cdef readonly Py_ssize_t N, batch_size, block_rows
     cdef readonly int num_threads
-    cdef const double[::1] X
+    cdef readonly object dtype
+    cdef bint single                      # float32: run the float copies of the kernels
+    cdef object X                         # kept alive: the kernels read it through X_data
+    cdef const void *X_data
     cdef const Py_ssize_t[::1] y
     cdef Py_ssize_t[::1] sizes, weight_offsets, bias_offsets, unit_offsets
-    cdef double[::1] outputs, deltas, scratch, slab_grads, slab_losses, X_batch
+    cdef object outputs, deltas, scratch, slab_grads, X_batch
+    cdef double[::1] slab_losses
     cdef Py_ssize_t[::1] y_batch
 
-    def __init__(self, sizes, int activation, const double[::1] X, const Py_ssize_t[::1] y,
+    def __init__(self, sizes, int activation, X, const Py_ssize_t[::1] y,
                  Py_ssize_t batch_size, int num_threads, block_rows=None):
         sizes = [int(size) for size in sizes]
         L = len(sizes) - 1
+        if not isinstance(X, np.ndarray) or X.dtype not in DTYPES:
+            raise TypeError("X must be a float32 or float64 NumPy array")
+        self.dtype = X.dtype
+        self.single = X.dtype == np.float32
         self.N = len(X) // sizes[0]
+        self.X = X
+        self.X_data = array_data(X, self.dtype, self.N * sizes[0], "X")
         self.batch_size = batch_size
-        self.X, self.y = X, y
+        self.y = y
         self.sizes = np.array(sizes, dtype=np.intp)
         layer_shapes = list(zip(sizes[:L], sizes[1:]))
         self.weight_offsets = np.cumsum([0] + [J * K for J, K in layer_shapes])[:L].astype(np.intp)
@@ -318,20 +395,21 @@ cdef class Network:
         self.unit_offsets = np.cumsum([0] + sizes[1:])[:L].astype(np.intp)
         units = sum(sizes[1:])
         # block_rows: the tests set it to check the partition against the reference
-        self.block_rows = block_rows_for(sizes, batch_size) if block_rows is None else block_rows
+        self.block_rows = (block_rows_for(sizes, batch_size, self.dtype.itemsize) if block_rows is None
+                           else block_rows)
         # threads only where a pass has the work to pay for them (the loss
         # sweeps all N rows even when the steps take minibatches)
         multiply_adds_per_row = num_weights
         parallel_rows = max(1, -(-MIN_PARALLEL_WORK // multiply_adds_per_row))
         self.num_threads = num_threads if max(self.N, batch_size) >= parallel_rows else 1
-        self.outputs = np.empty(self.num_threads * self.block_rows * units)
+        self.outputs = np.empty(self.num_threads * self.block_rows * units, dtype=self.dtype)
         self.deltas = np.empty_like(self.outputs)
-        self.scratch = np.empty(self.num_threads * self.block_rows * (sizes[L] + 1))
-        self.slab_grads = np.empty(MAX_SLABS * (num_weights + units))
+        self.scratch = np.empty(self.num_threads * self.block_rows * (sizes[L] + 1), dtype=self.dtype)
+        self.slab_grads = np.empty(MAX_SLABS * (num_weights + units), dtype=self.dtype)
         self.slab_losses = np.empty(MAX_SLABS)
         minibatches = batch_size < self.N
-        self.X_batch = np.empty(batch_size * sizes[0] if minibatches else 0)
-        self.y_batch = np.empty(batch_size if minibatches else 0, dtype=np.intp)
+        self.X_batch = np.empty(batch_size * sizes[0] if minibatches else 1, dtype=self.dtype)
+        self.y_batch = np.empty(batch_size if minibatches else 1, dtype=np.intp)
         if uses_blas(sizes):
             load_blas()
 
@@ -347,13 +425,17 @@ cdef class Network:
         self.ws.parallel_rows = parallel_rows
         self.ws.num_threads = self.num_threads
         self.ws.activation = <Activation> activation
-        self.ws.outputs = &self.outputs[0]
-        self.ws.deltas = &self.deltas[0]
-        self.ws.scratch = &self.scratch[0]
-        self.ws.slab_grads = &self.slab_grads[0]
+        self.ws.itemsize = self.dtype.itemsize
+        self.ws.outputs = cnp.PyArray_DATA(self.outputs)
+        self.ws.deltas = cnp.PyArray_DATA(self.deltas)
+        self.ws.scratch = cnp.PyArray_DATA(self.scratch)
+        self.ws.slab_grads = cnp.PyArray_DATA(self.slab_grads)
         self.ws.slab_losses = &self.slab_losses[0]
 
-    def train_passes(self, double[::1] params, const Py_ssize_t[::1] orders, const double[::1] epsilons,
+    cdef void *params_data(self, params, bint writable=False) except NULL:
+        return array_data(params, self.dtype, self.ws.num_params, "params", writable)
+
+    def train_passes(self, params, const Py_ssize_t[::1] orders, const double[::1] epsilons,
                      double reg_lambda, Py_ssize_t first_pass, Py_ssize_t num_passes, Py_ssize_t loss_every,
                      double[::1] losses):
         """The fused loop: passes ``first_pass`` .. ``first_pass + num_passes - 1`` in C, without the GIL.
@@ -366,58 +448,83 @@ cdef class Network:
         whole training set goes to ``losses[p // loss_every]``: recording never
         returns to Python. Nothing is allocated here.
         """
-        cdef Py_ssize_t i, p, N = self.N, B = self.batch_size
-        cdef Py_ssize_t steps_per_pass = (N + B - 1) // B
-        cdef Workspace *ws = &self.ws
-        cdef double *theta = &params[0]
-        cdef const double *X = &self.X[0]
-        cdef const Py_ssize_t *y = &self.y[0]
+        cdef Py_ssize_t N = self.N, B = self.batch_size
+        cdef void *theta = self.params_data(params, writable=True)
+        cdef const Py_ssize_t *order_data = &orders[0] if B < N else NULL
+        cdef double *loss_data = &losses[0] if losses.shape[0] > 0 else NULL
+        cdef void *X_batch = cnp.PyArray_DATA(self.X_batch)
+        if num_passes <= 0:
+            return
         with nogil:
-            for i in range(num_passes):
-                if B == N:
-                    train_pass(ws, theta, X, y, N, epsilons[i], reg_lambda)
-                else:
-                    train_epoch(ws, theta, &self.X_batch[0], &self.y_batch[0], X, y, N, &orders[i * N], B,
-                                &epsilons[i * steps_per_pass], reg_lambda)
-                p = first_pass + i
-                if loss_every > 0 and p % loss_every == 0:
-                    losses[p // loss_every] = network_loss(ws, theta, X, y, N, reg_lambda)
+            if self.single:
+                run_passes(&self.ws, <float *> theta, <float *> X_batch, &self.y_batch[0], <const float *> self.X_data,
+                           &self.y[0], N, B, order_data, &epsilons[0], reg_lambda, first_pass, num_passes,
+                           loss_every, loss_data)
+            else:
+                run_passes(&self.ws, <double *> theta, <double *> X_batch, &self.y_batch[0],
+                           <const double *> self.X_data, &self.y[0], N, B, order_data, &epsilons[0], reg_lambda,
+                           first_pass, num_passes, loss_every, loss_data)
 
-    def loss(self, const double[::1] params, double reg_lambda):
+    def loss(self, params, double reg_lambda):
         """reference.calculate_loss on the whole training set."""
         cdef double loss
+        cdef const void *theta = self.params_data(params)
         with nogil:
-            loss = network_loss(&self.ws, &params[0], &self.X[0], &self.y[0], self.N, reg_lambda)
+            if self.single:
+                loss = network_loss(&self.ws, <const float *> theta, <const float *> self.X_data, &self.y[0],
+                                    self.N, reg_lambda)
+            else:
+                loss = network_loss(&self.ws, <const double *> theta, <const double *> self.X_data, &self.y[0],
+                                    self.N, reg_lambda)
         return loss
 
-    def train_pass(self, double[::1] params, double epsilon, double reg_lambda):
+    def train_pass(self, params, double epsilon, double reg_lambda):
         """reference.train_pass on the whole training set, in place (for the tests)."""
+        cdef void *theta = self.params_data(params, writable=True)
         with nogil:
-            train_pass(&self.ws, &params[0], &self.X[0], &self.y[0], self.N, epsilon, reg_lambda)
+            if self.single:
+                train_pass(&self.ws, <float *> theta, <const float *> self.X_data, &self.y[0], self.N, epsilon,
+                           reg_lambda)
+            else:
+                train_pass(&self.ws, <double *> theta, <const double *> self.X_data, &self.y[0], self.N, epsilon,
+                           reg_lambda)
 
-    def gradient(self, const double[::1] params, double[::1] grads):
+    def gradient(self, params, grads):
         """reference.gradients with reg_lambda = 0, flat, on the whole training set (for the tests)."""
-        cdef double *result
+        cdef const void *theta = self.params_data(params)
+        cdef void *out = array_data(grads, self.dtype, self.ws.num_params, "grads", True)
+        cdef void *result
         with nogil:
-            result = network_gradient(&self.ws, &params[0], &self.X[0], &self.y[0], self.N)
-        memcpy(&grads[0], result, self.ws.num_params * sizeof(double))
+            if self.single:
+                result = network_gradient(&self.ws, <const float *> theta, <const float *> self.X_data,
+                                          &self.y[0], self.N)
+            else:
+                result = network_gradient(&self.ws, <const double *> theta, <const double *> self.X_data,
+                                          &self.y[0], self.N)
+        memcpy(out, result, self.ws.num_params * self.ws.itemsize)
 
-    def forward_block(self, const double[::1] params, Py_ssize_t start, Py_ssize_t n):
+    def forward_block(self, params, Py_ssize_t start, Py_ssize_t n):
         """reference.forward on rows start..start+n-1 (n <= block_rows) -> each layer's (n,K)^T (for the tests)."""
-        network_forward_block(&self.ws, 0, &params[0], &self.X[start], self.N, n)
-        return [np.asarray(<double[:n * K]> thread_outputs(&self.ws, 0, l)).copy()
+        cdef const void *theta = self.params_data(params)
+        if self.single:
+            network_forward_block(&self.ws, 0, <const float *> theta, <const float *> self.X_data + start,
+                                  self.N, n)
+        else:
+            network_forward_block(&self.ws, 0, <const double *> theta, <const double *> self.X_data + start,
+                                  self.N, n)
+        return [self.outputs[self.unit_offsets[l] * self.block_rows:][:n * K].copy()
                 for l, K in enumerate(self.sizes[1:])]
 
 
-def block_rows_for(sizes, rows):
+def block_rows_for(sizes, rows, itemsize=8):
     """Rows per block: a block's activations and deltas fill at most about
     BLOCK_BYTES; fewer rows where that gives every slab a block, but not fewer
     than MIN_BLOCK_ROWS; a multiple of 8 (a cache line of doubles); never more
-    rows than there are. It depends on the layer sizes and the number of rows
-    only, never on the thread count.
+    rows than there are. It depends on the layer sizes, the precision and the
+    number of rows only, never on the thread count.
     """
     units = sum(sizes[1:])
-    cache_rows = max(8, BLOCK_BYTES // (2 * 8 * units) // 8 * 8)
+    cache_rows = max(8, BLOCK_BYTES // (2 * itemsize * units) // 8 * 8)
     rows_per_slab = -(-rows // MAX_SLABS)
     spread_rows = -(-rows_per_slab // 8) * 8
     block_rows = min(cache_rows, max(MIN_BLOCK_ROWS, spread_rows))
@@ -425,36 +532,49 @@ def block_rows_for(sizes, rows):
 
 
 cdef void slab_probabilities(const Workspace *ws, int thread, Py_ssize_t slab,
-                             double *probs,             # OUT (rows,C)^T
-                             const double *params, const double *X, Py_ssize_t rows) noexcept nogil:
+                             real *probs,               # OUT (rows,C)^T
+                             const real *params, const real *X, Py_ssize_t rows) noexcept nogil:
     # reference.predict_proba on the blocks of this slab
     cdef Py_ssize_t block, start, n, c, C = ws.sizes[ws.num_layers]
-    cdef double *top = thread_outputs(ws, thread, ws.num_layers - 1)
+    cdef real *top = <real *> thread_outputs(ws, thread, ws.num_layers - 1)
     for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
         start = block * ws.block_rows
         n = rows_in_block(ws, block, rows)
         network_forward_block(ws, thread, params, X + start, rows, n)
-        softmax_forward(top, top, thread_scratch(ws, thread), n, C)
+        softmax_forward(top, top, <real *> thread_scratch(ws, thread), n, C)
         for c in range(C):
-            memcpy(probs + c * rows + start, top + c * n, n * sizeof(double))
+            memcpy(probs + c * rows + start, top + c * n, n * sizeof(real))
 
 
-def predict_probabilities(double[::1] probs,           # OUT (N,C)^T
-                          const double[::1] params,    # IN
-                          const double[::1] X,         # IN (N,D)^T
+cdef void network_probabilities(const Workspace *ws, real *probs, const real *params, const real *X,
+                                Py_ssize_t rows) noexcept nogil:
+    # reference.predict_proba over all rows, in slabs
+    cdef Py_ssize_t S = num_slabs(ws, rows), slab
+    if in_parallel(ws, rows):
+        for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="static"):
+            slab_probabilities(ws, threadid(), slab, probs, params, X, rows)
+    else:
+        for slab in range(S):
+            slab_probabilities(ws, 0, slab, probs, params, X, rows)
+
+
+def predict_probabilities(probs,        # OUT (N,C)^T
+                          params,       # IN
+                          X,            # IN (N,D)^T
                           sizes, int activation, int num_threads):
-    """reference.predict_proba, streamed in blocks: the working memory does not grow with N."""
+    """reference.predict_proba, streamed in blocks: the working memory does not
+    grow with N. probs and params have the dtype of X."""
     cdef Py_ssize_t N = len(X) // sizes[0]
     cdef Network network = Network(sizes, activation, X, np.zeros(N, dtype=np.intp), N, num_threads)
-    cdef Workspace *ws = &network.ws
-    cdef Py_ssize_t S = num_slabs(ws, N), slab
+    cdef const void *theta = network.params_data(params)
+    cdef void *out = array_data(probs, network.dtype, N * sizes[len(sizes) - 1], "probs", True)
     with nogil:
-        if in_parallel(ws, N):
-            for slab in prange(S, num_threads=ws.num_threads, schedule="static"):
-                slab_probabilities(ws, threadid(), slab, &probs[0], &params[0], &X[0], N)
+        if network.single:
+            network_probabilities(&network.ws, <float *> out, <const float *> theta, <const float *> network.X_data,
+                                  N)
         else:
-            for slab in range(S):
-                slab_probabilities(ws, 0, slab, &probs[0], &params[0], &X[0], N)
+            network_probabilities(&network.ws, <double *> out, <const double *> theta,
+                                  <const double *> network.X_data, N)
 
 
 def uses_blas(sizes):

@@ -8,24 +8,30 @@
 # vectorises. Arrays are contiguous (n,K)^T blocks unless an argument ld_...
 # gives the distance between two features' rows (N, for a block of rows of
 # the whole feature-major X).
+#
+# Every kernel exists for float and double (precision.pxd): real is the
+# precision of the arrays, and the arithmetic stays in it, literals included
+# (one and zero below are real), as NumPy computes on float32 arrays.
 
 from libc.math cimport log
 
 from linalg cimport dot, dot2, gemm, total, use_blas, weighted_sum
-from vecmath cimport fastbp_exp, fastbp_sigmoid, fastbp_tanh
+from precision cimport real
+from vecmath cimport vector_exp, vector_sigmoid, vector_tanh
 
-cdef inline void dense_forward(double *z,                    # OUT (n,K)^T
-                               const double *inp,            # IN  (n,J)^T, feature rows ld_inp apart
+cdef inline void dense_forward(real *z,                    # OUT (n,K)^T
+                               const real *inp,            # IN  (n,J)^T, feature rows ld_inp apart
                                Py_ssize_t ld_inp,
-                               const double *W,              # IN  (J,K)
-                               const double *b,              # IN  (1,K)
+                               const real *W,              # IN  (J,K)
+                               const real *b,              # IN  (1,K)
                                Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # z = inp.dot(W) + b
     # For each sample the sum runs over j, then adds b, as NumPy does.
     cdef Py_ssize_t i, k
-    cdef double *z_k
+    cdef real *z_k
+    cdef real zero = 0
     if use_blas(J, K):
-        gemm(b'N', b'T', n, K, J, inp, ld_inp, W, K, 0.0, z, n)
+        gemm(False, True, n, K, J, inp, ld_inp, W, K, zero, z, n)
         for k in range(K):
             z_k = z + k * n
             for i in range(n):
@@ -35,21 +41,22 @@ cdef inline void dense_forward(double *z,                    # OUT (n,K)^T
             weighted_sum(z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
 
 
-cdef inline void dense_backward(double *dW,                  # OUT (J,K), accumulated
-                         double *db,                  # OUT (1,K), accumulated
-                         const double *delta,         # IN  (n,K)^T
-                         const double *inp,           # IN  (n,J)^T, feature rows ld_inp apart
+cdef inline void dense_backward(real *dW,                  # OUT (J,K), accumulated
+                         real *db,                  # OUT (1,K), accumulated
+                         const real *delta,         # IN  (n,K)^T
+                         const real *inp,           # IN  (n,J)^T, feature rows ld_inp apart
                          Py_ssize_t ld_inp,
                          Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # dW = inp.T.dot(delta); db = np.sum(delta, axis=0, keepdims=True)
     # Adds to gradients that the caller zeroes once per step.
     cdef Py_ssize_t j, k
-    cdef double pair[2]
+    cdef real pair[2]
+    cdef real one = 1
     for k in range(K):
         db[k] = db[k] + total(delta + k * n, n)
     if use_blas(J, K):
         # dW^T (K,J) += delta^T (K,n) . inp (n,J)
-        gemm(b'T', b'N', K, J, n, delta, n, inp, ld_inp, 1.0, dW, K)
+        gemm(True, False, K, J, n, delta, n, inp, ld_inp, one, dW, K)
     else:
         for j in range(J):
             for k in range(0, K - 1, 2):
@@ -60,70 +67,76 @@ cdef inline void dense_backward(double *dW,                  # OUT (J,K), accumu
                 dW[j * K + K - 1] = dW[j * K + K - 1] + dot(inp + j * ld_inp, delta + (K - 1) * n, n)
 
 
-cdef inline void dense_backward_input(double *dinp,          # OUT (n,J)^T
-                                      const double *delta,   # IN  (n,K)^T
-                                      const double *W,       # IN  (J,K)
+cdef inline void dense_backward_input(real *dinp,          # OUT (n,J)^T
+                                      const real *delta,   # IN  (n,K)^T
+                                      const real *W,       # IN  (J,K)
                                       Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # dinp = delta.dot(W.T)
     cdef Py_ssize_t j
+    cdef real zero = 0
     if use_blas(J, K):
-        gemm(b'N', b'N', n, J, K, delta, n, W, K, 0.0, dinp, n)
+        gemm(False, False, n, J, K, delta, n, W, K, zero, dinp, n)
     else:
         for j in range(J):
-            weighted_sum(dinp + j * n, delta, n, W + j * K, 1, 0.0, K, n)
+            weighted_sum(dinp + j * n, delta, n, W + j * K, 1, zero, K, n)
 
 
-cdef inline void tanh_forward(double *a,              # OUT (n,K)^T, may be z itself
-                              const double *z,        # IN  (n,K)^T
+cdef inline void tanh_forward(real *a,              # OUT (n,K)^T, may be z itself
+                              const real *z,        # IN  (n,K)^T
                               Py_ssize_t size) noexcept nogil:
     # a = np.tanh(z), by the vectorised tanh of vecmath.h (within 2 ulp)
-    fastbp_tanh(a, z, size)
+    vector_tanh(a, z, size)
 
 
-cdef inline void tanh_backward(double *dz,            # OUT (n,K)^T, may be dout itself
-                               const double *dout,    # IN  (n,K)^T
-                               const double *a,       # IN  (n,K)^T, the forward output
+cdef inline void tanh_backward(real *dz,            # OUT (n,K)^T, may be dout itself
+                               const real *dout,    # IN  (n,K)^T
+                               const real *a,       # IN  (n,K)^T, the forward output
                                Py_ssize_t size) noexcept nogil:
     # dz = dout * (1 - np.power(a, 2))
     cdef Py_ssize_t i
+    cdef real one = 1
     for i in range(size):
-        dz[i] = dout[i] * (1.0 - a[i] * a[i])
+        dz[i] = dout[i] * (one - a[i] * a[i])
 
 
-cdef inline void sigmoid_forward(double *a,           # OUT (n,K)^T, may be z itself
-                                 const double *z,     # IN  (n,K)^T
+cdef inline void sigmoid_forward(real *a,           # OUT (n,K)^T, may be z itself
+                                 const real *z,     # IN  (n,K)^T
                                  Py_ssize_t size) noexcept nogil:
-    # a = 1.0 / (1.0 + np.exp(-z)); exp overflows to inf below -709, giving exactly 0
-    fastbp_sigmoid(a, z, size)
+    # a = 1.0 / (1.0 + np.exp(-z)); exp overflows to inf below -709 (-88 in
+    # float32), giving exactly 0
+    vector_sigmoid(a, z, size)
 
 
-cdef inline void sigmoid_backward(double *dz,         # OUT (n,K)^T, may be dout itself
-                                  const double *dout, # IN  (n,K)^T
-                                  const double *a,    # IN  (n,K)^T, the forward output
+cdef inline void sigmoid_backward(real *dz,         # OUT (n,K)^T, may be dout itself
+                                  const real *dout, # IN  (n,K)^T
+                                  const real *a,    # IN  (n,K)^T, the forward output
                                   Py_ssize_t size) noexcept nogil:
     # dz = dout * (a * (1 - a))
     cdef Py_ssize_t i
+    cdef real one = 1
     for i in range(size):
-        dz[i] = dout[i] * (a[i] * (1.0 - a[i]))
+        dz[i] = dout[i] * (a[i] * (one - a[i]))
 
 
-cdef inline void relu_forward(double *a,              # OUT (n,K)^T, may be z itself
-                              const double *z,        # IN  (n,K)^T
+cdef inline void relu_forward(real *a,              # OUT (n,K)^T, may be z itself
+                              const real *z,        # IN  (n,K)^T
                               Py_ssize_t size) noexcept nogil:
     # a = np.maximum(z, 0.0)
     cdef Py_ssize_t i
+    cdef real zero = 0
     for i in range(size):
-        a[i] = z[i] if z[i] > 0.0 else 0.0
+        a[i] = z[i] if z[i] > zero else zero
 
 
-cdef inline void relu_backward(double *dz,            # OUT (n,K)^T, may be dout itself
-                               const double *dout,    # IN  (n,K)^T
-                               const double *a,       # IN  (n,K)^T, the forward output
+cdef inline void relu_backward(real *dz,            # OUT (n,K)^T, may be dout itself
+                               const real *dout,    # IN  (n,K)^T
+                               const real *a,       # IN  (n,K)^T, the forward output
                                Py_ssize_t size) noexcept nogil:
     # dz = dout * (a > 0)
     cdef Py_ssize_t i
+    cdef real one = 1, zero = 0
     for i in range(size):
-        dz[i] = dout[i] * (1.0 if a[i] > 0.0 else 0.0)
+        dz[i] = dout[i] * (one if a[i] > zero else zero)
 
 
 # The hidden-layer activations, numbered in the order of reference.ACTIVATIONS
@@ -134,7 +147,7 @@ cdef enum Activation:
     RELU = 2
 
 
-cdef inline void activation_forward(double *a, const double *z, Py_ssize_t size,
+cdef inline void activation_forward(real *a, const real *z, Py_ssize_t size,
                                     Activation activation) noexcept nogil:
     # reference.ACTIVATIONS[name][0]
     if activation == SIGMOID:
@@ -145,7 +158,7 @@ cdef inline void activation_forward(double *a, const double *z, Py_ssize_t size,
         tanh_forward(a, z, size)
 
 
-cdef inline void activation_backward(double *dz, const double *dout, const double *a,
+cdef inline void activation_backward(real *dz, const real *dout, const real *a,
                                      Py_ssize_t size, Activation activation) noexcept nogil:
     # reference.ACTIVATIONS[name][1]
     if activation == SIGMOID:
@@ -156,8 +169,8 @@ cdef inline void activation_backward(double *dz, const double *dout, const doubl
         tanh_backward(dz, dout, a, size)
 
 
-cdef inline void row_max(double *out,                 # OUT (n,)
-                         const double *z,             # IN  (n,C)^T
+cdef inline void row_max(real *out,                 # OUT (n,)
+                         const real *z,             # IN  (n,C)^T
                          Py_ssize_t n, Py_ssize_t C) noexcept nogil:
     # out = z.max(axis=1)
     cdef Py_ssize_t i, c
@@ -169,9 +182,9 @@ cdef inline void row_max(double *out,                 # OUT (n,)
                 out[i] = z[c * n + i]
 
 
-cdef inline void softmax_forward(double *probs,              # OUT (n,C)^T, may be z itself
-                                 const double *z,            # IN  (n,C)^T
-                                 double *scratch,            # workspace (n,)
+cdef inline void softmax_forward(real *probs,              # OUT (n,C)^T, may be z itself
+                                 const real *z,            # IN  (n,C)^T
+                                 real *scratch,            # workspace (n,)
                                  Py_ssize_t n, Py_ssize_t C) noexcept nogil:
     # shifted = z - z.max(axis=1, keepdims=True); exp_scores = np.exp(shifted)
     # probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
@@ -183,7 +196,7 @@ cdef inline void softmax_forward(double *probs,              # OUT (n,C)^T, may 
     for c in range(C):
         for i in range(n):
             probs[c * n + i] = z[c * n + i] - scratch[i]
-    fastbp_exp(probs, probs, n * C)
+    vector_exp(probs, probs, n * C)
     for i in range(n):
         scratch[i] = probs[i]
     for c in range(1, C):
@@ -194,69 +207,73 @@ cdef inline void softmax_forward(double *probs,              # OUT (n,C)^T, may 
             probs[c * n + i] = probs[c * n + i] / scratch[i]
 
 
-cdef inline void softmax_forward_two(double *probs,          # OUT (n,2)^T, may be z itself
-                                     const double *z,        # IN  (n,2)^T
-                                     double *scratch,        # workspace (n,)
+cdef inline void softmax_forward_two(real *probs,          # OUT (n,2)^T, may be z itself
+                                     const real *z,        # IN  (n,2)^T
+                                     real *scratch,        # workspace (n,)
                                      Py_ssize_t n) noexcept nogil:
     # softmax_forward for C = 2 with half the exps and one division: the larger
     # logit's shifted value is exactly 0 and its exp exactly 1; the other's is
     # min - max = -|z0 - z1| exactly. The larger class's probability 1 / (1 + e)
-    # is the general case's to the bit (1 + e and e + 1 are the same double);
+    # is the general case's to the bit (1 + e and e + 1 are the same number);
     # the smaller one, e * (1 / (1 + e)), is within an ulp of its e / (1 + e).
     cdef Py_ssize_t i
-    cdef const double *z0 = z
-    cdef const double *z1 = z + n
-    cdef double e, larger
+    cdef const real *z0 = z
+    cdef const real *z1 = z + n
+    cdef real e, larger, one = 1
     cdef bint second_larger
     for i in range(n):
         scratch[i] = -(z0[i] - z1[i]) if z0[i] >= z1[i] else -(z1[i] - z0[i])
-    fastbp_exp(scratch, scratch, n)
+    vector_exp(scratch, scratch, n)
     for i in range(n):
         e = scratch[i]
-        larger = 1.0 / (1.0 + e)
+        larger = one / (one + e)
         second_larger = z1[i] > z0[i]
         probs[i] = e * larger if second_larger else larger
         probs[n + i] = larger if second_larger else e * larger
 
 
-cdef inline void softmax_cross_entropy_backward(double *delta,           # OUT (n,C)^T, may be probs itself
-                                                const double *probs,     # IN  (n,C)^T
+cdef inline void softmax_cross_entropy_backward(real *delta,           # OUT (n,C)^T, may be probs itself
+                                                const real *probs,     # IN  (n,C)^T
                                                 const Py_ssize_t *y,     # IN  (n,)
                                                 Py_ssize_t n, Py_ssize_t C) noexcept nogil:
     # delta = probs.copy(); delta[np.arange(len(y)), y] -= 1
     # Written as delta = probs - (y == c) class by class, so that it vectorises:
     # subtracting 0.0 leaves every other entry exactly as it was.
     cdef Py_ssize_t i, c
+    cdef real one = 1, zero = 0
     for c in range(C):
         for i in range(n):
-            delta[c * n + i] = probs[c * n + i] - (1.0 if y[i] == c else 0.0)
+            delta[c * n + i] = probs[c * n + i] - (one if y[i] == c else zero)
 
 
-cdef inline double cross_entropy_loss(const double *z,       # IN (n,C)^T
+cdef inline double cross_entropy_loss(const real *z,       # IN (n,C)^T
                                const Py_ssize_t *y,   # IN (n,)
-                               double *scratch,       # workspace (n,C)^T plus (n,)
+                               real *scratch,       # workspace (n,C)^T plus (n,)
                                Py_ssize_t n, Py_ssize_t C) noexcept nogil:
     # shifted = z - z.max(axis=1, keepdims=True)
     # np.sum(np.log(np.sum(np.exp(shifted), axis=1)) - shifted[np.arange(N), y])
+    # The sum over the samples is carried in double in both precisions: it is
+    # the one sum of the whole data set, and the loss is reported as a double.
     cdef Py_ssize_t i, c
-    cdef double *maxima = scratch + n * C
-    cdef double row_total, loss = 0.0
+    cdef real *maxima = scratch + n * C
+    cdef real row_total
+    cdef double loss = 0.0
     row_max(maxima, z, n, C)
     for c in range(C):
         for i in range(n):
             scratch[c * n + i] = z[c * n + i] - maxima[i]
-    fastbp_exp(scratch, scratch, n * C)
+    vector_exp(scratch, scratch, n * C)
     for i in range(n):
         row_total = scratch[i]
         for c in range(1, C):
             row_total = row_total + scratch[c * n + i]
-        loss = loss + (log(row_total) - (z[y[i] * n + i] - maxima[i]))
+        loss = loss + (log(<double> row_total) - <double> (z[y[i] * n + i] - maxima[i]))
     return loss
 
 
-cdef inline void sgd_update(double *param,            # IN/OUT (any shape, flat)
-                            double *dparam,           # IN/OUT (same shape)
-                            double epsilon, double reg_lambda, Py_ssize_t size) noexcept nogil:
+cdef inline void sgd_update(real *param,            # IN/OUT (any shape, flat)
+                            real *dparam,           # IN/OUT (same shape)
+                            real epsilon, real reg_lambda, Py_ssize_t size) noexcept nogil:
     # dparam += reg_lambda * param; param += -epsilon * dparam
     cdef Py_ssize_t i
     for i in range(size):
@@ -264,9 +281,9 @@ cdef inline void sgd_update(double *param,            # IN/OUT (any shape, flat)
         param[i] = param[i] + (-epsilon) * dparam[i]
 
 
-cdef inline void gather_batch(double *X_batch,        # OUT (B,D)^T
+cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T
                               Py_ssize_t *y_batch,    # OUT (B,)
-                              const double *X,        # IN  (N,D)^T
+                              const real *X,        # IN  (N,D)^T
                               const Py_ssize_t *y,    # IN  (N,)
                               const Py_ssize_t *batch,  # IN (B,) sample indices
                               Py_ssize_t B, Py_ssize_t N, Py_ssize_t D) noexcept nogil:

@@ -5,23 +5,33 @@
 # workspace, ld = N for a block of rows of X). A weight matrix W (J,K) stored
 # row-major is, to BLAS, the K-by-J matrix W^T.
 #
-# dgemm comes from SciPy's BLAS (scipy.linalg.cython_blas), loaded on the first
+# Every function here exists for float and double (precision.pxd); the sums
+# run in the arrays' precision, as BLAS's sgemm/dgemm and NumPy's sums do.
+#
+# dgemm and sgemm come from SciPy's BLAS (scipy.linalg.cython_blas), loaded on the first
 # training call that needs it rather than at import: importing scipy.linalg
 # costs a quarter of a second, which `import fastbp` and the lecture's small
 # networks should not pay.
 
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
+from precision cimport real
+
 ctypedef void (*Dgemm)(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
                        double *a, int *lda, double *b, int *ldb, double *beta, double *c,
                        int *ldc) noexcept nogil
+ctypedef void (*Sgemm)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
+                       float *a, int *lda, float *b, int *ldb, float *beta, float *c,
+                       int *ldc) noexcept nogil
 
-# One pointer per extension module that cimports this file, bound by load_blas.
+# One pair of pointers per extension module that cimports this file, bound by load_blas.
 cdef extern from *:
     """
     static void *fastbp_dgemm = 0;
+    static void *fastbp_sgemm = 0;
     """
     void *fastbp_dgemm
+    void *fastbp_sgemm
 
 # A product goes to BLAS when both dimensions of its weight matrix are at least
 # this wide. Below it, BLAS's packing costs more than the product: with J = 2
@@ -38,24 +48,33 @@ cdef inline bint use_blas(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
 
 
 cdef inline void load_blas() except *:
-    # binds dgemm from SciPy's BLAS, once
-    global fastbp_dgemm
-    if fastbp_dgemm == NULL:
+    # binds dgemm and sgemm from SciPy's BLAS, once
+    global fastbp_dgemm, fastbp_sgemm
+    if fastbp_dgemm == NULL or fastbp_sgemm == NULL:
         from scipy.linalg import cython_blas
         capsule = cython_blas.__pyx_capi__["dgemm"]
         fastbp_dgemm = PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+        capsule = cython_blas.__pyx_capi__["sgemm"]
+        fastbp_sgemm = PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
 
 
-cdef inline void gemm(char transa, char transb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-                      const double *a, Py_ssize_t lda, const double *b, Py_ssize_t ldb,
-                      double beta, double *c, Py_ssize_t ldc) noexcept nogil:
-    # c = op(a).dot(op(b)) + beta * c, column-major; the trainer refuses sizes
-    # beyond BLAS's 32-bit integers
+cdef inline void gemm(bint transpose_a, bint transpose_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                      const real *a, Py_ssize_t lda, const real *b, Py_ssize_t ldb,
+                      real beta, real *c, Py_ssize_t ldc) noexcept nogil:
+    # c = op(a).dot(op(b)) + beta * c, column-major, by dgemm or sgemm, op(x)
+    # being x^T where transpose_x is set; the trainer refuses sizes beyond
+    # BLAS's 32-bit integers
+    cdef char transa = b'T' if transpose_a else b'N'
+    cdef char transb = b'T' if transpose_b else b'N'
     cdef int m_ = <int> m, n_ = <int> n, k_ = <int> k
     cdef int lda_ = <int> lda, ldb_ = <int> ldb, ldc_ = <int> ldc
-    cdef double alpha = 1.0
-    (<Dgemm> fastbp_dgemm)(&transa, &transb, &m_, &n_, &k_, &alpha, <double *> a, &lda_, <double *> b, &ldb_,
-          &beta, c, &ldc_)
+    cdef real alpha = 1
+    if real is double:
+        (<Dgemm> fastbp_dgemm)(&transa, &transb, &m_, &n_, &k_, &alpha, <double *> a, &lda_, <double *> b,
+                               &ldb_, &beta, c, &ldc_)
+    else:
+        (<Sgemm> fastbp_sgemm)(&transa, &transb, &m_, &n_, &k_, &alpha, <float *> a, &lda_, <float *> b,
+                               &ldb_, &beta, c, &ldc_)
 
 
 # Sums over the samples run in LANES interleaved partial sums (lane l takes
@@ -69,7 +88,7 @@ cdef enum:
     LANES = 32
 
 
-cdef inline double reduce_lanes(double *lanes) noexcept nogil:
+cdef inline real reduce_lanes(real *lanes) noexcept nogil:
     # lanes[l] += lanes[l + 16], then + 8, + 4, + 2, + 1: a fixed pairwise order,
     # each step a loop of constant length that the compiler vectorises
     cdef int l
@@ -84,9 +103,9 @@ cdef inline double reduce_lanes(double *lanes) noexcept nogil:
     return lanes[0] + lanes[1]
 
 
-cdef inline double dot(const double *a, const double *b, Py_ssize_t size) noexcept nogil:
+cdef inline real dot(const real *a, const real *b, Py_ssize_t size) noexcept nogil:
     # np.dot(a, b), in LANES partial sums
-    cdef double lanes[LANES]
+    cdef real lanes[LANES]
     cdef Py_ssize_t chunk, l, i, tail = size - size % LANES
     for l in range(LANES):
         lanes[l] = 0.0
@@ -99,13 +118,13 @@ cdef inline double dot(const double *a, const double *b, Py_ssize_t size) noexce
     return reduce_lanes(lanes)
 
 
-cdef inline void dot2(double *out_a, double *out_b,
-                      const double *shared, const double *a, const double *b,
+cdef inline void dot2(real *out_a, real *out_b,
+                      const real *shared, const real *a, const real *b,
                       Py_ssize_t size) noexcept nogil:
     # out_a = np.dot(shared, a); out_b = np.dot(shared, b): the sums of dot, two
     # at a time, so that shared is loaded once for both
-    cdef double lanes_a[LANES]
-    cdef double lanes_b[LANES]
+    cdef real lanes_a[LANES]
+    cdef real lanes_b[LANES]
     cdef Py_ssize_t chunk, l, i, tail = size - size % LANES
     for l in range(LANES):
         lanes_a[l] = 0.0
@@ -122,9 +141,9 @@ cdef inline void dot2(double *out_a, double *out_b,
     out_b[0] = reduce_lanes(lanes_b)
 
 
-cdef inline double total(const double *a, Py_ssize_t size) noexcept nogil:
+cdef inline real total(const real *a, Py_ssize_t size) noexcept nogil:
     # np.sum(a), in the partial sums of dot
-    cdef double lanes[LANES]
+    cdef real lanes[LANES]
     cdef Py_ssize_t chunk, l, i, tail = size - size % LANES
     for l in range(LANES):
         lanes[l] = 0.0
@@ -141,59 +160,60 @@ cdef enum:
     COLUMNS_PER_SWEEP = 4
 
 
-cdef inline void sweep_four(double *out, const double *c0, const double *c1, const double *c2, const double *c3,
-                            double w0, double w1, double w2, double w3, bint start_from_zero,
+cdef inline void sweep_four(real *out, const real *c0, const real *c1, const real *c2, const real *c3,
+                            real w0, real w1, real w2, real w3, bint start_from_zero,
                             Py_ssize_t n) noexcept nogil:
     # out = (((out or 0) + c0 * w0) + c1 * w1) + c2 * w2) + c3 * w3, sample by sample
     cdef Py_ssize_t i
+    cdef real zero = 0
     if start_from_zero:
         for i in range(n):
-            out[i] = (((0.0 + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c3[i] * w3
+            out[i] = (((zero + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c3[i] * w3
     else:
         for i in range(n):
             out[i] = (((out[i] + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c3[i] * w3
 
 
-cdef inline void sweep_last(double *out, const double **c, const double *w, Py_ssize_t m,
-                            bint start_from_zero, double bias, Py_ssize_t n) noexcept nogil:
+cdef inline void sweep_last(real *out, const real **c, const real *w, Py_ssize_t m,
+                            bint start_from_zero, real bias, Py_ssize_t n) noexcept nogil:
     # out = ((out or 0) + c[0] * w[0] + ... + c[m-1] * w[m-1]) + bias, added left to right, 1 <= m <= 4
     cdef Py_ssize_t i
-    cdef double s
-    cdef const double *c0 = c[0]
-    cdef const double *c1 = c[1]
-    cdef const double *c2 = c[2]
-    cdef const double *c3 = c[3]
-    cdef double w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
+    cdef real s, zero = 0
+    cdef const real *c0 = c[0]
+    cdef const real *c1 = c[1]
+    cdef const real *c2 = c[2]
+    cdef const real *c3 = c[3]
+    cdef real w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]
     if m == 1:
         for i in range(n):
-            s = 0.0 if start_from_zero else out[i]
+            s = zero if start_from_zero else out[i]
             out[i] = (s + c0[i] * w0) + bias
     elif m == 2:
         for i in range(n):
-            s = 0.0 if start_from_zero else out[i]
+            s = zero if start_from_zero else out[i]
             out[i] = ((s + c0[i] * w0) + c1[i] * w1) + bias
     elif m == 3:
         for i in range(n):
-            s = 0.0 if start_from_zero else out[i]
+            s = zero if start_from_zero else out[i]
             out[i] = (((s + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + bias
     else:
         for i in range(n):
-            s = 0.0 if start_from_zero else out[i]
+            s = zero if start_from_zero else out[i]
             out[i] = ((((s + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c3[i] * w3) + bias
 
 
-cdef inline void weighted_sum(double *out,              # OUT (n,)
-                              const double *columns,    # IN  J columns (n,), ld apart
+cdef inline void weighted_sum(real *out,                # OUT (n,)
+                              const real *columns,      # IN  J columns (n,), ld apart
                               Py_ssize_t ld,
-                              const double *weights,    # IN  J weights, weight_stride apart
+                              const real *weights,      # IN  J weights, weight_stride apart
                               Py_ssize_t weight_stride,
-                              double bias,
+                              real bias,
                               Py_ssize_t J, Py_ssize_t n) noexcept nogil:
     # out = sum over j of columns[j] * weights[j], then + bias, added in j order
     # from 0, four columns a pass over the samples: the rounding of the
     # column-by-column loop, with a quarter of its loads and stores of out.
-    cdef const double *last[COLUMNS_PER_SWEEP]
-    cdef double last_weights[COLUMNS_PER_SWEEP]
+    cdef const real *last[COLUMNS_PER_SWEEP]
+    cdef real last_weights[COLUMNS_PER_SWEEP]
     cdef Py_ssize_t j = 0, c, m
     while J - j > COLUMNS_PER_SWEEP:
         sweep_four(out, columns + j * ld, columns + (j + 1) * ld, columns + (j + 2) * ld, columns + (j + 3) * ld,

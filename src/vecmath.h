@@ -1,9 +1,11 @@
 /*
- * vecmath.h -- vectorisable float64 exp, tanh and sigmoid for fastbp.
+ * vecmath.h -- vectorisable exp, tanh and sigmoid for fastbp, float64 and float32.
  *
  *   void fastbp_exp    (double *out, const double *inp, ptrdiff_t n);
  *   void fastbp_tanh   (double *out, const double *inp, ptrdiff_t n);
  *   void fastbp_sigmoid(double *out, const double *inp, ptrdiff_t n);
+ *   void fastbp_expf, fastbp_tanhf, fastbp_sigmoidf: the same on float arrays
+ *        (see "float32" below: expf within 1 ulp, tanhf within 2 ulp)
  *
  * out[i] = f(inp[i]) for 0 <= i < n. out may be exactly inp (in place); other
  * overlaps are not supported. n may be 0. Everything is static, so several
@@ -85,6 +87,8 @@
 
 FBP_INLINE uint64_t fbp_bits(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
 FBP_INLINE double fbp_double(uint64_t u) { double x; memcpy(&x, &u, sizeof x); return x; }
+FBP_INLINE uint32_t fbp_bitsf(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+FBP_INLINE float fbp_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 
 /* The clamp limits are passed to the element functions from the kernel,
  * where an empty asm hides their values from the optimiser. With literal
@@ -92,8 +96,8 @@ FBP_INLINE double fbp_double(uint64_t u) { double x; memcpy(&x, &u, sizeof x); r
  * arm is a constant, so exp(710) folds) and the SSE2/AVX2 loops no longer
  * if-convert ("control flow in loop"): only the AVX-512 one, with masked
  * operations, vectorised. The asm emits no instruction. */
-typedef struct { double exp_hi, exp_lo, tanh_hi; } fbp_limits;
-#define FBP_LIMITS_INIT {710.0, -746.0, 20.0}
+typedef struct { double exp_hi, exp_lo, tanh_hi; float tanhf_hi; } fbp_limits;
+#define FBP_LIMITS_INIT {710.0, -746.0, 20.0, 10.0f}
 #if defined(__GNUC__) || defined(__clang__)
 #define FBP_OPAQUE(v) __asm__("" : "+m"(v))
 #else
@@ -114,6 +118,16 @@ FBP_INLINE double fbp_madd(double a, double b, double c, int fused)
 #if FBP_X86_DISPATCH || defined(__FMA__) || defined(__aarch64__)
     if (fused)
         return __builtin_fma(a, b, c);
+#endif
+    return a * b + c;
+}
+
+FBP_INLINE float fbp_maddf(float a, float b, float c, int fused)
+{
+    FBP_NO_CONTRACT
+#if FBP_X86_DISPATCH || defined(__FMA__) || defined(__aarch64__)
+    if (fused)
+        return __builtin_fmaf(a, b, c);
 #endif
     return a * b + c;
 }
@@ -288,6 +302,98 @@ FBP_INLINE double fbp_sigmoid_elem(double x, const fbp_limits *lim, int fused)
     return 1.0 / (1.0 + fbp_exp_elem(-x, lim, fused));
 }
 
+/* ------------------------------------------------------------ float32
+ *
+ * expf evaluates the float64 exp above on the widened input and rounds the
+ * result to float once. The float64 value is within 2 ulp of float64 (2^-51
+ * relative) of the exact one, 2^-28 of a float32 ulp, so the float32 result
+ * is the correctly rounded one except where the exact value lies within
+ * 2^-28 ulp of a midpoint between two floats: the stated and tested bound is
+ * 1 ulp of float32 (subnormal results in units of 2^-149). Overflow,
+ * underflow, +-0, +-inf and NaN follow from the float64 function and the one
+ * conversion: expf(89) = inf, expf(-104) = 0.
+ *
+ * tanhf is the hot one (every hidden unit of every sample, each pass), so it
+ * is computed in float, 16 lanes per AVX-512 vector instead of 8, on the plan
+ * of the float64 tanh:
+ *   a = |x| clamped to 10 (tanh(10) rounds to 1 in float; +inf -> 1);
+ *   a < 0.55:  a + a^3 P(a^2), P of degree 4, a near-minimax fit (least
+ *              squares at 300 Chebyshev nodes, mpmath at 40 digits) of
+ *              (tanh(a) - a)/a^3 on [0, 0.55^2], coefficients rounded to
+ *              float: error relative to tanh < 5.9e-9 (0.1 ulp); for
+ *              subnormal x, a^2 underflows and the result is x exactly;
+ *   a >= 0.55: e = expm1(2a) = 2^k expm1(r) + (2^k - 1), r = 2a - k ln2 by
+ *              Cody-Waite (LN2_HIF has 7 trailing zero bits, k <= 29, so
+ *              k * LN2_HIF is exact), expm1(r) = r + r^2 Q(r), Q of degree 5
+ *              fitted as above on |r| <= 0.35: error < 2e-9 relative; then
+ *              tanh = e / (e + 2), whose sensitivity to e's error is
+ *              2 / (e + 2) <= 1/2 here (e >= expm1(1.1) = 2.004);
+ * then the sign of x is put back (tanhf(-0) = -0, tanhf(-inf) = -1).
+ * Stated and tested bound: 2 ulp of float32 from the correctly rounded result;
+ * measured (every float in [2^-126, 10], exhaustively, against the float64
+ * tanh rounded to float, bench/bench_vecmath.py --float32-exhaustive): see
+ * docs/numerics.md.
+ */
+#define FBP_SHIFTERF 0x1.8p23f
+#define FBP_INV_LN2F 0x1.715476p0f
+#define FBP_LN2_HIF 0x1.62e4p-1f
+#define FBP_LN2_LOF 0x1.7f7d1cp-20f
+#define FBP_TANHF_SMALL 0.55f
+#define FBP_SIGN_MASKF 0x80000000u
+#define FBP_ABS_MASKF 0x7fffffffu
+
+FBP_INLINE float fbp_expf_elem(float x, const fbp_limits *lim, int fused)
+{
+    return (float)fbp_exp_elem((double)x, lim, fused);
+}
+
+FBP_INLINE float fbp_tanhf_elem(float x, const fbp_limits *lim, int fused)
+{
+    FBP_NO_CONTRACT
+    float a = fbp_float(fbp_bitsf(x) & FBP_ABS_MASKF);
+    a = a > lim->tanhf_hi ? lim->tanhf_hi : a;             /* 10 */
+
+    /* small |x|: odd polynomial */
+    float s = a * a;
+    float ps = -0.006604849826544523f;
+    ps = fbp_maddf(ps, s, 0.02130611054599285f, fused);
+    ps = fbp_maddf(ps, s, -0.053908802568912506f, fused);
+    ps = fbp_maddf(ps, s, 0.13333110511302948f, fused);
+    ps = fbp_maddf(ps, s, -0.3333333134651184f, fused);
+    float small = fbp_maddf(a * s, ps, a, fused);
+
+    /* larger |x|: expm1 formulation */
+    float y = a + a;
+    float t = y * FBP_INV_LN2F + FBP_SHIFTERF;
+    float kd = t - FBP_SHIFTERF;
+    uint32_t k = fbp_bitsf(t) - fbp_bitsf(FBP_SHIFTERF);  /* 0 <= k <= 29 */
+    float r = (y - kd * FBP_LN2_HIF) - kd * FBP_LN2_LOF;
+    float q = 0.00019849684031214565f;
+    q = fbp_maddf(q, r, 0.0013934479793533683f, fused);
+    q = fbp_maddf(q, r, 0.008333374746143818f, fused);
+    q = fbp_maddf(q, r, 0.041666459292173386f, fused);
+    q = fbp_maddf(q, r, 0.1666666716337204f, fused);
+    q = fbp_maddf(q, r, 0.5f, fused);
+    float p = fbp_maddf(r * r, q, r, fused);                /* expm1(r) */
+    float sc = fbp_float((k + 127u) << 23);                 /* 2^k */
+    float e = fbp_maddf(sc, p, sc - 1.0f, fused);
+    float large = e / (e + 2.0f);
+
+    /* a < 0.55 ? small : large, as the integer blend of the float64 tanh */
+    uint32_t m = (uint32_t)0 - ((fbp_bitsf(a) - fbp_bitsf(FBP_TANHF_SMALL)) >> 31);
+    uint32_t res = (fbp_bitsf(small) & m) | (fbp_bitsf(large) & ~m);
+    return fbp_float(res | (fbp_bitsf(x) & FBP_SIGN_MASKF));
+}
+
+/* sigmoidf mirrors NumPy's float32 1.0 / (1.0 + np.exp(-z)): exp rounded to
+ * float, then the sum and the division in float, as the float32 reference
+ * computes them (within ~2 ulp of the exact sigmoid, like the float64 one). */
+FBP_INLINE float fbp_sigmoidf_elem(float x, const fbp_limits *lim, int fused)
+{
+    FBP_NO_CONTRACT
+    return 1.0f / (1.0f + fbp_expf_elem(-x, lim, fused));
+}
+
 /* ------------------------------------------------------------ loops
  *
  * The kernels take restrict pointers (so GCC vectorises without a runtime
@@ -295,20 +401,25 @@ FBP_INLINE double fbp_sigmoid_elem(double x, const fbp_limits *lim, int fused)
  * small stack buffer instead of passing aliased pointers. */
 typedef void (*fbp_kernel_fn)(double *FBP_RESTRICT, const double *FBP_RESTRICT, ptrdiff_t);
 
-#define FBP_STAMP_KERNEL(NAME, ATTR, ELEM, FUSED)                                         \
-    static ATTR void NAME(double *FBP_RESTRICT out, const double *FBP_RESTRICT inp, \
+typedef void (*fbp_kernelf_fn)(float *FBP_RESTRICT, const float *FBP_RESTRICT, ptrdiff_t);
+
+#define FBP_STAMP_KERNEL(NAME, ATTR, ELEM, FUSED, REAL)                               \
+    static ATTR void NAME(REAL *FBP_RESTRICT out, const REAL *FBP_RESTRICT inp,     \
                           ptrdiff_t n)                                              \
     {                                                                               \
         fbp_limits lim = FBP_LIMITS_INIT;                                           \
         FBP_OPAQUE(lim);                                                            \
         for (ptrdiff_t i = 0; i < n; i++)                                           \
-            out[i] = ELEM(inp[i], &lim, FUSED);                                            \
+            out[i] = ELEM(inp[i], &lim, FUSED);                                     \
     }
 
-#define FBP_STAMP_ALL(SUFFIX, ATTR, FUSED)                                \
-    FBP_STAMP_KERNEL(fbp_exp_##SUFFIX, ATTR, fbp_exp_elem, FUSED)         \
-    FBP_STAMP_KERNEL(fbp_tanh_##SUFFIX, ATTR, fbp_tanh_elem, FUSED)       \
-    FBP_STAMP_KERNEL(fbp_sigmoid_##SUFFIX, ATTR, fbp_sigmoid_elem, FUSED)
+#define FBP_STAMP_ALL(SUFFIX, ATTR, FUSED)                                        \
+    FBP_STAMP_KERNEL(fbp_exp_##SUFFIX, ATTR, fbp_exp_elem, FUSED, double)         \
+    FBP_STAMP_KERNEL(fbp_tanh_##SUFFIX, ATTR, fbp_tanh_elem, FUSED, double)       \
+    FBP_STAMP_KERNEL(fbp_sigmoid_##SUFFIX, ATTR, fbp_sigmoid_elem, FUSED, double) \
+    FBP_STAMP_KERNEL(fbp_expf_##SUFFIX, ATTR, fbp_expf_elem, FUSED, float)        \
+    FBP_STAMP_KERNEL(fbp_tanhf_##SUFFIX, ATTR, fbp_tanhf_elem, FUSED, float)      \
+    FBP_STAMP_KERNEL(fbp_sigmoidf_##SUFFIX, ATTR, fbp_sigmoidf_elem, FUSED, float)
 
 #define FBP_NO_ATTR
 FBP_STAMP_ALL(default, FBP_NO_ATTR, 0)
@@ -384,6 +495,22 @@ static inline void fbp_run(fbp_kernel_fn kernel, double *out, const double *inp,
     }
 }
 
+static inline void fbp_runf(fbp_kernelf_fn kernel, float *out, const float *inp, ptrdiff_t n)
+{
+    if (n <= 0)
+        return;
+    if (out != inp) {
+        kernel(out, inp, n);
+        return;
+    }
+    float buf[FBP_INPLACE_BLOCK];
+    for (ptrdiff_t i = 0; i < n; i += FBP_INPLACE_BLOCK) {
+        ptrdiff_t m = n - i < FBP_INPLACE_BLOCK ? n - i : FBP_INPLACE_BLOCK;
+        memcpy(buf, inp + i, (size_t)m * sizeof(float));
+        kernel(out + i, buf, m);
+    }
+}
+
 #if FBP_X86_DISPATCH
 #define FBP_PICK(FUNC, PATH)                                           \
     ((PATH) == FASTBP_PATH_AVX512 ? FUNC##_avx512                      \
@@ -408,6 +535,19 @@ static inline void fastbp_sigmoid_path(int path, double *out, const double *inp,
     fbp_run(FBP_PICK(fbp_sigmoid, path), out, inp, n);
 }
 
+static inline void fastbp_expf_path(int path, float *out, const float *inp, ptrdiff_t n)
+{
+    fbp_runf(FBP_PICK(fbp_expf, path), out, inp, n);
+}
+static inline void fastbp_tanhf_path(int path, float *out, const float *inp, ptrdiff_t n)
+{
+    fbp_runf(FBP_PICK(fbp_tanhf, path), out, inp, n);
+}
+static inline void fastbp_sigmoidf_path(int path, float *out, const float *inp, ptrdiff_t n)
+{
+    fbp_runf(FBP_PICK(fbp_sigmoidf, path), out, inp, n);
+}
+
 static inline void fastbp_exp(double *out, const double *inp, ptrdiff_t n)
 {
     fastbp_exp_path(fastbp_vecmath_selected_path(), out, inp, n);
@@ -419,6 +559,19 @@ static inline void fastbp_tanh(double *out, const double *inp, ptrdiff_t n)
 static inline void fastbp_sigmoid(double *out, const double *inp, ptrdiff_t n)
 {
     fastbp_sigmoid_path(fastbp_vecmath_selected_path(), out, inp, n);
+}
+
+static inline void fastbp_expf(float *out, const float *inp, ptrdiff_t n)
+{
+    fastbp_expf_path(fastbp_vecmath_selected_path(), out, inp, n);
+}
+static inline void fastbp_tanhf(float *out, const float *inp, ptrdiff_t n)
+{
+    fastbp_tanhf_path(fastbp_vecmath_selected_path(), out, inp, n);
+}
+static inline void fastbp_sigmoidf(float *out, const float *inp, ptrdiff_t n)
+{
+    fastbp_sigmoidf_path(fastbp_vecmath_selected_path(), out, inp, n);
 }
 
 #endif /* FASTBP_VECMATH_H */
