@@ -45,7 +45,8 @@ def check_X(X, name="X", dtype=np.float64):
         raise ValueError("%s must be 2-D (samples, features), got %d dimension(s)" % (name, array.ndim))
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError("%s is empty: shape %s" % (name, array.shape))
-    converted = np.ascontiguousarray(array, dtype=dtype)
+    with np.errstate(over="ignore"):  # values beyond float32's range are reported below
+        converted = np.ascontiguousarray(array, dtype=dtype)
     if not np.all(np.isfinite(converted)):
         if converted.dtype != np.float64 and np.all(np.isfinite(np.asarray(array, dtype=np.float64))):
             raise ValueError("%s has values beyond the range of %s" % (name, np.dtype(dtype).name))

@@ -158,11 +158,12 @@ class _NumpyNetwork:
     def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
         steps_per_pass = len(epsilons) // num_passes if num_passes else 0
         for i in range(num_passes):
+            # step sizes as Python floats, which NumPy rounds to the model's dtype
             if self.batch_size == len(self.y):
-                reference.train_pass(self.model, self.X, self.y, epsilons[i], reg_lambda)
+                reference.train_pass(self.model, self.X, self.y, float(epsilons[i]), reg_lambda)
             else:
                 reference.train_epoch(self.model, self.X, self.y, orders[i], self.batch_size,
-                                      epsilons[i * steps_per_pass:(i + 1) * steps_per_pass], reg_lambda)
+                                      epsilons[i * steps_per_pass:(i + 1) * steps_per_pass].tolist(), reg_lambda)
             if loss_every and (first_pass + i) % loss_every == 0:
                 losses[(first_pass + i) // loss_every] = self.loss(reg_lambda)
 
