@@ -3,8 +3,10 @@
 Every contender trains the same network from the same weights
 (``fastbp.reference.init_params((D, H, C), seed=0)``) by the same algorithm:
 full-batch gradient descent on the summed cross-entropy, ``W -= epsilon *
-(dW_sum + reg_lambda * W)``, ``b -= epsilon * db_sum``, float64. The one
-exception is scikit-learn at C = 2, which has one logistic output unit.
+(dW_sum + reg_lambda * W)``, ``b -= epsilon * db_sum``, in float64, or in
+float32 for the contenders whose name ends in " float32" (data and initial
+weights rounded to float32, every array float32). The one exception is
+scikit-learn at C = 2, which has one logistic output unit.
 
 A child is started as ``python bench/contenders.py SPEC.json RESULT.json``; it
 runs one contender on one size and writes its measurements to RESULT.json.
@@ -17,6 +19,7 @@ was already resident (data, libraries, compiled code).
 """
 
 import ctypes
+import functools
 import gc
 import json
 import math
@@ -65,10 +68,10 @@ def blas_threads():
 # weights and returns the final weights as a dict of NumPy arrays W1 b1 W2 b2;
 # info says which threads it used and anything worth reporting.
 
-def setup_fastbp(X, y, size, init, spec):
+def setup_fastbp(X, y, size, init, spec, dtype="float64"):
     import inspect
     import fastbp
-    kwargs = {}
+    kwargs = {} if dtype == "float64" else {"dtype": dtype}
     if "num_threads" in inspect.signature(fastbp.train).parameters:
         kwargs["num_threads"] = spec["fastbp_threads"]
         threads = "%d (num_threads=%d)" % (spec["fastbp_threads"], spec["fastbp_threads"])
@@ -81,12 +84,13 @@ def setup_fastbp(X, y, size, init, spec):
     return run, {"threads": threads}
 
 
-def setup_fastbp_numpy(X, y, size, init, spec):
+def setup_fastbp_numpy(X, y, size, init, spec, dtype="float64"):
     import fastbp
+    kwargs = {} if dtype == "float64" else {"dtype": dtype}
 
     def run(num_passes):
         return fastbp.train(X, y, hidden=size["H"], num_passes=num_passes, epsilon=size["epsilon"],
-                            reg_lambda=size["reg_lambda"], seed=0, backend="numpy").model
+                            reg_lambda=size["reg_lambda"], seed=0, backend="numpy", **kwargs).model
     return run, {"threads": blas_threads()}
 
 
@@ -160,15 +164,15 @@ def _torch_threads():
 
 
 def _torch_params(torch, init, requires_grad):
-    return [torch.tensor(init[name], dtype=torch.float64, requires_grad=requires_grad)
-            for name in ("W1", "b1", "W2", "b2")]
+    # init holds float64 or float32 arrays: the tensors keep their dtype
+    return [torch.tensor(init[name], requires_grad=requires_grad) for name in ("W1", "b1", "W2", "b2")]
 
 
 def _torch_weights(params):
     return {name: p.detach().numpy().copy() for name, p in zip(("W1", "b1", "W2", "b2"), params)}
 
 
-def setup_torch_eager(X, y, size, init, spec):
+def setup_torch_eager(X, y, size, init, spec, dtype="float64"):
     """Eager PyTorch, gradients by autograd of the summed loss + reg/2 ||W||^2."""
     torch, threads = _torch_threads()
     import torch.nn.functional as F
@@ -189,7 +193,7 @@ def setup_torch_eager(X, y, size, init, spec):
     return run, {"threads": threads, "note": "autograd"}
 
 
-def setup_torch_compile(X, y, size, init, spec):
+def setup_torch_compile(X, y, size, init, spec, dtype="float64"):
     """torch.compile (inductor) of one pass with hand-written gradients; the loop stays in Python."""
     torch, threads = _torch_threads()
     import torch.nn.functional as F
@@ -198,7 +202,7 @@ def setup_torch_compile(X, y, size, init, spec):
 
     def step(W1, b1, W2, b2):
         a1 = torch.tanh(Xt @ W1 + b1)
-        delta3 = torch.softmax(a1 @ W2 + b2, dim=1) - F.one_hot(yt, C).to(torch.float64)
+        delta3 = torch.softmax(a1 @ W2 + b2, dim=1) - F.one_hot(yt, C).to(Xt.dtype)
         dW2 = a1.T @ delta3 + reg * W2
         db2 = delta3.sum(dim=0, keepdim=True)
         delta2 = (delta3 @ W2.T) * (1 - a1 * a1)
@@ -216,10 +220,10 @@ def setup_torch_compile(X, y, size, init, spec):
     return run, {"threads": threads, "note": "hand-written gradients, one compiled graph per pass"}
 
 
-def setup_jax(X, y, size, init, spec):
+def setup_jax(X, y, size, init, spec, dtype="float64"):
     """The whole loop of passes in one jax.jit (lax.fori_loop), gradients by jax.grad."""
     import jax
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", True)  # float32 arrays stay float32; float64 ones need it
     import jax.numpy as jnp
     from jax import lax
     eps, reg = size["epsilon"], size["reg_lambda"]
@@ -251,6 +255,7 @@ def setup_jax(X, y, size, init, spec):
                  "note": "jax %s, compile %.2f s (not timed)" % (jax.__version__, compile_s)}
 
 
+FLOAT32 = " float32"  # the suffix of the float32 contenders
 CONTENDERS = {
     "fastbp": setup_fastbp,
     "fastbp NumPy reference": setup_fastbp_numpy,
@@ -259,10 +264,31 @@ CONTENDERS = {
     "PyTorch eager": setup_torch_eager,
     "PyTorch torch.compile": setup_torch_compile,
     "JAX jit + fori_loop": setup_jax,
+    # The same in float32, for fastbp and the peers that take float32 arrays
+    # as they are. The lecture's code is float64 as written; scikit-learn's
+    # MLPClassifier is not timed in float32 here (its set-up replaces its
+    # weights with fastbp's float64 ones; a float32 variant is not built yet).
+    "fastbp float32": functools.partial(setup_fastbp, dtype="float32"),
+    "fastbp NumPy reference float32": functools.partial(setup_fastbp_numpy, dtype="float32"),
+    "PyTorch eager float32": functools.partial(setup_torch_eager, dtype="float32"),
+    "PyTorch torch.compile float32": functools.partial(setup_torch_compile, dtype="float32"),
+    "JAX jit + fori_loop float32": functools.partial(setup_jax, dtype="float32"),
 }
 TORCH_HINT = "torch (not in the [bench] extra: install PyTorch's CPU build, see bench/README.md)"
-REQUIRES = {"PyTorch eager": TORCH_HINT, "PyTorch torch.compile": TORCH_HINT,
-            "JAX jit + fori_loop": "jax (pip install \".[bench]\")"}
+JAX_HINT = "jax (pip install \".[bench]\")"
+REQUIRES = {"PyTorch eager": TORCH_HINT, "PyTorch torch.compile": TORCH_HINT, "JAX jit + fori_loop": JAX_HINT,
+            "PyTorch eager float32": TORCH_HINT, "PyTorch torch.compile float32": TORCH_HINT,
+            "JAX jit + fori_loop float32": JAX_HINT}
+
+
+def precision(contender):
+    """"float32" or "float64": the precision a contender computes in."""
+    return "float32" if contender.endswith(FLOAT32) else "float64"
+
+
+def fastbp_of_precision(contender):
+    """The fastbp row a contender is compared with: fastbp in its own precision."""
+    return "fastbp" + (FLOAT32 if precision(contender) == "float32" else "")
 
 
 # ---------------------------------------------------------------- memory
@@ -317,6 +343,9 @@ def measure(spec):
     X, y = make_data(size)
     import fastbp.reference as reference
     init = reference.init_params((size["D"], size["H"], size["C"]), seed=0)
+    if precision(name) == "float32":  # the same data and weights, rounded (as fastbp's dtype="float32" does)
+        X, init = X.astype(np.float32), reference.init_params((size["D"], size["H"], size["C"]), 0, np.float32)
+    result["precision"] = precision(name)
     try:
         run, info = CONTENDERS[name](X, y, size, init, spec)
     except ImportError as error:
@@ -348,11 +377,11 @@ def measure(spec):
                   peak_rss_mib=peak / 1024 if peak else None,
                   peak_added_mib=(peak - baseline) / 1024 if peak else None,
                   X_mib=X.nbytes / 2**20)
-    loss = reference.calculate_loss(model, X, y, size["reg_lambda"])
-    result["initial_loss"] = reference.calculate_loss(init, X, y, size["reg_lambda"])
+    loss = float(reference.calculate_loss(model, X, y, size["reg_lambda"]))
+    result["initial_loss"] = float(reference.calculate_loss(init, X, y, size["reg_lambda"]))
     result["final_loss"] = loss
     if spec["check_passes"] != spec["passes"]:
-        result["check_loss"] = reference.calculate_loss(run(spec["check_passes"]), X, y, size["reg_lambda"])
+        result["check_loss"] = float(reference.calculate_loss(run(spec["check_passes"]), X, y, size["reg_lambda"]))
     else:
         result["check_loss"] = loss
     result["check_passes"] = spec["check_passes"]

@@ -27,7 +27,7 @@ from importlib import metadata
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from contenders import CONTENDERS, flops_per_pass  # noqa: E402  (light: imports NumPy only)
+from contenders import CONTENDERS, fastbp_of_precision, flops_per_pass, precision  # noqa: E402  (light: NumPy only)
 
 # The three sizes of issue 8. The larger two take epsilon = 0.01 / N on the
 # summed gradient (a mean-gradient step of 0.01), which keeps every contender
@@ -51,9 +51,14 @@ QUICK_PASSES = {"lecture": (200, 200, 200), "medium": (5, 5, 5), "large": (1, 0,
 # takes ~30 s per size here, and starting torch alone 5 s a child) and the
 # NumPy-based peers at the larger sizes, to finish within about a minute.
 QUICK_SKIP = {"PyTorch torch.compile": "all", "PyTorch eager": "all", "scikit-learn MLPClassifier": "all",
-              "lecture NumPy code": "medium-large", "fastbp NumPy reference": "medium-large"}
+              "lecture NumPy code": "medium-large", "fastbp NumPy reference": "medium-large",
+              "fastbp NumPy reference float32": "all", "PyTorch eager float32": "all",
+              "PyTorch torch.compile float32": "all", "JAX jit + fori_loop float32": "all"}
 FASTBP_THREADS = {"lecture": 1, "medium": 2, "large": 2}  # used only once fastbp.train takes num_threads
-AGREE_RTOL = 1e-6
+# Loss agreement with fastbp in the same precision: float64 runs of the same
+# computation agree to ~1e-12; float32 ones to the float32 rounding of a few
+# hundred passes, ~1e-6 (tests/test_float32.py measures it).
+AGREE_RTOL = {"float64": 1e-6, "float32": 1e-4}
 SKLEARN_CHECK = dict(name="spiral C=3", N=300, D=2, H=16, C=3, data="spiral", epsilon=0.001, reg_lambda=0.01)
 PEERS_SAME_ALGORITHM_NOTE = "scikit-learn at C = 2 has one logistic output unit: same algorithm, different network"
 
@@ -182,28 +187,36 @@ def summarise(result, size, dgemm_2t):
 
 
 def agreement(result, fastbp_result, size):
+    """The contender's check loss against fastbp's in the same precision."""
     if result.get("status") != "ok" or fastbp_result.get("status") != "ok":
         return None, "—"
-    if result["contender"] == "fastbp":
+    if result["contender"] == fastbp_result["contender"]:
         return None, "%.10g" % result["check_loss"]
     if result["contender"] == "scikit-learn MLPClassifier" and size["C"] == 2:
         return None, "%.10g (not comparable: 1 output unit)" % result["check_loss"]
     rel = abs(result["check_loss"] - fastbp_result["check_loss"]) / abs(fastbp_result["check_loss"])
-    return rel, "%.10g (rel. diff %.1e%s)" % (result["check_loss"], rel, "" if rel <= AGREE_RTOL else ", DIFFERS")
+    ok = rel <= AGREE_RTOL[precision(result["contender"])]
+    return rel, "%.10g (rel. diff %.1e%s)" % (result["check_loss"], rel, "" if ok else ", DIFFERS")
+
+
+def fastbp_row(results, contender):
+    """fastbp's result in the contender's precision (the row its ratio and loss compare with)."""
+    return next((r for r in results if r["contender"] == fastbp_of_precision(contender)), {})
 
 
 def size_table(size, results, dgemm_2t):
-    fastbp_result = next((r for r in results if r["contender"] == "fastbp"), {})
-    base = fastbp_result.get("per_pass_median")
+    check_passes = fastbp_row(results, "fastbp").get("check_passes", 0)
     lines = ["| contender | threads | time/pass median (min–max) | fastbp is ×faster | GFLOP/s | %% of DGEMM-2T "
-             "| peak memory added | loss after %d pass(es) (vs fastbp) | notes |" % fastbp_result.get("check_passes", 0),
+             "| peak memory added | loss after %d pass(es) (vs fastbp) | notes |" % check_passes,
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if r.get("status") != "ok":
             label = "skipped" if r.get("status") == "skipped" else "**%s**" % r.get("status", "failed")
             lines.append("| %s | — | %s | — | — | — | — | — | %s |" % (r["contender"], label, r.get("note", "")))
             continue
-        if r["contender"] == "fastbp":
+        fastbp_result = fastbp_row(results, r["contender"])
+        base = fastbp_result.get("per_pass_median")
+        if r["contender"] == fastbp_result.get("contender"):
             ratio = "1 (baseline)"
         else:
             ratio = "%.2f×" % (r["per_pass_median"] / base) if base else "—"
@@ -236,6 +249,20 @@ def targets(by_size, dgemm_2t):
         got = "%.2f×" % (theirs / ours) if ours and theirs else "not measured"
         met = "met" if ours and theirs and theirs / ours >= want else "not met" if ours and theirs else "—"
         lines.append("| %s | ≥ %g× faster than %s | %s | %s |" % (size, want, peer, got, met))
+    for size, want in (("medium", 1.3), ("large", 1.6)):  # issue 9: what halving the bytes should buy
+        if size not in by_size:
+            continue
+        double, single = per_pass(size, "fastbp"), per_pass(size, "fastbp float32")
+        got = "%.2f×" % (double / single) if double and single else "not measured"
+        met = "met" if double and single and double / single >= want else "not met" if double and single else "—"
+        lines.append("| %s | float32 ≥ %g× faster than float64 | %s | %s |" % (size, want, got, met))
+    if "large" in by_size:
+        rows = {r["contender"]: r for r in by_size["large"] if r.get("status") == "ok"}
+        if rows.get("fastbp", {}).get("peak_added_mib") and rows.get("fastbp float32", {}).get("peak_added_mib"):
+            ratio = rows["fastbp float32"]["peak_added_mib"] / rows["fastbp"]["peak_added_mib"]
+            lines.append("| large | float32 peak memory added roughly half of float64's | %.1f vs %.1f MiB (%.2f) | %s |"
+                         % (rows["fastbp float32"]["peak_added_mib"], rows["fastbp"]["peak_added_mib"], ratio,
+                            "met" if ratio <= 0.6 else "not met"))
     if "large" in by_size:
         r = next((r for r in by_size["large"] if r["contender"] == "fastbp"), {})
         if r.get("status") == "ok":
@@ -278,18 +305,20 @@ def markdown(report):
                for when, r in d["runs"].items() if r.get("gflops_2T"))),
            "  — \"%% of DGEMM-2T\" divides by the higher two-thread figure, %.1f GFLOP/s." % d["best_2T"], ""]
     out += ["## What is measured", "",
-            "Every contender trains the same network (tanh hidden layer, softmax output, float64) from the same "
+            "Every contender trains the same network (tanh hidden layer, softmax output, float64; the rows whose "
+            "name ends in float32 compute in float32 from the same data and weights rounded to float32) from the same "
             "weights (`fastbp.reference.init_params((D, H, C), seed=0)`) by the same full-batch gradient descent: "
             "`W -= epsilon * (dW_sum + reg_lambda * W)`, `b -= epsilon * db_sum`. Each runs in its own process: "
             "imports, data, setup, one untimed warm-up run, then the timed runs, each from the initial weights. "
             "Time/pass is a timed run's wall time divided by its passes (median, and min–max, over the runs). "
-            "\"fastbp is ×faster\" is this contender's time/pass over fastbp's. GFLOP/s counts "
+            "\"fastbp is ×faster\" is this contender's time/pass over fastbp's in the same precision. GFLOP/s counts "
             "2N(DH + HC) forward + 2N(DH + 2HC) backward per pass. \"Peak memory added\" is the peak resident set "
             "size during the timed runs minus the resident size just before them (after the warm-up, with freed "
             "heap returned to the OS): memory the training calls themselves allocate, not data or libraries. "
             "The loss column is `fastbp.reference.calculate_loss` on each contender's final weights after the "
             "passes named in the header, and its relative difference from fastbp's (they ran the same computation "
-            "if it is ~1e-12; the check flags differences above %g). %s." % (AGREE_RTOL, PEERS_SAME_ALGORITHM_NOTE),
+            "if it is ~1e-12 in float64, ~1e-6 in float32; the check flags differences above %g and %g). %s."
+            % (AGREE_RTOL["float64"], AGREE_RTOL["float32"], PEERS_SAME_ALGORITHM_NOTE),
             ""]
     for name, results in report["sizes"].items():
         size = SIZES[name]
@@ -329,7 +358,7 @@ def markdown(report):
                         sk["final_weights_max_rel_diff"]), ""]
     t = targets(report["sizes"], d["best_2T"])
     if t:
-        out += ["## Issue 8's targets for fastbp", ""] + t + [""]
+        out += ["## Targets for fastbp (issues 8 and 9)", ""] + t + [""]
     out += ["![time per pass](%s)" % os.path.basename(report["png"]), ""]
     return "\n".join(out)
 
@@ -341,7 +370,7 @@ def chart(report, path):
     sizes = list(report["sizes"])
     fig, axes = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 4.2), squeeze=False)
     names = list(CONTENDERS)
-    colors = {name: plt.cm.tab10(i) for i, name in enumerate(names)}
+    colors = {name: plt.cm.tab20(i % 20) for i, name in enumerate(names)}
     for ax, name in zip(axes[0], sizes):
         results = report["sizes"][name]
         size = SIZES[name]
@@ -352,12 +381,14 @@ def chart(report, path):
             cols.append(colors[r["contender"]])
         ypos = range(len(labels))
         ax.barh(ypos, [v if v else float("nan") for v in values], color=cols)
-        base = next((r.get("per_pass_median") for r in results if r["contender"] == "fastbp"), None)
         for y, r in zip(ypos, results):
             if r.get("status") == "ok":
                 err = [[r["per_pass_median"] - r["per_pass_min"]], [r["per_pass_max"] - r["per_pass_median"]]]
                 ax.errorbar(r["per_pass_median"], y, xerr=err, color="black", capsize=2, lw=0.8)
-                ratio = " (%.2g×)" % (r["per_pass_median"] / base) if base and r["contender"] != "fastbp" else ""
+                base_row = fastbp_row(results, r["contender"])
+                base = base_row.get("per_pass_median")
+                ratio = (" (%.2g×)" % (r["per_pass_median"] / base)
+                         if base and r["contender"] != base_row["contender"] else "")
                 ax.text(r["per_pass_max"] * 1.15, y, fmt_time(r["per_pass_median"]) + ratio, va="center", fontsize=8)
         ax.set_yticks(list(ypos))
         ax.set_yticklabels(labels, fontsize=8)
@@ -366,7 +397,7 @@ def chart(report, path):
         ok = [v for v in values if v]
         if ok:
             ax.set_xlim(min(ok) / 2, max(ok) * 20)
-        ax.set_xlabel("s per pass (log): median, min–max; (×) vs fastbp", fontsize=8)
+        ax.set_xlabel("s per pass (log): median, min–max; (×) vs fastbp in the same precision", fontsize=8)
         ax.set_title("%s: N=%d D=%d H=%d C=%d" % (name, size["N"], size["D"], size["H"], size["C"]), fontsize=10)
         ax.grid(axis="x", which="both", alpha=0.3)
     m = report["machine"]
