@@ -377,3 +377,18 @@ def test_the_workspace_refuses_parameters_of_the_other_dtype():
         network.loss(params.astype(np.float64), 0.01)
     with pytest.raises(ValueError, match="contiguous array of"):
         network.loss(params[:-1], 0.01)
+
+
+def test_sgd_update_rounds_the_step_sizes_to_the_arrays_dtype():
+    # NumPy float64 scalars (a schedule's step sizes) must not turn the float32
+    # update into a float64 one: the expected value is the update computed with
+    # the step sizes rounded to float32 first, all in float32
+    rng = np.random.default_rng(11)
+    param, dparam = rng.standard_normal(5000).astype(F32), rng.standard_normal(5000).astype(F32)
+    epsilon, reg_lambda = np.float64(0.0123456789), np.float64(0.0987654321)
+    expected_dparam = dparam + F32(reg_lambda) * param
+    expected_param = param + (-F32(epsilon)) * expected_dparam
+    reference.sgd_update(param, dparam, epsilon, reg_lambda)
+    assert param.dtype == F32 and dparam.dtype == F32
+    np.testing.assert_array_equal(dparam, expected_dparam)
+    np.testing.assert_array_equal(param, expected_param)
