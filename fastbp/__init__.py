@@ -9,8 +9,9 @@ The lecture's functional API, without globals::
 """
 
 from . import datasets, exercise, reference, schedules
+from .estimator import FastBPClassifier
 from .trainer import TrainingRun, build_model, calculate_loss, predict, predict_proba, train
 
 __version__ = "0.1.0"
-__all__ = ["build_model", "calculate_loss", "datasets", "exercise", "predict", "predict_proba", "reference",
+__all__ = ["FastBPClassifier", "build_model", "calculate_loss", "datasets", "exercise", "predict", "predict_proba", "reference",
            "schedules", "train", "TrainingRun"]
