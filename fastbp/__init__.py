@@ -10,8 +10,9 @@ The lecture's functional API, without globals::
 
 from . import datasets, exercise, reference, schedules
 from .estimator import FastBPClassifier
+from .model_files import ModelFileError, load, save
 from .trainer import TrainingRun, build_model, calculate_loss, predict, predict_proba, train
 
 __version__ = "0.1.0"
-__all__ = ["FastBPClassifier", "build_model", "calculate_loss", "datasets", "exercise", "predict", "predict_proba", "reference",
-           "schedules", "train", "TrainingRun"]
+__all__ = ["FastBPClassifier", "ModelFileError", "build_model", "calculate_loss", "datasets", "exercise", "load",
+           "predict", "predict_proba", "reference", "save", "schedules", "train", "TrainingRun"]
