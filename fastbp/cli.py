@@ -301,7 +301,13 @@ def add_check_command(subcommands):
     command.set_defaults(run=run_check, command_parser=command)
 
 
-SUBCOMMANDS = (add_demo_command, add_check_command)
+def add_sweep_command(subcommands):
+    from .sweep import add_sweep_command as add_sweep
+
+    add_sweep(subcommands)
+
+
+SUBCOMMANDS = (add_demo_command, add_check_command, add_sweep_command)
 
 
 def build_parser():
