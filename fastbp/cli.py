@@ -302,7 +302,7 @@ def add_check_command(subcommands):
 
 
 def add_sweep_command(subcommands):
-    from .sweep import add_sweep_command as add_sweep
+    from .sweeps import add_sweep_command as add_sweep
 
     add_sweep(subcommands)
 
