@@ -213,7 +213,11 @@ class _Shuffler:
 # that Ctrl-C (KeyboardInterrupt) is honoured within a fraction of a second and
 # a progress bar moves; a few returns a second cost nothing measurable.
 SLICE_SECONDS = 0.2
-FIRST_SLICE_PASSES = 8  # measured to size the next slices
+FIRST_SLICE_PASSES = 1  # measured to size the next ones; one, as a pass on big data may take seconds
+# The bar's loss is the last one recorded when the run records losses; otherwise
+# it is computed (one forward pass) at most this often in proportion to its own
+# cost, so that it stays far below a percent of the run's time.
+BAR_LOSS_COST_RATIO = 200
 MAX_SLICE_GROWTH = 16  # a slice is at most this many times its predecessor: one fast slice may be noise
 
 
@@ -229,6 +233,7 @@ class _SlicedRun:
         self.loss_every, self.losses = loss_every, losses
         self.slice_passes = FIRST_SLICE_PASSES
         self.bar = None
+        self.next_loss_time = 0.0
         self.no_orders = np.empty((0, 0), dtype=np.intp)
 
     def run(self, first, count):
@@ -243,8 +248,21 @@ class _SlicedRun:
             self._resize(chunk, time.perf_counter() - started)
             first, count = first + chunk, count - chunk
             if self.bar is not None:
-                self.bar.set_postfix(loss="%.6f" % self.network.loss(self.reg_lambda), refresh=False)
-                self.bar.update(chunk)
+                self._show(first, chunk)
+
+    def _show(self, passes_done, chunk):
+        if self.loss_every:
+            loss = self.losses[(passes_done - 1) // self.loss_every]
+        elif time.perf_counter() >= self.next_loss_time:
+            started = time.perf_counter()
+            loss = self.network.loss(self.reg_lambda)
+            now = time.perf_counter()
+            self.next_loss_time = now + BAR_LOSS_COST_RATIO * (now - started)
+        else:
+            loss = None
+        if loss is not None:
+            self.bar.set_postfix(loss="%.6f" % loss, refresh=False)
+        self.bar.update(chunk)
 
     def _resize(self, passes, seconds):
         wanted = int(passes * SLICE_SECONDS / seconds) if seconds > 0 else passes * MAX_SLICE_GROWTH

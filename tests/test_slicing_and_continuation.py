@@ -36,7 +36,7 @@ def assert_runs_identical(first, second):
 def test_slicing_and_progress_do_not_change_the_run(moons, monkeypatch, batch_size):
     X, y = moons
     settings = dict(num_passes=1500, loss_every=7, batch_size=batch_size, schedule="inverse")
-    monkeypatch.setattr(trainer, "SLICE_SECONDS", 1e9)  # the first slice of 8 passes, then the rest in 16x steps
+    monkeypatch.setattr(trainer, "FIRST_SLICE_PASSES", 10**9)  # one kernel call (minibatches: calls of 1000)
     coarse = trainer.train(X, y, 3, **settings)
     monkeypatch.setattr(trainer, "SLICE_SECONDS", 1e-9)  # one pass per kernel call
     monkeypatch.setattr(trainer, "FIRST_SLICE_PASSES", 1)
@@ -75,6 +75,8 @@ def test_progress_bar_shows_passes_per_second_and_the_loss(moons, monkeypatch, c
     trainer.train(X, y, 3, num_passes=3000, progress=True)
     bar = capsys.readouterr().err
     assert "pass/s" in bar and "loss=" in bar
+    run = trainer.train(X, y, 3, num_passes=3000, progress=True, loss_every=3)  # the recorded loss is shown
+    assert "loss=%.6f" % run.losses[-1] in capsys.readouterr().err
     trainer.train(X, y, 3, num_passes=3000, progress=False)
     assert capsys.readouterr().err == ""
 

@@ -123,3 +123,20 @@ def test_an_unreachable_scheduler_is_a_clear_error_not_a_hang(tmp_path, capsys):
                   "--scheduler-timeout", "1"])
     assert exit.value.code == 1
     assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+def test_progress_bar_counts_the_networks(monkeypatch, capsys):
+    from fastbp import progress
+
+    drawn = progress.progress_bar
+
+    def always_drawn(total, description, unit, enabled=None, delay=0):
+        return drawn(total, description, unit, enabled=True if enabled is None else enabled, delay=0,
+                     mininterval=0, miniters=1)
+
+    monkeypatch.setattr(progress, "progress_bar", always_drawn)
+    sweeps.sweep([1, 2], [0.01], [0], passes=sweeps.MIN_PASSES, progress=True)
+    bar = capsys.readouterr().err
+    assert "2/2" in bar and "network" in bar
+    sweeps.sweep([1, 2], [0.01], [0], passes=sweeps.MIN_PASSES, progress=False)
+    assert capsys.readouterr().err == ""
