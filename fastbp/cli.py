@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _validation as check
 from . import datasets, diagnostics, trainer
+from .sweeps import add_sweep_command
 
 # ---------------------------------------------------------------- the parser
 
@@ -299,12 +300,6 @@ def add_check_command(subcommands):
     command.add_argument("file", metavar="FILE.py",
                          help="a Python file defining backprop(X, y, W1, b1, W2, b2, a1, probs, reg_lambda)")
     command.set_defaults(run=run_check, command_parser=command)
-
-
-def add_sweep_command(subcommands):
-    from .sweeps import add_sweep_command as add_sweep
-
-    add_sweep(subcommands)
 
 
 SUBCOMMANDS = (add_demo_command, add_check_command, add_sweep_command)
