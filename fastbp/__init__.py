@@ -9,8 +9,18 @@ The lecture's functional API, without globals::
 """
 
 from . import datasets, exercise, reference, schedules
+from .model_files import ModelFileError, load, save
+from .sweeps import sweep
 from .trainer import TrainingRun, build_model, calculate_loss, predict, predict_proba, train
 
 __version__ = "0.1.0"
-__all__ = ["build_model", "calculate_loss", "datasets", "exercise", "predict", "predict_proba", "reference",
-           "schedules", "train", "TrainingRun"]
+__all__ = ["FastBPClassifier", "ModelFileError", "build_model", "calculate_loss", "datasets", "exercise", "load",
+           "predict", "predict_proba", "reference", "save", "schedules", "sweep", "train", "TrainingRun"]
+
+
+def __getattr__(name):
+    # The estimator imports scikit-learn, which takes most of a second: only when asked for.
+    if name == "FastBPClassifier":
+        from .estimator import FastBPClassifier
+        return FastBPClassifier
+    raise AttributeError("module 'fastbp' has no attribute %r" % name)

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _validation as check
 from . import datasets, diagnostics, trainer
+from .sweeps import add_sweep_command
 
 # ---------------------------------------------------------------- the parser
 
@@ -301,7 +302,7 @@ def add_check_command(subcommands):
     command.set_defaults(run=run_check, command_parser=command)
 
 
-SUBCOMMANDS = (add_demo_command, add_check_command)
+SUBCOMMANDS = (add_demo_command, add_check_command, add_sweep_command)
 
 
 def build_parser():

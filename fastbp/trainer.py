@@ -10,11 +10,13 @@ passes, so their runs can be compared line by line.
 import importlib
 import importlib.util
 import os
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import progress as progress_bars
 from . import reference, schedules
 
 try:
@@ -173,8 +175,7 @@ class _NumpyNetwork:
 
 _NETWORKS = {"cython": _CythonNetwork, "numpy": _NumpyNetwork}
 # Minibatch orders are drawn for at most this many passes per kernel call, so
-# their buffer stays small (this many times N indices) on long runs. Full-batch
-# runs go in one call between printed losses.
+# their buffer stays small (this many times N indices) on long runs.
 MAX_PASSES_PER_CALL = 1000
 
 
@@ -211,9 +212,88 @@ class _Shuffler:
         return self.orders[:num_passes]
 
 
+# The compiled loop returns to Python about this often, whatever the run, so
+# that Ctrl-C (KeyboardInterrupt) is honoured within a fraction of a second and
+# a progress bar moves; a few returns a second cost nothing measurable.
+SLICE_SECONDS = 0.2
+FIRST_SLICE_PASSES = 1  # measured to size the next ones; one, as a pass on big data may take seconds
+# The bar's loss is the last one recorded when the run records losses; otherwise
+# it is computed (one forward pass) at most this often in proportion to its own
+# cost, so that it stays far below a percent of the run's time.
+BAR_LOSS_COST_RATIO = 200
+MAX_SLICE_GROWTH = 16  # a slice is at most this many times its predecessor: one fast slice may be noise
+
+
+class _SlicedRun:
+    """Runs passes in kernel calls of about SLICE_SECONDS each, sized from the
+    speed of the previous call. Passes do not depend on where the run is cut:
+    the kernel takes the first pass's index, the schedule's step sizes are
+    sliced by pass, and minibatch orders are drawn pass by pass."""
+
+    def __init__(self, network, shuffler, epsilons, steps_per_pass, reg_lambda, loss_every, losses):
+        self.network, self.shuffler, self.epsilons = network, shuffler, epsilons
+        self.steps_per_pass, self.reg_lambda = steps_per_pass, reg_lambda
+        self.loss_every, self.losses = loss_every, losses
+        self.slice_passes = FIRST_SLICE_PASSES
+        self.bar = None
+        self.next_loss_time = 0.0
+        self.no_orders = np.empty((0, 0), dtype=np.intp)
+
+    def run(self, first, count):
+        """Passes first .. first+count-1."""
+        while count > 0:
+            chunk = min(count, self.slice_passes, MAX_PASSES_PER_CALL if self.shuffler else count)
+            orders = self.shuffler.draw(chunk) if self.shuffler else self.no_orders
+            started = time.perf_counter()
+            self.network.run(first, chunk, orders,
+                             self.epsilons[first * self.steps_per_pass:(first + chunk) * self.steps_per_pass],
+                             self.reg_lambda, self.loss_every, self.losses)
+            self._resize(chunk, time.perf_counter() - started)
+            first, count = first + chunk, count - chunk
+            if self.bar is not None:
+                self._show(first, chunk)
+
+    def _show(self, passes_done, chunk):
+        if self.loss_every:
+            loss = self.losses[(passes_done - 1) // self.loss_every]
+        elif time.perf_counter() >= self.next_loss_time:
+            started = time.perf_counter()
+            loss = self.network.loss(self.reg_lambda)
+            now = time.perf_counter()
+            self.next_loss_time = now + BAR_LOSS_COST_RATIO * (now - started)
+        else:
+            loss = None
+        if loss is not None:
+            self.bar.set_postfix(loss="%.6f" % loss, refresh=False)
+        self.bar.update(chunk)
+
+    def _resize(self, passes, seconds):
+        wanted = int(passes * SLICE_SECONDS / seconds) if seconds > 0 else passes * MAX_SLICE_GROWTH
+        self.slice_passes = max(1, min(wanted, passes * MAX_SLICE_GROWTH))
+
+
+def _check_initial_model(initial_model, X, y, hidden, activation, dtype):
+    """-> (a copy of the model to continue from, its layer sizes), checked against the run asked for."""
+    if isinstance(initial_model, dict):
+        wrong_dtype = [name for name, value in initial_model.items()
+                       if name != "activation" and getattr(value, "dtype", None) != dtype]
+        if wrong_dtype:
+            raise TypeError("initial_model's arrays must be %s NumPy arrays (the dtype asked for); %s are not"
+                            % (np.dtype(dtype).name, sorted(wrong_dtype)))
+    model, sizes = check.check_model(initial_model, "initial_model")
+    if sizes[1:-1] != hidden:
+        raise ValueError("initial_model has hidden layers %s but hidden is %s" % (sizes[1:-1], hidden))
+    if reference.activation_of(model) != activation:
+        raise ValueError("initial_model uses activation %r but activation is %r"
+                         % (reference.activation_of(model), activation))
+    check.check_X_fits(X, sizes)
+    check.check_labels_fit(y, sizes[-1])
+    return {name: np.array(value) if name != "activation" else value for name, value in model.items()}, sizes
+
+
 def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=0, backend="cython",
           loss_every=0, print_loss=False, activation="tanh", batch_size=None, schedule="constant",
-          num_threads=None, dtype="float64"):
+          num_threads=None, dtype="float64", progress=False, initial_model=None):
     """Train the lecture's network, or any of its generalisations, by gradient descent.
 
     hidden: the hidden-layer size, or a tuple of sizes for a deeper network.
@@ -239,14 +319,26 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
         backends. X is converted to it once. Both precisions start from the
         same initial weights: the lecture's float64 draws, rounded. The
         recorded losses are float64 numbers either way.
-    The compiled backend records losses inside its fused loop and returns to
-    Python only to print, so recording and printing cost no speed.
+    progress: True shows a bar with passes per second and the current loss,
+        on a terminal only, once the run has lasted half a second.
+    initial_model: None (start from the lecture's initialisation, drawn with
+        ``seed``) or a model to continue training from, left unchanged: its
+        layer sizes and activation must be those asked for, its arrays of
+        ``dtype``, and y's labels below its number of classes (not every class
+        need be present).
+    The compiled loop runs in time slices of about SLICE_SECONDS, always, so
+    that Ctrl-C interrupts a long run promptly; it records losses inside its
+    fused loop, so neither recording, printing nor the bar costs speed, and
+    the run is bit-identical however it is sliced.
     Returns a :class:`TrainingRun`. The model has keys W1..WL, b1..bL, plus
     "activation" when it is not tanh. The global NumPy random state is untouched.
     """
     dtype = check.check_dtype(dtype)
     X = check.check_X(X, dtype=dtype)
-    y, num_classes = check.check_training_labels(y, len(X))
+    if initial_model is None:
+        y, num_classes = check.check_training_labels(y, len(X))
+    else:
+        y = check.check_y(y, len(X))
     hidden = check.check_hidden(hidden, "hidden")
     num_passes = check.check_int(num_passes, "num_passes", 0)
     epsilon = check.check_real(epsilon, "epsilon", positive=True)
@@ -263,35 +355,30 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     steps_per_pass = -(-len(X) // batch_size)
     epsilons = _step_sizes(schedules.get(schedule), epsilon, num_passes * steps_per_pass)
 
-    sizes = (X.shape[1],) + hidden + (num_classes,)
+    if initial_model is None:
+        sizes = (X.shape[1],) + hidden + (num_classes,)
+        start = reference.init_params(sizes, seed, dtype)
+    else:
+        start, sizes = _check_initial_model(initial_model, X, y, hidden, activation, dtype)
     if backend == "cython":
         _check_rows_fit_blas(X, sizes)
-    network = _NETWORKS[backend](reference.init_params(sizes, seed, dtype), sizes, X, y, activation, batch_size,
-                                 num_threads)
+    network = _NETWORKS[backend](start, sizes, X, y, activation, batch_size, num_threads)
     shuffler = _Shuffler(num_passes, len(X), seed) if batch_size < len(X) else None
-    no_orders = np.empty((0, 0), dtype=np.intp)
 
     recorded = range(0, num_passes, loss_every) if loss_every else range(0)
     losses = np.empty(len(recorded))
-
-    def run(first, count):
-        """Passes first .. first+count-1; minibatch runs in calls of at most MAX_PASSES_PER_CALL."""
-        while count > 0:
-            chunk = min(count, MAX_PASSES_PER_CALL) if shuffler else count
-            orders = shuffler.draw(chunk) if shuffler else no_orders
-            network.run(first, chunk, orders, epsilons[first * steps_per_pass:(first + chunk) * steps_per_pass],
-                        reg_lambda, loss_every, losses)
-            first, count = first + chunk, count - chunk
-
-    passes_done = 0
-    if print_loss:
-        for i in range(0, num_passes, reference.LOSS_PRINT_EVERY):
-            run(passes_done, i + 1 - passes_done)
-            passes_done = i + 1
-            recorded_here = loss_every and i % loss_every == 0
-            loss = losses[i // loss_every] if recorded_here else network.loss(reg_lambda)
-            print("Loss after iteration %i: %f" % (i, loss), flush=True)
-    run(passes_done, num_passes - passes_done)
+    runner = _SlicedRun(network, shuffler, epsilons, steps_per_pass, reg_lambda, loss_every, losses)
+    with progress_bars.progress_bar(num_passes, "training", "pass", enabled=None if progress else False) as bar:
+        runner.bar = None if bar.disable else bar
+        passes_done = 0
+        if print_loss:
+            for i in range(0, num_passes, reference.LOSS_PRINT_EVERY):
+                runner.run(passes_done, i + 1 - passes_done)
+                passes_done = i + 1
+                recorded_here = loss_every and i % loss_every == 0
+                loss = losses[i // loss_every] if recorded_here else network.loss(reg_lambda)
+                progress_bars.write("Loss after iteration %i: %f" % (i, loss))
+        runner.run(passes_done, num_passes - passes_done)
     model = dict(network.model)
     if activation != "tanh":
         model["activation"] = activation
