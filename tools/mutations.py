@@ -164,7 +164,7 @@ MUTATIONS = (
              "tests/test_kernels.py::test_dense_forward"),
     mutation("BLAS weight gradient overwritten instead of accumulated", LAYERS,
              "gemm(True, False, K, J, n, delta, n, inp, ld_inp, one, dW, K)",
-             "gemm(True, False, K, J, n, delta, n, inp, ld_inp, zero, dW, K)",
+             "gemm(True, False, K, J, n, delta, n, inp, ld_inp, one - one, dW, K)",
              "tests/test_kernels.py::test_dense_backward"),
     # ---- float32 (issue 9)
     mutation("float32 BLAS products call dgemm", LINALG,
