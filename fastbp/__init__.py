@@ -8,9 +8,26 @@ The lecture's functional API, without globals::
     fastbp.predict(model, X)
 """
 
+import importlib
+
 from . import datasets, exercise, reference, schedules
 from .trainer import TrainingRun, build_model, calculate_loss, predict, predict_proba, train
 
+# The one place the version is written; pyproject.toml reads it from here.
 __version__ = "0.1.0"
-__all__ = ["build_model", "calculate_loss", "datasets", "exercise", "predict", "predict_proba", "reference",
-           "schedules", "train", "TrainingRun"]
+__all__ = ["build_model", "calculate_loss", "datasets", "diagnostics", "exercise", "plot", "predict",
+           "predict_proba", "reference", "schedules", "train", "TrainingRun"]
+
+# Submodules imported on first use as fastbp.<name>, so that `import fastbp`
+# stays fast: plot imports matplotlib when it draws, and neither is needed to train.
+_LAZY_SUBMODULES = ("animate", "demo", "diagnostics", "plot")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module("." + name, __name__)  # also binds it here: asked once
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

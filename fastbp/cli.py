@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from . import _validation as check
-from . import demo, trainer
+from . import animate, demo, trainer
 
 # ---------------------------------------------------------------- the parser
 
@@ -67,6 +67,33 @@ def _check_seed(seed):
     return seed
 
 
+# ---------------------------------------------------------------- fastbp animate
+
+def run_animate(args, parser):
+    try:
+        animate.check_out_path(args.out)
+    except ValueError as err:
+        parser.error(str(err))
+    return animate.run(args.out, hidden=args.hidden, epsilon=args.epsilon, passes=args.passes)
+
+
+def add_animate_command(subcommands):
+    command = subcommands.add_parser(
+        "animate", help="the lecture's training as an animated GIF: the boundary moving, the loss growing",
+        description="Train the lecture's network and write an animated GIF: its decision boundary after "
+                    "logarithmically spaced passes (and at the top of each spike of the loss) beside the "
+                    "loss curve up to that pass, ending with the last two passes, one pass apart.")
+    command.add_argument("--hidden", type=_argument_type(int, lambda v: check.check_int(v, "value", 1)),
+                         default=3, help="hidden-layer size (default: 3)")
+    command.add_argument("--epsilon", type=_argument_type(float, lambda v: check.check_real(v, "value", True)),
+                         default=0.01, help="gradient-descent step size (default: 0.01, the lecture's)")
+    command.add_argument("--passes", type=_argument_type(int, lambda v: check.check_int(v, "value",
+                                                                                        animate.MIN_PASSES)),
+                         default=20000, help="gradient-descent passes (default: 20000)")
+    command.add_argument("--out", default="training.gif", help="the GIF file to write (default: training.gif)")
+    command.set_defaults(run=run_animate, command_parser=command)
+
+
 # ---------------------------------------------------------------- fastbp check
 
 def run_check(args, parser):
@@ -87,7 +114,7 @@ def add_check_command(subcommands):
     command.set_defaults(run=run_check, command_parser=command)
 
 
-SUBCOMMANDS = (add_demo_command, add_check_command)
+SUBCOMMANDS = (add_demo_command, add_animate_command, add_check_command)
 
 
 def build_parser():

@@ -91,19 +91,40 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, h=0.01):
     """The lecture's helper: predict_fn's labels on a grid of step h, filled with
     pale class colours, the boundary as a dark line, and the data on top.
     predict_fn maps points (M,2) to labels (M,).
+    """
+    ax = _new_axes() if ax is None else ax
+    regions = fill_decision_regions(predict_fn, X, ax, h, num_classes=_num_classes(y))
+    plot_data(X, y, ax, regions.num_classes)
+    return ax
+
+
+class DecisionRegions:
+    """The filled regions and the boundary line drawn by :func:`fill_decision_regions`."""
+
+    def __init__(self, fill, boundary, num_classes):
+        self.fill, self.boundary, self.num_classes = fill, boundary, num_classes
+
+    def remove(self):
+        """Take both off their Axes (an animation redraws them frame by frame)."""
+        self.fill.remove()
+        self.boundary.remove()
+
+
+def fill_decision_regions(predict_fn, X, ax, h=0.01, num_classes=0):
+    """predict_fn's labels on the lecture's grid of step h around X, as pale class
+    colours with the boundary between them as a dark line; -> DecisionRegions.
 
     The fill's levels lie halfway between labels, so each region is one flat
     colour with a smooth edge; letting contourf pick its own levels between two
     integer labels draws thin bands along the boundary that look like stair steps.
+    num_classes: at least this many colours (the data's classes), more if predicted.
     """
-    ax = _new_axes() if ax is None else ax
     xx, yy, Z = decision_grid(predict_fn, X, h)
-    num_classes = _num_classes(y, Z)
+    num_classes = max(num_classes, _num_classes(Z))
     levels = np.arange(num_classes + 1) - 0.5
-    ax.contourf(xx, yy, Z, levels=levels, colors=region_colors(num_classes))
-    ax.contour(xx, yy, Z, levels=levels[1:-1], colors=EDGE_COLOR, linewidths=BOUNDARY_WIDTH)
-    plot_data(X, y, ax, num_classes)
-    return ax
+    fill = ax.contourf(xx, yy, Z, levels=levels, colors=region_colors(num_classes))
+    boundary = ax.contour(xx, yy, Z, levels=levels[1:-1], colors=EDGE_COLOR, linewidths=BOUNDARY_WIDTH)
+    return DecisionRegions(fill, boundary, num_classes)
 
 
 def plot_loss_curve(loss_passes, losses, ax=None, title="Loss during training", **line_options):

@@ -126,8 +126,9 @@ cdef inline void relu_backward(double *dz,            # OUT (n,K)^T, may be dout
         dz[i] = dout[i] * (1.0 if a[i] > 0.0 else 0.0)
 
 
-# The hidden-layer activations, numbered in the order of reference.ACTIVATIONS
-# (fastbp._kernels.ACTIVATION_CODES).
+# The hidden-layer activations, numbered in the order of reference.ACTIVATIONS.
+# src/driver.pxi maps their names to these codes in ACTIVATION_CODES, a module
+# attribute of each compiled driver (fastbp._kernels, _kernels_avx2, _kernels_avx512).
 cdef enum Activation:
     TANH = 0
     SIGMOID = 1

@@ -213,7 +213,7 @@ def test_no_subcommand_prints_the_usage_and_exits_2():
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.startswith("usage: fastbp")
-    for name in ("demo", "check"):
+    for name in ("demo", "check", "animate"):
         assert name in result.stderr
 
 
