@@ -42,9 +42,6 @@ ZOOMED_PASSES = 20
 ZOOM_BOUNDS = (0.1, 0.1, 0.36, 0.36)  # lower left of the loss panel, under the early descent
 FIGURE_SIZE = (11, 4.5)
 DPI = 72
-# A coarser grid than the still pictures' (0.01): ~150 x 110 cells, still below
-# 2 pixels per cell at this size, and cheap to redraw for every frame.
-GRID_STEP = 0.03
 MIN_PASSES = 2  # two closing frames one pass apart
 
 
@@ -175,7 +172,7 @@ def render(out="training.gif", hidden=3, epsilon=0.01, passes=20000, seed=0):
         if regions:
             regions.pop().remove()
         regions.append(plot.fill_decision_regions(lambda points: trainer.predict(frame.model, points), X,
-                                                  boundary_ax, GRID_STEP, num_classes=int(y.max()) + 1))
+                                                  boundary_ax, num_classes=int(y.max()) + 1))
         training_accuracy = float(np.mean(trainer.predict(frame.model, X) == y))
         boundary_ax.set_title("after %d passes: training accuracy %.3f" % (frame.passes, training_accuracy))
         curve.set_data(done[:frame.passes], run.losses[:frame.passes])

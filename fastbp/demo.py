@@ -34,6 +34,7 @@ MIN_PASSES = RECORD_EVERY * diagnostics.MIN_LOSSES  # classify_run needs MIN_LOS
 SWEEP_THREADS = 2
 FIGURE_SIZE = (10, 8)  # the lecture's rcParams['figure.figsize']
 LOSS_FIGURE_SIZE = (14, 5)
+LOSS_FIGURE_MARGINS = dict(left=0.06, right=0.98, bottom=0.11, top=0.92, wspace=0.18)  # cheaper than tight_layout
 # The last passes of the main run, drawn one by one: a few dozen show a period-2
 # cycle as an alternation; thousands would blur it into two bands.
 LAST_PASSES_SHOWN = 40
@@ -171,7 +172,7 @@ def loss_figure(result, setting):
     plot.plot_loss_curve(run.loss_passes[shown], run.losses[shown], last, marker="o", markersize=4,
                          linewidth=0.6, title="Its last %d passes, one by one: %s"
                          % (np.count_nonzero(shown), result.run_class))
-    fig.tight_layout()
+    fig.subplots_adjust(**LOSS_FIGURE_MARGINS)
     return fig
 
 

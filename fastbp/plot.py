@@ -25,8 +25,10 @@ EDGE_COLOR = "#1a1a1a"  # the samples' outline and the boundary line: near black
 EDGE_WIDTH = 0.7
 BOUNDARY_WIDTH = 1.2
 GRID_PADDING = 0.5  # the lecture's "- .5" / "+ .5" around the data
+LECTURE_GRID_STEP = 0.01  # the lecture's h
 DATA_MARKER_SIZE = 40  # the lecture's scatter of the data set, s=40
-X_LABEL, Y_LABEL = "$x_1$ (first input)", "$x_2$ (second input)"
+# Unicode subscripts, not mathtext: typesetting "$x_1$" costs about a second on first use.
+X_LABEL, Y_LABEL = "x₁ (first input)", "x₂ (second input)"
 
 
 def _new_axes():
@@ -54,7 +56,7 @@ def _num_classes(*labels):
     return int(max(np.max(np.asarray(label)) for label in labels)) + 1
 
 
-def decision_grid(predict_fn, X, h=0.01):
+def decision_grid(predict_fn, X, h=LECTURE_GRID_STEP):
     """-> (xx, yy, Z): the lecture's grid of step h around X, padded by 0.5, and
     predict_fn's labels on it, Z[i, j] = predict_fn([[xx[i, j], yy[i, j]]]).
 
@@ -87,15 +89,25 @@ def plot_data(X, y, ax=None, num_classes=None):
     return ax
 
 
-def plot_decision_boundary(predict_fn, X, y, ax=None, h=0.01):
+def plot_decision_boundary(predict_fn, X, y, ax=None, h=None):
     """The lecture's helper: predict_fn's labels on a grid of step h, filled with
     pale class colours, the boundary as a dark line, and the data on top.
-    predict_fn maps points (M,2) to labels (M,).
+    predict_fn maps points (M,2) to labels (M,). h=None: see :func:`pixel_step`.
     """
     ax = _new_axes() if ax is None else ax
     regions = fill_decision_regions(predict_fn, X, ax, h, num_classes=_num_classes(y))
     plot_data(X, y, ax, regions.num_classes)
     return ax
+
+
+def pixel_step(X, ax, h=LECTURE_GRID_STEP):
+    """The lecture's grid step h, or a finer one so that no grid cell is wider or
+    taller than one pixel of ``ax`` as it will be drawn: a boundary traced on the
+    grid then has its corners below the pixel, and no stair steps show."""
+    box = ax.get_window_extent()
+    x_range = np.ptp(X[:, 0]) + 2 * GRID_PADDING
+    y_range = np.ptp(X[:, 1]) + 2 * GRID_PADDING
+    return min(h, x_range / max(box.width, 1), y_range / max(box.height, 1))
 
 
 class DecisionRegions:
@@ -110,16 +122,17 @@ class DecisionRegions:
         self.boundary.remove()
 
 
-def fill_decision_regions(predict_fn, X, ax, h=0.01, num_classes=0):
+def fill_decision_regions(predict_fn, X, ax, h=None, num_classes=0):
     """predict_fn's labels on the lecture's grid of step h around X, as pale class
     colours with the boundary between them as a dark line; -> DecisionRegions.
+    h=None: the step of :func:`pixel_step`, at most one pixel.
 
     The fill's levels lie halfway between labels, so each region is one flat
     colour with a smooth edge; letting contourf pick its own levels between two
     integer labels draws thin bands along the boundary that look like stair steps.
     num_classes: at least this many colours (the data's classes), more if predicted.
     """
-    xx, yy, Z = decision_grid(predict_fn, X, h)
+    xx, yy, Z = decision_grid(predict_fn, X, pixel_step(X, ax) if h is None else h)
     num_classes = max(num_classes, _num_classes(Z))
     levels = np.arange(num_classes + 1) - 0.5
     fill = ax.contourf(xx, yy, Z, levels=levels, colors=region_colors(num_classes))

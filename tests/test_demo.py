@@ -66,20 +66,27 @@ def summary_rows(printed):
 
 @pytest.fixture(scope="module")
 def short_demo_with_figures(tmp_path_factory):
-    """The short demo, and the Figure it saved under each file name."""
+    """The short demo, the Figure it saved under each file name, and the grids
+    (xx, yy) its decision boundaries were computed on."""
     out = tmp_path_factory.mktemp("short-demo")
-    figures = {}
-    real_save = demo._save_figure
+    figures, grids = {}, []
+    real_save, real_grid = demo._save_figure, plot.decision_grid
 
     def recording_save(fig, path):
         figures[Path(path).name] = fig
         real_save(fig, path)
 
+    def recording_grid(*args, **kwargs):
+        xx, yy, Z = real_grid(*args, **kwargs)
+        grids.append((xx, yy))
+        return xx, yy, Z
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(demo, "_save_figure", recording_save)
+        patch.setattr(plot, "decision_grid", recording_grid)
         status, printed = run_cli(["demo", "--out", str(out)]
                                   + ["--%s=%s" % option for option in SHORT_DEMO.items()])
-    return status, printed, out, figures
+    return status, printed, out, figures, grids
 
 
 @pytest.fixture(scope="module")
@@ -326,15 +333,17 @@ def test_regions_are_pale_tints_that_samples_stand_out_from(figures):
         assert len(lines) == 1, "%s: the boundary is drawn as a line" % name
 
 
-def test_the_boundary_grid_is_finer_than_the_pixels_of_its_panel(figures):
-    # The grid's step in screen pixels, in the largest boundary picture: a
-    # contour on a grid coarser than about 2 pixels shows its corners.
-    fig = figures["decision_boundary_h6.png"]
-    ax = fig.axes[0]
-    x_min, x_max = ax.get_xlim()
-    width_pixels = ax.get_window_extent().width
-    columns = len(np.arange(x_min, x_max, 0.01))
-    assert width_pixels / columns <= 2
+def test_every_boundary_grid_has_a_point_per_pixel(figures, short_demo_with_figures):
+    # A boundary traced on a grid coarser than the pixels shows the grid's corners as stair steps.
+    grids = short_demo_with_figures[4]
+    boundary_axes = [ax for _, ax in data_axes(figures) if any(getattr(c, "filled", False) for c in ax.collections)]
+    assert len(boundary_axes) == 3 + len(demo.SWEEP_HIDDEN_SIZES)
+    for ax in boundary_axes:
+        box = ax.get_window_extent()
+        xx, yy = next((xx, yy) for xx, yy in grids
+                      if np.allclose(ax.get_xlim(), (xx.min(), xx.max())) and
+                      np.allclose(ax.get_ylim(), (yy.min(), yy.max())))
+        assert xx.shape[1] >= box.width and xx.shape[0] >= box.height, (xx.shape, box.width, box.height)
 
 
 def test_titles_give_the_setting_and_the_accuracy(figures):
