@@ -17,6 +17,7 @@ lecture's network.
 """
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -128,6 +129,10 @@ def render(out="training.gif", hidden=3, epsilon=0.01, passes=20000, seed=0):
 
     X, y = datasets.make_moons(DATA_SIZE, noise=DATA_NOISE, seed=seed)
     run, frames = training_frames(X, y, hidden, epsilon, passes, seed)
+    # A step size far too large overflows the weights: the animation stops at the last finite state.
+    frames = [frame for frame in frames if all(np.all(np.isfinite(value)) for value in frame.model.values())]
+    if not frames:
+        raise ArithmeticError("the weights overflowed in the first pass at epsilon %g: nothing to draw" % epsilon)
     shown = _closing_order(frames)
 
     fig = Figure(figsize=FIGURE_SIZE, dpi=DPI)
@@ -140,7 +145,9 @@ def render(out="training.gif", hidden=3, epsilon=0.01, passes=20000, seed=0):
     loss_ax.set_xscale("log")
     loss_ax.set_yscale("log")
     loss_ax.set_xlim(1, passes * 1.05)
-    loss_ax.set_ylim(run.losses.min() / 1.1, run.losses.max() * 1.1)
+    finite = run.losses[np.isfinite(run.losses)]  # a step size far too large overflows the loss
+    if len(finite):
+        loss_ax.set_ylim(finite.min() / 1.1, finite.max() * 1.1)
     loss_ax.set_xlabel("passes done (log scale)")
     loss_ax.set_ylabel("loss (log scale)")
     loss_ax.grid(True, which="major", alpha=0.3)
@@ -185,14 +192,20 @@ def render(out="training.gif", hidden=3, epsilon=0.01, passes=20000, seed=0):
         return []
 
     animation = FuncAnimation(fig, draw, frames=len(shown), blit=False, repeat=False)
-    animation.save(out, writer=PillowWriter(fps=FRAMES_PER_SECOND))
+    # Losses near the float64 limit (a step size far too large) overflow the log axis's tick search.
+    with np.errstate(over="ignore"):
+        animation.save(out, writer=PillowWriter(fps=FRAMES_PER_SECOND))
     return len(shown)
 
 
 def run(out="training.gif", hidden=3, epsilon=0.01, passes=20000, seed=0):
-    """``fastbp animate``: render, then say what was written; -> exit status 0."""
+    """``fastbp animate``: render, then say what was written; -> exit status 0, or 1 if nothing could be drawn."""
     start = time.perf_counter()
-    count = render(out, hidden=hidden, epsilon=epsilon, passes=passes, seed=seed)
+    try:
+        count = render(out, hidden=hidden, epsilon=epsilon, passes=passes, seed=seed)
+    except ArithmeticError as err:
+        print("fastbp animate: %s" % err, file=sys.stderr)
+        return 1
     print("Wrote %s: %d frames of the H = %d network's training (epsilon %g, %d passes), %.1f s"
           % (out, count, hidden, epsilon, passes, time.perf_counter() - start))
     return 0

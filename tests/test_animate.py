@@ -19,6 +19,7 @@ QUICK_PASSES = 400
 # Level 1 of docs/numerics.md: the compiled and NumPy runs agree to 1e-12 over
 # the lecture's first 1000 passes, before any instability.
 EARLY_PASSES_RTOL = 1e-12
+DIVERGING_PASSES = 100
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,14 @@ def test_bad_arguments_exit_2_with_one_line(arguments, tmp_path):
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "error" in lines[0], result.stderr
+
+
+def test_a_diverging_run_is_animated_up_to_its_last_finite_state(tmp_path, capsys):
+    # At epsilon 1e6 the loss grows 1e8-fold a pass and the weights overflow within 100 passes.
+    X, y = fastbp.datasets.make_moons()
+    run, _ = animate.training_frames(X, y, 3, 1e6, DIVERGING_PASSES, seed=0)
+    assert not all(np.all(np.isfinite(value)) for value in run.model.values())
+    out = tmp_path / "diverging.gif"
+    assert cli.main(["animate", "--epsilon", "1e6", "--passes", str(DIVERGING_PASSES), "--out", str(out)]) == 0
+    with Image.open(out) as gif:
+        assert gif.n_frames >= 2
