@@ -1,5 +1,6 @@
 """README.md cannot drift: every Python block runs on its own in a fresh
-interpreter, and every `fastbp ...` command line in it parses."""
+interpreter, every `fastbp ...` command line in it parses, and every link
+points at a heading or a file that exists."""
 
 import os
 import re
@@ -56,3 +57,22 @@ def test_each_command_line_parses(command):
     arguments = shlex.split(command)[1:]
     args = cli.build_parser().parse_args(arguments)
     assert args.command is not None
+
+
+def github_anchor(heading):
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_link_points_at_something_real():
+    text = (REPO / "README.md").read_text()
+    outside_code = re.sub(r"^```.*?^```", "", text, flags=re.DOTALL | re.MULTILINE)
+    anchors = {github_anchor(line.lstrip("#")) for line in outside_code.splitlines() if line.startswith("#")}
+    links = re.findall(r"\]\(([^)\s]+)\)", outside_code)
+    assert links
+    for link in links:
+        if link.startswith("#"):
+            assert link[1:] in anchors, link
+        elif not re.match(r"\w+://", link):
+            assert (REPO / link).exists(), link
