@@ -99,6 +99,13 @@ MUTATIONS = (
     mutation("checker: 'wrong tanh derivative' emptied", "fastbp/exercise/mistakes.py",
              "wrong_derivatives = (1 - np.tanh(a1) ** 2, (1 - a1) ** 2, 1 - a1, a1 * (1 - a1))",
              "wrong_derivatives = ()", CHECKER),
+    # ---- pictures and animation (issue 12)
+    mutation("pictures: boundary grid at the lecture's step whatever the pixels", "fastbp/plot.py",
+             "return min(h, x_range / max(box.width, 1), y_range / max(box.height, 1))", "return h",
+             DEMO + "test_every_boundary_grid_has_a_point_per_pixel"),
+    mutation("animation: no frame at the spikes' tops", "fastbp/animate.py",
+             "set(log_spaced.tolist()) | set(spike_passes(losses)) | {", "set(log_spaced.tolist()) | {",
+             "tests/test_animate.py::test_every_spike_of_the_loss_gets_a_frame_at_its_top"),
     # ---- kernels
     mutation("softmax without the row max", LAYERS,
              "probs[c * n + i] = z[c * n + i] - scratch[i]", "probs[c * n + i] = z[c * n + i]",
