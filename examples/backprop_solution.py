@@ -1,7 +1,7 @@
 """A correct solution to the lecture's backprop exercise, in the lecture's style.
 
 Check it with ``fastbp check examples/backprop_solution.py``; the signature and
-what each returned value means are documented in fastbp/exercise.py.
+what each returned value means are documented in fastbp/exercise/__init__.py.
 """
 
 import numpy as np

@@ -8,19 +8,36 @@ The lecture's functional API, without globals::
     fastbp.predict(model, X)
 """
 
+import importlib
+
 from . import datasets, exercise, reference, schedules
 from .model_files import ModelFileError, load, save
-from .sweeps import sweep
 from .trainer import TrainingRun, build_model, calculate_loss, predict, predict_proba, train
 
+# The one place the version is written; pyproject.toml reads it from here.
 __version__ = "0.1.0"
-__all__ = ["FastBPClassifier", "ModelFileError", "build_model", "calculate_loss", "datasets", "exercise", "load",
-           "predict", "predict_proba", "reference", "save", "schedules", "sweep", "train", "TrainingRun"]
+__all__ = ["FastBPClassifier", "ModelFileError", "build_model", "calculate_loss", "datasets", "diagnostics",
+           "exercise", "load", "plot", "predict", "predict_proba", "reference", "save", "schedules", "sweep", "train",
+           "TrainingRun"]
+
+# Submodules imported on first use as fastbp.<name>, so that `import fastbp`
+# stays fast: plot imports matplotlib when it draws, and neither is needed to train.
+_LAZY_SUBMODULES = ("animate", "demo", "diagnostics", "plot")
 
 
 def __getattr__(name):
-    # The estimator imports scikit-learn, which takes most of a second: only when asked for.
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module("." + name, __name__)  # also binds it here: asked once
+    # The estimator imports scikit-learn, which takes most of a second, and the
+    # sweep fastbp.diagnostics: only when asked for.
     if name == "FastBPClassifier":
         from .estimator import FastBPClassifier
         return FastBPClassifier
-    raise AttributeError("module 'fastbp' has no attribute %r" % name)
+    if name == "sweep":
+        from .sweeps import sweep
+        return sweep
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | {"FastBPClassifier", "sweep"})

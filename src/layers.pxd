@@ -139,8 +139,9 @@ cdef inline void relu_backward(real *dz,            # OUT (n,K)^T, may be dout i
         dz[i] = dout[i] * (one if a[i] > zero else zero)
 
 
-# The hidden-layer activations, numbered in the order of reference.ACTIVATIONS
-# (fastbp._kernels.ACTIVATION_CODES).
+# The hidden-layer activations, numbered in the order of reference.ACTIVATIONS.
+# src/driver.pxi maps their names to these codes in ACTIVATION_CODES, a module
+# attribute of each compiled driver (fastbp._kernels, _kernels_avx2, _kernels_avx512).
 cdef enum Activation:
     TANH = 0
     SIGMOID = 1

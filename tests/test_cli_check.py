@@ -1,4 +1,4 @@
-"""`fastbp check FILE.py`: the backprop checker of fastbp/exercise.py from the command line."""
+"""`fastbp check FILE.py`: the backprop checker of fastbp/exercise/ from the command line."""
 
 import subprocess
 import sys

@@ -1,6 +1,10 @@
 """`fastbp demo` end to end: the files it promises, the lecture's printed losses,
 the stability report, its options' effects, its accuracies against an
-independent computation, and clean failures on bad arguments."""
+independent computation, clean failures on bad arguments, and pictures that
+read at a glance (axis labels, a legend of the classes, samples with a dark
+edge in colour-blind-safe colours on pale regions, smooth boundaries, titles
+with the setting and the accuracy, accuracy against H in the sweep's eighth
+panel, the last passes of the loss one by one)."""
 
 import contextlib
 import io
@@ -12,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
 
 import fastbp
-from fastbp import cli, reference
+from fastbp import cli, demo, plot, reference
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # No side of a demo picture is shorter than 5 inches, at matplotlib's default 100 dpi;
@@ -60,10 +65,33 @@ def summary_rows(printed):
 
 
 @pytest.fixture(scope="module")
-def short_demo(tmp_path_factory):
+def short_demo_with_figures(tmp_path_factory):
+    """The short demo, the Figure it saved under each file name, and the grids
+    (xx, yy) its decision boundaries were computed on."""
     out = tmp_path_factory.mktemp("short-demo")
-    status, printed = run_cli(["demo", "--out", str(out)] + ["--%s=%s" % option for option in SHORT_DEMO.items()])
-    return status, printed, out
+    figures, grids = {}, []
+    real_save, real_grid = demo._save_figure, plot.decision_grid
+
+    def recording_save(fig, path):
+        figures[Path(path).name] = fig
+        real_save(fig, path)
+
+    def recording_grid(*args, **kwargs):
+        xx, yy, Z = real_grid(*args, **kwargs)
+        grids.append((xx, yy))
+        return xx, yy, Z
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(demo, "_save_figure", recording_save)
+        patch.setattr(plot, "decision_grid", recording_grid)
+        status, printed = run_cli(["demo", "--out", str(out)]
+                                  + ["--%s=%s" % option for option in SHORT_DEMO.items()])
+    return status, printed, out, figures, grids
+
+
+@pytest.fixture(scope="module")
+def short_demo(short_demo_with_figures):
+    return short_demo_with_figures[:3]
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +169,7 @@ def short_demo_expected():
     X_test, y_test = fastbp.datasets.make_moons(200, noise=0.20, seed=SHORT_DEMO["seed"] + 1)
     expected = {}
     first_losses = {}
-    for hidden in sorted(set(cli.SWEEP_HIDDEN_SIZES) | {SHORT_DEMO["hidden"]}):
+    for hidden in sorted(set(demo.SWEEP_HIDDEN_SIZES) | {SHORT_DEMO["hidden"]}):
         run = fastbp.train(X, y, hidden, num_passes=SHORT_DEMO["passes"], epsilon=SHORT_DEMO["epsilon"],
                            seed=SHORT_DEMO["seed"], backend="numpy", loss_every=SHORT_DEMO["passes"])
         first_losses[hidden] = run.losses[0]
@@ -187,10 +215,13 @@ def test_short_demo_accuracies(short_demo, short_demo_expected):
             name, rows[name][1], test)
 
 
-def test_no_subcommand_prints_help():
-    status, printed = run_cli([])
-    assert status == 0
-    assert printed.startswith("usage: fastbp") and "demo" in printed
+def test_no_subcommand_prints_the_usage_and_exits_2():
+    result = subprocess.run([sys.executable, "-m", "fastbp"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("usage: fastbp")
+    for name in ("demo", "check", "animate"):
+        assert name in result.stderr
 
 
 def test_demo_help_lists_its_options(capsys):
@@ -229,3 +260,132 @@ def test_console_script_is_installed():
 
     scripts = {entry.name: entry.value for entry in entry_points(group="console_scripts")}
     assert scripts["fastbp"] == "fastbp.cli:main"
+
+
+# ---------------------------------------------------------------- the pictures
+
+# The Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"), written
+# out here independently of fastbp.plot: blue, orange, bluish green, ...
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442"]
+# An edge this dark (mean channel) outlines a sample on any of the regions' pale tints.
+MAX_EDGE_BRIGHTNESS = 0.25
+# A region's tint is at least this much brighter (mean channel) than its class's
+# sample colour: a blue sample must not vanish on the blue region.
+MIN_REGION_CONTRAST = 0.25
+BOUNDARY_PICTURES = ["logistic_regression.png", "decision_boundary_h6.png", "spiral_3_classes.png"]
+ACCURACY_IN_TITLE = re.compile(r"training accuracy \d\.\d{3}")
+
+
+def brightness(color):
+    return float(np.mean(to_rgb(color)))
+
+
+@pytest.fixture(scope="module")
+def figures(short_demo_with_figures):
+    return short_demo_with_figures[3]
+
+
+def data_axes(figures):
+    """Every Axes of the demo that shows samples: (picture name, Axes)."""
+    return [(name, ax) for name, fig in figures.items() for ax in fig.axes
+            if any(collection.get_offsets().shape[0] > 0 and collection.get_array() is not None
+                   for collection in ax.collections if hasattr(collection, "get_sizes"))]
+
+
+def test_every_picture_is_saved_and_every_data_panel_is_labelled(figures):
+    assert sorted(figures) == sorted(["data.png", "logistic_regression.png", "decision_boundary_h6.png",
+                                      "loss_curve_h6.png", "hidden_layer_sweep.png", "spiral_3_classes.png"])
+    panels = data_axes(figures)
+    assert len(panels) == 1 + 3 + len(demo.SWEEP_HIDDEN_SIZES)
+    for name, ax in panels:
+        assert ax.get_xlabel() and ax.get_ylabel(), name
+        legend = ax.get_legend()
+        assert legend is not None, name
+        labels = [text.get_text() for text in legend.get_texts()]
+        num_classes = 3 if name == "spiral_3_classes.png" else 2
+        assert labels == ["class %d" % label for label in range(num_classes)], name
+
+
+def test_samples_have_a_dark_edge_and_okabe_ito_colours(figures):
+    for name, ax in data_axes(figures):
+        samples = ax.collections[-1]
+        labels = np.asarray(samples.get_array(), dtype=int)
+        faces = samples.get_facecolors()[:, :3]
+        for label in np.unique(labels):
+            np.testing.assert_allclose(faces[labels == label], [to_rgb(OKABE_ITO[label])] * np.sum(labels == label),
+                                       atol=1e-6, err_msg=name)
+        edges = samples.get_edgecolors()
+        assert len(edges) and all(brightness(edge[:3]) <= MAX_EDGE_BRIGHTNESS for edge in edges), name
+
+
+def test_regions_are_pale_tints_that_samples_stand_out_from(figures):
+    for name in BOUNDARY_PICTURES:
+        ax = figures[name].axes[0]
+        filled = [c for c in ax.collections if getattr(c, "filled", False)]
+        assert len(filled) == 1, name
+        fill = filled[0]
+        num_classes = len(fill.levels) - 1
+        # Levels halfway between the labels: one flat colour per class, no bands at the boundary.
+        np.testing.assert_array_equal(fill.levels, np.arange(num_classes + 1) - 0.5)
+        for label, region in enumerate(fill.get_facecolor()[:, :3]):
+            assert brightness(region) - brightness(OKABE_ITO[label]) >= MIN_REGION_CONTRAST, (name, label)
+        lines = [c for c in ax.collections if hasattr(c, "levels") and not getattr(c, "filled", True)]
+        assert len(lines) == 1, "%s: the boundary is drawn as a line" % name
+
+
+def test_every_boundary_grid_has_a_point_per_pixel(figures, short_demo_with_figures):
+    # A boundary traced on a grid coarser than the pixels shows the grid's corners as stair steps.
+    grids = short_demo_with_figures[4]
+    boundary_axes = [ax for _, ax in data_axes(figures) if any(getattr(c, "filled", False) for c in ax.collections)]
+    assert len(boundary_axes) == 3 + len(demo.SWEEP_HIDDEN_SIZES)
+    for ax in boundary_axes:
+        box = ax.get_window_extent()
+        xx, yy = next((xx, yy) for xx, yy in grids
+                      if np.allclose(ax.get_xlim(), (xx.min(), xx.max())) and
+                      np.allclose(ax.get_ylim(), (yy.min(), yy.max())))
+        assert xx.shape[1] >= box.width and xx.shape[0] >= box.height, (xx.shape, box.width, box.height)
+
+
+def test_titles_give_the_setting_and_the_accuracy(figures):
+    titles = {name: " ".join(ax.get_title() for ax in fig.axes) for name, fig in figures.items()}
+    assert "seed 1" in titles["data.png"]
+    for name in BOUNDARY_PICTURES:
+        assert ACCURACY_IN_TITLE.search(titles[name]), name
+    for name in ("decision_boundary_h6.png", "loss_curve_h6.png"):
+        assert "epsilon 0.002" in titles[name] and "300 passes" in titles[name], name
+    assert "test accuracy" in titles["decision_boundary_h6.png"]
+    sweep = figures["hidden_layer_sweep.png"]
+    for size in demo.SWEEP_HIDDEN_SIZES:
+        assert any(ax.get_title().startswith("H = %d\n" % size) and ACCURACY_IN_TITLE.search(ax.get_title())
+                   for ax in sweep.axes), size
+    assert "epsilon 0.002" in sweep._suptitle.get_text()
+
+
+def test_the_eighth_sweep_panel_plots_accuracy_against_H(figures, short_demo_expected):
+    # Expected: accuracies computed by the test from the NumPy backend (test_demo.short_demo_expected).
+    expected, _ = short_demo_expected
+    sweep = figures["hidden_layer_sweep.png"]
+    assert len(sweep.axes) == 8
+    panel = sweep.axes[7]
+    assert "H" in panel.get_xlabel() and "accuracy" in panel.get_ylabel()
+    assert [text.get_text() for text in panel.get_xticklabels()] == [str(h) for h in demo.SWEEP_HIDDEN_SIZES]
+    lines = {line.get_label(): line.get_ydata() for line in panel.get_lines()}
+    assert sorted(lines) == ["test accuracy", "training accuracy"]
+    for column, label in enumerate(("training accuracy", "test accuracy")):
+        np.testing.assert_allclose(lines[label], [expected["network, H = %d" % h][column]
+                                                  for h in demo.SWEEP_HIDDEN_SIZES])
+    assert panel.get_legend() is not None
+
+
+def test_the_loss_curve_shows_the_last_passes_one_by_one(figures):
+    whole, last = figures["loss_curve_h6.png"].axes
+    passes = last.get_lines()[0].get_xdata()
+    np.testing.assert_array_equal(passes, np.arange(SHORT_DEMO["passes"] - demo.LAST_PASSES_SHOWN, SHORT_DEMO["passes"]))
+    assert last.get_lines()[0].get_marker() not in (None, "None", "")
+    assert len(whole.get_lines()[0].get_xdata()) == SHORT_DEMO["passes"]
+
+
+def test_class_colours_refuse_more_classes_than_the_palette():
+    assert plot.class_colors(2) == OKABE_ITO[:2]
+    with pytest.raises(ValueError):
+        plot.class_colors(len(OKABE_ITO) + 1)
