@@ -35,7 +35,9 @@ BLOCKS = fenced_blocks((REPO / "README.md").read_text())
 PYTHON_BLOCKS = [code for language, code in BLOCKS if language == "python"]
 CONSOLE_BLOCKS = [code for language, code in BLOCKS if language == ""]
 # Command lines with placeholders ([--option], FILE.py) are synopses, not commands.
-COMMANDS = [line.split("&&")[-1].strip() for block in CONSOLE_BLOCKS for line in block.splitlines()
+# A line ending in a backslash continues on the next, as in a shell.
+COMMANDS = [line.split("&&")[-1].strip() for block in CONSOLE_BLOCKS
+            for line in block.replace("\\\n", " ").splitlines()
             if re.match(r"(.*&& )?fastbp \w", line.strip()) and "[" not in line]
 
 
