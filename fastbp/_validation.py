@@ -5,6 +5,7 @@ guard: every array is checked and converted once, here, to a C-ordered float64
 or float32 (or intp, for labels) array, and every error names the argument at fault.
 """
 
+import argparse
 import numbers
 import re
 
@@ -173,3 +174,14 @@ def check_model(model, name="model"):
 def check_X_fits(X, sizes, name="X"):
     if X.shape[1] != sizes[0]:
         raise ValueError("%s has %d features but the model expects %d" % (name, X.shape[1], sizes[0]))
+
+
+def argument_type(convert, validate):
+    """An argparse type for the command line: convert the string, then check it
+    with one of the checks above; their errors become argparse's usage errors."""
+    def parse(text):
+        try:
+            return validate(convert(text))
+        except (TypeError, ValueError) as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return parse

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import datasets, diagnostics, trainer
+from . import datasets, diagnostics, progress, trainer
 
 SWEEP_HIDDEN_SIZES = (1, 2, 3, 4, 5, 20, 50)  # the lecture's sweep
 REG_LAMBDA = 0.01  # the lecture's regularisation strength
@@ -284,10 +284,14 @@ def run(out="fastbp-demo", hidden=3, passes=20000, seed=0, epsilon=0.01):
         sweep_fig, panels, accuracy_panel = sweep_figure()
         if hidden in panels:
             draw_sweep_panel(panels[hidden], main_result, X, y, X_test, y_test, epsilon)
-        for job in as_completed(sweep_jobs):
-            result = job.result()
-            results[result.hidden] = result
-            draw_sweep_panel(panels[result.hidden], result, X, y, X_test, y_test, epsilon)
+        # A bar (on a terminal, once the wait passes half a second) while the
+        # sweep's networks finish; each one ticks it.
+        with progress.progress_bar(len(sweep_jobs), "hidden-layer sweep", "network") as bar:
+            for job in as_completed(sweep_jobs):
+                result = job.result()
+                results[result.hidden] = result
+                draw_sweep_panel(panels[result.hidden], result, X, y, X_test, y_test, epsilon)
+                bar.update(1)
 
     print("\nThe hidden-layer sweep %s; gradient descent can settle only if sharpness < 2/epsilon:"
           % ", ".join(map(str, SWEEP_HIDDEN_SIZES)))

@@ -8,7 +8,6 @@ cluster through joblib's Dask backend (``pip install "fastbp[dask]"``); every
 setting computes the same numbers wherever it runs.
 """
 
-import argparse
 import csv
 import numbers
 import os
@@ -246,13 +245,6 @@ def draw_heat_map(rows, path, title):
 
 # ---------------------------------------------------------------- fastbp sweep
 
-def _argument(convert, validate):
-    def parse(text):
-        try:
-            return validate(convert(text))
-        except (TypeError, ValueError) as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-    return parse
 
 
 def run_sweep(args, parser):
@@ -279,21 +271,21 @@ def add_sweep_command(subcommands):
         description="Train one network per combination of the values given, through joblib (threads or "
                     "processes here, or an existing Dask cluster with --scheduler), and write DIR/sweep.csv "
                     "and the heat map DIR/sweep.png.")
-    positive_int = _argument(int, lambda v: check.check_int(v, "value", 1))
+    positive_int = check.argument_type(int, lambda v: check.check_int(v, "value", 1))
     command.add_argument("--hidden", nargs="+", type=positive_int, default=[1, 2, 3, 5, 20],
                          help="hidden-layer sizes (default: 1 2 3 5 20)")
-    command.add_argument("--epsilon", nargs="+", type=_argument(float, lambda v: check.check_real(v, "value", True)),
+    command.add_argument("--epsilon", nargs="+", type=check.argument_type(float, lambda v: check.check_real(v, "value", True)),
                          default=[0.01], help="step sizes (default: 0.01)")
-    command.add_argument("--seed", nargs="+", type=_argument(int, _check_seed), default=[0],
+    command.add_argument("--seed", nargs="+", type=check.argument_type(int, _check_seed), default=[0],
                          help="seeds of the data and the initial weights (default: 0)")
-    command.add_argument("--passes", type=_argument(int, lambda v: check.check_int(v, "value", MIN_PASSES)),
+    command.add_argument("--passes", type=check.argument_type(int, lambda v: check.check_int(v, "value", MIN_PASSES)),
                          default=2000, help="passes per network, at least %d (default: 2000)" % MIN_PASSES)
     command.add_argument("--activation", nargs="+", choices=sorted(reference.ACTIVATIONS), default=["tanh"],
                          help="hidden-layer activations (default: tanh)")
     command.add_argument("--data", choices=DATA_SETS, default="moons", help="data set (default: moons)")
     command.add_argument("--out", default="fastbp-sweep", help="directory for sweep.csv and sweep.png "
                                                                "(default: ./fastbp-sweep)")
-    command.add_argument("--n-jobs", type=_argument(int, lambda v: v if v == -1 else check.check_int(v, "value", 1)),
+    command.add_argument("--n-jobs", type=check.argument_type(int, lambda v: v if v == -1 else check.check_int(v, "value", 1)),
                          default=None, help="parallel workers, -1 for one per core (default: 1 here, "
                                             "every worker of the cluster with --scheduler)")
     command.add_argument("--backend", choices=BACKENDS, default="threads",
@@ -301,7 +293,7 @@ def add_sweep_command(subcommands):
                               "(default: threads)")
     command.add_argument("--scheduler", metavar="ADDRESS", default=None,
                          help="run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://10.0.0.5:8786")
-    command.add_argument("--scheduler-timeout", type=_argument(float, lambda v: check.check_real(v, "value", True)),
+    command.add_argument("--scheduler-timeout", type=check.argument_type(float, lambda v: check.check_real(v, "value", True)),
                          default=SCHEDULER_TIMEOUT_SECONDS, metavar="SECONDS",
                          help="give up on an unreachable scheduler after this long (default: %g)"
                               % SCHEDULER_TIMEOUT_SECONDS)
