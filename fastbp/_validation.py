@@ -185,3 +185,13 @@ def argument_type(convert, validate):
         except (TypeError, ValueError) as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     return parse
+
+
+def int_argument(minimum):
+    """An argparse type: an integer >= minimum."""
+    return argument_type(int, lambda value: check_int(value, "value", minimum))
+
+
+def positive_real_argument():
+    """An argparse type: a finite positive number."""
+    return argument_type(float, lambda value: check_real(value, "value", True))

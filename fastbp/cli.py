@@ -39,13 +39,13 @@ def add_demo_command(subcommands):
         description="Run the backprop lecture end to end and save its pictures as PNG files.")
     command.add_argument("--out", default="fastbp-demo", help="directory for the pictures, created if missing "
                                                               "(default: ./fastbp-demo)")
-    command.add_argument("--hidden", type=check.argument_type(int, lambda v: check.check_int(v, "value", 1)),
+    command.add_argument("--hidden", type=check.int_argument(1),
                          default=3, help="hidden-layer size of the main network (default: 3)")
-    command.add_argument("--passes", type=check.argument_type(int, lambda v: check.check_int(v, "value", demo.MIN_PASSES)),
+    command.add_argument("--passes", type=check.int_argument(demo.MIN_PASSES),
                          default=20000, help="gradient-descent passes for every network (default: 20000)")
     command.add_argument("--seed", type=check.argument_type(int, _check_seed), default=0,
                          help="seed of the data and of the initial weights (default: 0)")
-    command.add_argument("--epsilon", type=check.argument_type(float, lambda v: check.check_real(v, "value", True)),
+    command.add_argument("--epsilon", type=check.positive_real_argument(),
                          default=0.01, help="gradient-descent step size (default: 0.01, the lecture's); at 0.002 "
                                             "the networks with H >= 3 settle")
     command.set_defaults(run=run_demo, command_parser=command)
@@ -74,12 +74,11 @@ def add_animate_command(subcommands):
         description="Train the lecture's network and write an animated GIF: its decision boundary after "
                     "logarithmically spaced passes (and at the top of each spike of the loss) beside the "
                     "loss curve up to that pass, ending with the last two passes, one pass apart.")
-    command.add_argument("--hidden", type=check.argument_type(int, lambda v: check.check_int(v, "value", 1)),
+    command.add_argument("--hidden", type=check.int_argument(1),
                          default=3, help="hidden-layer size (default: 3)")
-    command.add_argument("--epsilon", type=check.argument_type(float, lambda v: check.check_real(v, "value", True)),
+    command.add_argument("--epsilon", type=check.positive_real_argument(),
                          default=0.01, help="gradient-descent step size (default: 0.01, the lecture's)")
-    command.add_argument("--passes", type=check.argument_type(int, lambda v: check.check_int(v, "value",
-                                                                                        animate.MIN_PASSES)),
+    command.add_argument("--passes", type=check.int_argument(animate.MIN_PASSES),
                          default=20000, help="gradient-descent passes (default: 20000)")
     command.add_argument("--out", default="training.gif", help="the GIF file to write (default: training.gif)")
     command.set_defaults(run=run_animate, command_parser=command)

@@ -271,14 +271,14 @@ def add_sweep_command(subcommands):
         description="Train one network per combination of the values given, through joblib (threads or "
                     "processes here, or an existing Dask cluster with --scheduler), and write DIR/sweep.csv "
                     "and the heat map DIR/sweep.png.")
-    positive_int = check.argument_type(int, lambda v: check.check_int(v, "value", 1))
+    positive_int = check.int_argument(1)
     command.add_argument("--hidden", nargs="+", type=positive_int, default=[1, 2, 3, 5, 20],
                          help="hidden-layer sizes (default: 1 2 3 5 20)")
-    command.add_argument("--epsilon", nargs="+", type=check.argument_type(float, lambda v: check.check_real(v, "value", True)),
+    command.add_argument("--epsilon", nargs="+", type=check.positive_real_argument(),
                          default=[0.01], help="step sizes (default: 0.01)")
     command.add_argument("--seed", nargs="+", type=check.argument_type(int, _check_seed), default=[0],
                          help="seeds of the data and the initial weights (default: 0)")
-    command.add_argument("--passes", type=check.argument_type(int, lambda v: check.check_int(v, "value", MIN_PASSES)),
+    command.add_argument("--passes", type=check.int_argument(MIN_PASSES),
                          default=2000, help="passes per network, at least %d (default: 2000)" % MIN_PASSES)
     command.add_argument("--activation", nargs="+", choices=sorted(reference.ACTIVATIONS), default=["tanh"],
                          help="hidden-layer activations (default: tanh)")
@@ -293,7 +293,7 @@ def add_sweep_command(subcommands):
                               "(default: threads)")
     command.add_argument("--scheduler", metavar="ADDRESS", default=None,
                          help="run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://10.0.0.5:8786")
-    command.add_argument("--scheduler-timeout", type=check.argument_type(float, lambda v: check.check_real(v, "value", True)),
+    command.add_argument("--scheduler-timeout", type=check.positive_real_argument(),
                          default=SCHEDULER_TIMEOUT_SECONDS, metavar="SECONDS",
                          help="give up on an unreachable scheduler after this long (default: %g)"
                               % SCHEDULER_TIMEOUT_SECONDS)
