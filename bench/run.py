@@ -393,9 +393,9 @@ def chart(report, path):
         ax.set_yticks(list(ypos))
         ax.set_yticklabels(labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_xscale("log")
         ok = [v for v in values if v]
-        if ok:
+        if ok:  # a size where every contender failed keeps a linear, empty axis
+            ax.set_xscale("log")
             ax.set_xlim(min(ok) / 2, max(ok) * 20)
         ax.set_xlabel("s per pass (log): median, min–max; (×) vs fastbp in the same precision", fontsize=8)
         ax.set_title("%s: N=%d D=%d H=%d C=%d" % (name, size["N"], size["D"], size["H"], size["C"]), fontsize=10)
