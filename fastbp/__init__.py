@@ -11,10 +11,11 @@ The lecture's functional API, without globals::
 from . import datasets, exercise, reference, schedules
 from .model_files import ModelFileError, load, save
 from .sweeps import sweep
-from .trainer import TrainingRun, build_model, calculate_loss, predict, predict_proba, train
+from .trainer import (DivergenceError, DivergenceWarning, TrainingRun, build_model, calculate_loss, predict,
+                      predict_proba, train)
 
 __version__ = "0.1.0"
-__all__ = ["FastBPClassifier", "ModelFileError", "build_model", "calculate_loss", "datasets", "exercise", "load",
+__all__ = ["DivergenceError", "DivergenceWarning", "FastBPClassifier", "ModelFileError", "build_model", "calculate_loss", "datasets", "exercise", "load",
            "predict", "predict_proba", "reference", "save", "schedules", "sweep", "train", "TrainingRun"]
 
 

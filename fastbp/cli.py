@@ -8,6 +8,7 @@ arguments with ``parser.error`` (status 2, one line).
 
 import argparse
 import os
+import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -319,4 +320,8 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
-    return args.run(args, args.command_parser)
+    try:
+        return args.run(args, args.command_parser)
+    except trainer.DivergenceError as err:  # a step size too large: a message and status 1, not a traceback
+        print("fastbp %s: %s" % (args.command, err), file=sys.stderr)
+        return 1
