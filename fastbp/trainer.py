@@ -238,6 +238,12 @@ _NETWORKS = {"cython": _CythonNetwork, "numpy": _NumpyNetwork}
 MAX_PASSES_PER_CALL = 1000
 
 
+def check_model_memory(sizes):
+    """Refuse, before drawing it, a network whose initial weights (float64 draws and their copies) would not fit."""
+    num_params = sum(J * K + K for J, K in zip(sizes[:-1], sizes[1:]))
+    check.check_memory(8 * num_params * 3, "a network of layers %s" % (list(sizes),))
+
+
 def _check_training_memory(X, sizes, backend, num_passes, steps_per_pass, loss_every, batch_size, num_threads):
     """Refuse, before anything big is allocated, a run whose arrays would not fit in memory."""
     N, itemsize = len(X), X.itemsize
