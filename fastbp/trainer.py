@@ -563,6 +563,11 @@ def _flat_inputs(model, X):
     return params, tuple(sizes), X, _kernels.ACTIVATION_CODES[reference.activation_of(model)]
 
 
+# A model with finite weights can still overflow on finite data (weights of 1e300 and a ReLU, say).
+OVERFLOW_MESSAGE = ("the network's %s overflow to NaN on this X: the model's weights or X are too large "
+                    "(was the model trained with too large a step size?)")
+
+
 def predict_proba(model, X, num_threads=None):
     """Class probabilities (N,C), in the model's dtype: softmax of the network's output."""
     params, sizes, X, activation = _flat_inputs(model, X)
@@ -571,6 +576,8 @@ def predict_proba(model, X, num_threads=None):
     probs = np.empty(C * N, dtype=params.dtype)
     with _one_blas_thread(sizes):
         _kernels.predict_probabilities(probs, params, _feature_major(X), sizes, activation, num_threads)
+    if not np.isfinite(probs).all():  # one look at the output, a fraction of the forward pass's cost
+        raise ValueError(OVERFLOW_MESSAGE % "outputs")
     return np.ascontiguousarray(probs.reshape(C, N).T)
 
 
@@ -590,4 +597,7 @@ def calculate_loss(model, X, y, reg_lambda=0.01, num_threads=None):
     num_threads = _check_num_threads(num_threads)
     network = _kernels.Network(sizes, activation, _feature_major(X), y, len(X), num_threads)
     with _one_blas_thread(sizes):
-        return network.loss(params, reg_lambda)
+        loss = network.loss(params, reg_lambda)
+    if np.isnan(loss):  # infinity is a loss (a probability of the true class rounded to 0); NaN is not
+        raise ValueError(OVERFLOW_MESSAGE % "loss")
+    return loss
