@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis")
+
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
@@ -33,7 +33,7 @@ from fastbp import reference  # noqa: E402
 from fuzz_worker import ChildCrashed, Worker  # noqa: E402
 
 # Generated inputs per entry point; their sum is the inputs tried per run (>= 1000 with the model files').
-EXAMPLES = {"train": 450, "predict": 300, "calculate_loss": 150, "estimator": 100}
+EXAMPLES = {"train": 900, "predict": 500, "calculate_loss": 300, "estimator": 150}
 FUZZ_SETTINGS = dict(deadline=None, derandomize=True, database=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                             HealthCheck.filter_too_much])
@@ -418,7 +418,7 @@ def test_report_the_outcomes(capsys):
 
 
 def report_outcomes(name, outcomes, capsys):
-    table = {"%s: %s" % key: count for key, count in sorted(outcomes.items())}
+    table = {": ".join(key) if isinstance(key, tuple) else key: count for key, count in sorted(outcomes.items())}
     lines = ["%s: %d calls" % (name, sum(outcomes.values()))] + ["  %-40s %d" % item for item in table.items()]
     with capsys.disabled():
         print("\n" + "\n".join(lines))
