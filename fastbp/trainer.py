@@ -10,9 +10,10 @@ passes, so their runs can be compared line by line.
 import importlib
 import importlib.util
 import os
+import threading
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,18 +117,40 @@ def _flat_params(model, names):
 
 
 _BLAS_CONTROLLER = None
+# Trainings may run in several Python threads at once (the kernels release the
+# GIL): the first to need BLAS on one thread sets the limit and the last to
+# finish restores it, so that no training sees the limit lifted under it.
+_BLAS_LIMIT_LOCK = threading.Lock()
+_BLAS_LIMIT_USERS = 0
+_BLAS_LIMIT = None
+
+
+@contextmanager
+def _blas_limited_to_one_thread():
+    global _BLAS_CONTROLLER, _BLAS_LIMIT_USERS, _BLAS_LIMIT
+    with _BLAS_LIMIT_LOCK:
+        if _BLAS_CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+            _BLAS_CONTROLLER = ThreadpoolController()
+        if _BLAS_LIMIT_USERS == 0:
+            _BLAS_LIMIT = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+        _BLAS_LIMIT_USERS += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LIMIT_LOCK:
+            _BLAS_LIMIT_USERS -= 1
+            if _BLAS_LIMIT_USERS == 0:
+                _BLAS_LIMIT.restore_original_limits()
+                _BLAS_LIMIT = None
 
 
 def _one_blas_thread(sizes):
     """While the kernels call BLAS, keep BLAS itself on one thread: the kernels run
     their own threads (num_threads), each calling BLAS on its block."""
-    global _BLAS_CONTROLLER
     if not _kernels.uses_blas(sizes):
         return nullcontext()
-    if _BLAS_CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+    return _blas_limited_to_one_thread()
 
 
 def default_num_threads():
