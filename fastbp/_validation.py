@@ -203,6 +203,10 @@ def check_X_fits(X, sizes, name="X"):
         raise ValueError("%s has %d features but the model expects %d" % (name, X.shape[1], sizes[0]))
 
 
+# Below this a job is not worth reading /proc/meminfo for (every predict call checks).
+ALWAYS_AFFORDABLE_BYTES = 64 * 2**20
+
+
 def available_memory():
     """Bytes this machine can still give: MemAvailable of /proc/meminfo, or else its physical memory."""
     try:
@@ -221,6 +225,8 @@ def available_memory():
 def check_memory(num_bytes, what):
     """Refuse, before allocating, a job whose arrays would not fit in the memory
     available: the allocation would fail or the machine swap to a halt."""
+    if num_bytes < ALWAYS_AFFORDABLE_BYTES:
+        return
     available = available_memory()
     if available is not None and num_bytes > available:
         raise ValueError("%s would need %.3g GB of memory but %.3g GB are available; use smaller data or layers"

