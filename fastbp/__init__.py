@@ -12,13 +12,14 @@ import importlib
 
 from . import datasets, exercise, reference, schedules
 from .model_files import ModelFileError, load, save
-from .trainer import TrainingRun, build_model, calculate_loss, predict, predict_proba, train
+from .trainer import (DivergenceError, DivergenceWarning, TrainingRun, build_model, calculate_loss, predict,
+                      predict_proba, train)
 
 # The one place the version is written; pyproject.toml reads it from here.
 __version__ = "0.1.0"
-__all__ = ["FastBPClassifier", "ModelFileError", "build_model", "calculate_loss", "datasets", "diagnostics",
-           "exercise", "load", "plot", "predict", "predict_proba", "reference", "save", "schedules", "sweep", "train",
-           "TrainingRun"]
+__all__ = ["DivergenceError", "DivergenceWarning", "FastBPClassifier", "ModelFileError", "build_model",
+           "calculate_loss", "datasets", "diagnostics", "exercise", "load", "plot", "predict", "predict_proba",
+           "reference", "save", "schedules", "sweep", "train", "TrainingRun"]
 
 # Submodules imported on first use as fastbp.<name>, so that `import fastbp`
 # stays fast: plot imports matplotlib when it draws, and neither is needed to train.

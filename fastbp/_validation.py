@@ -7,12 +7,17 @@ or float32 (or intp, for labels) array, and every error names the argument at fa
 
 import argparse
 import numbers
+import os
 import re
 
 import numpy as np
 
 from .reference import ACTIVATIONS
 
+
+# Labels index the output layer, whose width is an array length: beyond this
+# the output layer alone could not be allocated.
+MAX_LABEL = 2**31 - 1
 
 # The precisions of the kernels: float64 (the lecture's) and float32.
 DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -46,6 +51,9 @@ def check_X(X, name="X", dtype=np.float64):
         raise ValueError("%s must be 2-D (samples, features), got %d dimension(s)" % (name, array.ndim))
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError("%s is empty: shape %s" % (name, array.shape))
+    if not (array.dtype == dtype and array.flags.c_contiguous):  # the conversion copies X
+        check_memory(array.size * np.dtype(dtype).itemsize, "a %s copy of %s %s" % (np.dtype(dtype).name, name,
+                                                                                   array.shape))
     with np.errstate(over="ignore"):  # values beyond float32's range are reported below
         converted = np.ascontiguousarray(array, dtype=dtype)
     if not np.all(np.isfinite(converted)):
@@ -56,16 +64,32 @@ def check_X(X, name="X", dtype=np.float64):
 
 
 def check_y(y, num_samples, name="y"):
-    """-> y as a C-ordered intp (N,) array of non-negative integer labels."""
-    array = np.asarray(y)
-    if array.dtype.kind not in "iu":
+    """-> y as a C-ordered intp (N,) array of non-negative integer labels.
+
+    Floating labels are accepted when every value is a whole number (0.0, 1.0,
+    ..., as many loaders produce), as scikit-learn accepts them."""
+    try:
+        array = np.asarray(y)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError("%s must be a 1-D array of integer class labels: %s" % (name, err)) from None
+    if array.dtype.kind not in "iuf":
         raise TypeError("%s must hold integer class labels 0..C-1, got dtype %s" % (name, array.dtype))
     if array.ndim != 1:
         raise ValueError("%s must be 1-D, got %d dimension(s)" % (name, array.ndim))
     if len(array) != num_samples:
         raise ValueError("%s has %d labels but X has %d samples" % (name, len(array), num_samples))
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)):
+            raise ValueError("%s contains NaN or infinity; labels must be the integers 0..C-1" % name)
+        if np.any(array != np.floor(array)):
+            raise ValueError("%s has non-integer labels such as %r; labels must be the integers 0..C-1"
+                             % (name, float(array[array != np.floor(array)][0])))
+        if array.max() > MAX_LABEL:
+            raise ValueError("%s has label %g; labels must be 0..C-1 with C at most %d" % (name, array.max(), MAX_LABEL + 1))
     if array.min() < 0:
         raise ValueError("%s has a negative label %d; labels must be 0..C-1" % (name, array.min()))
+    if array.max() > MAX_LABEL:
+        raise ValueError("%s has label %d; labels must be 0..C-1 with C at most %d" % (name, array.max(), MAX_LABEL + 1))
     return np.ascontiguousarray(array, dtype=np.intp)
 
 
@@ -75,10 +99,14 @@ def check_training_labels(y, num_samples, name="y"):
     num_classes = int(y.max()) + 1
     if num_classes < 2:
         raise ValueError("%s has a single class; training needs at least 2" % name)
-    missing = np.setdiff1d(np.arange(num_classes), y)
-    if len(missing):
-        raise ValueError("%s has labels up to %d but no sample of class %s; labels must be 0..C-1 "
-                         "with every class present" % (name, num_classes - 1, missing.tolist()))
+    present = np.unique(y)
+    if len(present) < num_classes:
+        # the first missing classes only: a label like 10**9 must not make an array of every class
+        shown = 10
+        missing = np.setdiff1d(np.arange(min(num_classes, len(present) + shown)), present)[:shown].tolist()
+        raise ValueError("%s has labels up to %d but no sample of class %s%s; labels must be 0..C-1 "
+                         "with every class present" % (name, num_classes - 1, missing,
+                                                       " and others" if num_classes - len(present) > shown else ""))
     return y, num_classes
 
 
@@ -174,6 +202,36 @@ def check_model(model, name="model"):
 def check_X_fits(X, sizes, name="X"):
     if X.shape[1] != sizes[0]:
         raise ValueError("%s has %d features but the model expects %d" % (name, X.shape[1], sizes[0]))
+
+
+# Below this a job is not worth reading /proc/meminfo for (every predict call checks).
+ALWAYS_AFFORDABLE_BYTES = 64 * 2**20
+
+
+def available_memory():
+    """Bytes this machine can still give: MemAvailable of /proc/meminfo, or else its physical memory."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None  # unknown: nothing is refused
+
+
+def check_memory(num_bytes, what):
+    """Refuse, before allocating, a job whose arrays would not fit in the memory
+    available: the allocation would fail or the machine swap to a halt."""
+    if num_bytes < ALWAYS_AFFORDABLE_BYTES:
+        return
+    available = available_memory()
+    if available is not None and num_bytes > available:
+        raise ValueError("%s would need %.3g GB of memory but %.3g GB are available; use smaller data or layers"
+                         % (what, num_bytes / 1e9, available / 1e9))
 
 
 def argument_type(convert, validate):

@@ -122,4 +122,8 @@ def main(argv=None):
         # No command is a usage error, as for any command-line tool with subcommands.
         parser.print_help(sys.stderr)
         return 2
-    return args.run(args, args.command_parser)
+    try:
+        return args.run(args, args.command_parser)
+    except trainer.DivergenceError as err:  # a step size too large: a message and status 1, not a traceback
+        print("fastbp %s: %s" % (args.command, err), file=sys.stderr)
+        return 1

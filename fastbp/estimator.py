@@ -157,6 +157,7 @@ class FastBPClassifier(ClassifierMixin, BaseEstimator):
     def _start_fresh(self, num_features):
         sizes = (num_features,) + self._hidden() + (len(self.classes_),)
         self._seed = self._draw_seed()
+        trainer.check_model_memory(sizes)
         model = reference.init_params(sizes, self._seed, np.dtype(self.dtype))
         self._set_weights(model)
         self.n_iter_ = 0

@@ -138,7 +138,9 @@ def load(path):
     try:
         archive = np.load(path, allow_pickle=False)
     except ValueError as err:
-        if "pickle" in str(err):
+        # NumPy takes any file that is not an archive or an array for a pickle;
+        # only one that starts as pickles since protocol 2 do is called one.
+        if "pickle" in str(err) and _first_byte(path) == b"\x80":
             raise ModelFileError("%s carries a pickle; fastbp never loads one, as unpickling runs code from "
                                  "the file" % path) from None
         raise ModelFileError("%s is not a fastbp model file: %s" % (path, err)) from None
@@ -153,6 +155,11 @@ def load(path):
         except (zipfile.BadZipFile, EOFError, OSError, KeyError) as err:
             raise ModelFileError("%s is truncated or corrupted: %s" % (path, err)) from None
     return _rebuild(header, arrays, path)
+
+
+def _first_byte(path):
+    with open(path, "rb") as file:
+        return file.read(1)
 
 
 def _read_header(archive, path):

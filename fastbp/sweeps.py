@@ -34,6 +34,8 @@ COLUMNS = ("hidden", "epsilon", "seed", "activation", "final_loss", "train_accur
            "run_class", "seconds")
 # An unreachable scheduler is reported after this long, not waited for forever.
 SCHEDULER_TIMEOUT_SECONDS = 10.0
+# The run_class of a setting whose training diverged (fastbp.DivergenceError); its losses and accuracies are NaN.
+DIVERGED = "diverged"
 SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|ws|wss|inproc|ucx)://\S+$")
 
 
@@ -95,8 +97,14 @@ def run_setting(setting, data, passes):
     X, y, X_test, y_test = load_data(data, setting.seed)
     start = time.perf_counter()
     # One kernel thread per network: the sweep's parallelism is across networks.
-    run = trainer.train(X, y, setting.hidden, num_passes=passes, epsilon=setting.epsilon, reg_lambda=REG_LAMBDA,
-                        seed=setting.seed, loss_every=RECORD_EVERY, activation=setting.activation, num_threads=1)
+    try:
+        run = trainer.train(X, y, setting.hidden, num_passes=passes, epsilon=setting.epsilon, reg_lambda=REG_LAMBDA,
+                            seed=setting.seed, loss_every=RECORD_EVERY, activation=setting.activation, num_threads=1)
+    except trainer.DivergenceError:
+        # a setting whose step size is too large is a result of the sweep, not a failure of it
+        return {"hidden": setting.hidden, "epsilon": setting.epsilon, "seed": setting.seed,
+                "activation": setting.activation, "final_loss": float("nan"), "train_accuracy": float("nan"),
+                "test_accuracy": float("nan"), "run_class": DIVERGED, "seconds": time.perf_counter() - start}
     seconds = time.perf_counter() - start
     window = run.loss_passes >= passes - diagnostics.CLASSIFY_WINDOW
     return {"hidden": setting.hidden, "epsilon": setting.epsilon, "seed": setting.seed,

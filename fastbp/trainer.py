@@ -10,8 +10,10 @@ passes, so their runs can be compared line by line.
 import importlib
 import importlib.util
 import os
+import threading
 import time
-from contextlib import nullcontext
+import warnings
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,12 +68,48 @@ class TrainingRun:
     """A trained model and the losses recorded on the way.
 
     ``losses[k]`` is the loss after pass ``loss_passes[k]`` (passes count from
-    0, the lecture's ``Loss after iteration i``).
+    0, the lecture's ``Loss after iteration i``). ``diverged_at`` is None, or,
+    for a run with ``on_divergence="warn"`` that diverged, the pass whose
+    result was not finite: the model is then the one before that pass and the
+    losses stop there.
     """
 
     model: dict
     loss_passes: np.ndarray
     losses: np.ndarray
+    diverged_at: int | None = None
+
+
+class DivergenceError(ValueError):
+    """Training produced a NaN or infinite loss or weight: the step size is too large
+    for this problem. ``pass_index`` is the first pass whose result was not finite."""
+
+    def __init__(self, message, pass_index):
+        super().__init__(message)
+        self.pass_index = pass_index
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training diverged and, as asked (on_divergence="warn"), returned the last finite model."""
+
+
+ON_DIVERGENCE = ("raise", "warn")
+
+
+class _Diverged(Exception):
+    """Raised inside a run at the first non-finite pass; train turns it into
+    DivergenceError or DivergenceWarning."""
+
+    def __init__(self, pass_index, what):
+        super().__init__(pass_index, what)
+        self.pass_index, self.what = pass_index, what
+
+
+def _divergence_message(pass_index, what, epsilon, step_size):
+    rate = ("epsilon=%g" % epsilon if step_size == epsilon
+            else "epsilon=%g (step size %g at that pass)" % (epsilon, step_size))
+    return ("training diverged at pass %d: the %s became NaN or infinite; the step size %s is too large "
+            "for this problem: try a smaller epsilon (for example %g)" % (pass_index, what, rate, epsilon / 10))
 
 
 def _flat_params(model, names):
@@ -79,18 +117,40 @@ def _flat_params(model, names):
 
 
 _BLAS_CONTROLLER = None
+# Trainings may run in several Python threads at once (the kernels release the
+# GIL): the first to need BLAS on one thread sets the limit and the last to
+# finish restores it, so that no training sees the limit lifted under it.
+_BLAS_LIMIT_LOCK = threading.Lock()
+_BLAS_LIMIT_USERS = 0
+_BLAS_LIMIT = None
+
+
+@contextmanager
+def _blas_limited_to_one_thread():
+    global _BLAS_CONTROLLER, _BLAS_LIMIT_USERS, _BLAS_LIMIT
+    with _BLAS_LIMIT_LOCK:
+        if _BLAS_CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+            _BLAS_CONTROLLER = ThreadpoolController()
+        if _BLAS_LIMIT_USERS == 0:
+            _BLAS_LIMIT = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+        _BLAS_LIMIT_USERS += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LIMIT_LOCK:
+            _BLAS_LIMIT_USERS -= 1
+            if _BLAS_LIMIT_USERS == 0:
+                _BLAS_LIMIT.restore_original_limits()
+                _BLAS_LIMIT = None
 
 
 def _one_blas_thread(sizes):
     """While the kernels call BLAS, keep BLAS itself on one thread: the kernels run
     their own threads (num_threads), each calling BLAS on its block."""
-    global _BLAS_CONTROLLER
     if not _kernels.uses_blas(sizes):
         return nullcontext()
-    if _BLAS_CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+    return _blas_limited_to_one_thread()
 
 
 def default_num_threads():
@@ -139,6 +199,15 @@ class _CythonNetwork:
         self.workspace = _kernels.Network(sizes, _kernels.ACTIVATION_CODES[activation], _feature_major(X), y,
                                           batch_size, num_threads)
 
+    def snapshot(self):
+        return self.params.copy()
+
+    def restore(self, saved):
+        self.params[:] = saved
+
+    def weights_finite(self):
+        return bool(np.isfinite(self.params).all())
+
     def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
         with _one_blas_thread(self.sizes):
             self.workspace.train_passes(self.params, orders.ravel(), epsilons, reg_lambda, first_pass, num_passes,
@@ -157,6 +226,18 @@ class _NumpyNetwork:
         if activation != "tanh":
             self.model["activation"] = activation
 
+    def snapshot(self):
+        return {name: np.array(value) for name, value in self.model.items() if name != "activation"}
+
+    def restore(self, saved):
+        for name, value in saved.items():
+            self.model[name][...] = value
+
+    def weights_finite(self):
+        return all(np.isfinite(value).all() for name, value in self.model.items() if name != "activation")
+
+    # Overflow on the way to a NaN is reported by the divergence check (DivergenceError), not by NumPy.
+    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
     def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
         steps_per_pass = len(epsilons) // num_passes if num_passes else 0
         for i in range(num_passes):
@@ -169,6 +250,7 @@ class _NumpyNetwork:
             if loss_every and (first_pass + i) % loss_every == 0:
                 losses[(first_pass + i) // loss_every] = self.loss(reg_lambda)
 
+    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
     def loss(self, reg_lambda):
         return reference.calculate_loss(self.model, self.X, self.y, reg_lambda)
 
@@ -177,6 +259,34 @@ _NETWORKS = {"cython": _CythonNetwork, "numpy": _NumpyNetwork}
 # Minibatch orders are drawn for at most this many passes per kernel call, so
 # their buffer stays small (this many times N indices) on long runs.
 MAX_PASSES_PER_CALL = 1000
+
+
+def check_model_memory(sizes):
+    """Refuse, before drawing it, a network whose initial weights (float64 draws and their copies) would not fit."""
+    num_params = sum(J * K + K for J, K in zip(sizes[:-1], sizes[1:]))
+    check.check_memory(8 * num_params * 3, "a network of layers %s" % (list(sizes),))
+
+
+def _check_training_memory(X, sizes, backend, num_passes, steps_per_pass, loss_every, batch_size, num_threads):
+    """Refuse, before anything big is allocated, a run whose arrays would not fit in memory."""
+    N, itemsize = len(X), X.itemsize
+    num_params = sum(J * K + K for J, K in zip(sizes[:-1], sizes[1:]))
+    units = sum(sizes[1:])
+    needed = (
+        8 * num_params * 3  # the float64 initial draws, the model and a slice's saved copy
+        + itemsize * num_params * 2  # the flat parameters
+        + 8 * num_passes * steps_per_pass  # the step sizes
+        + 8 * (-(-num_passes // loss_every) if loss_every else 0)  # the recorded losses
+        + 8 * N * min(num_passes, MAX_PASSES_PER_CALL) * (batch_size < N))  # minibatch orders
+    if backend == "cython":
+        needed += itemsize * (X.size  # X feature-major
+                              + num_threads * _kernels.block_rows_for(sizes, batch_size, itemsize) * (2 * units + sizes[-1] + 1)
+                              + 16 * num_params)  # the slabs' gradients
+    else:
+        # the reference's full-batch (or batch) arrays: activations, deltas, probabilities, gradients
+        needed += itemsize * (4 * batch_size * units + 2 * num_params)
+    check.check_memory(needed, "training a network of layers %s on %d samples for %d passes"
+                       % (list(sizes), N, num_passes))
 
 
 def _check_batch_size(batch_size, num_samples):
@@ -240,18 +350,55 @@ class _SlicedRun:
         self.no_orders = np.empty((0, 0), dtype=np.intp)
 
     def run(self, first, count):
-        """Passes first .. first+count-1."""
+        """Passes first .. first+count-1. Raises _Diverged at the first pass
+        whose weights or recorded loss are not finite, with the network put
+        back to its parameters before that pass."""
         while count > 0:
             chunk = min(count, self.slice_passes, MAX_PASSES_PER_CALL if self.shuffler else count)
             orders = self.shuffler.draw(chunk) if self.shuffler else self.no_orders
+            # The divergence check: a copy of the parameters per slice and one
+            # look at them and at the slice's recorded losses after it, a few
+            # times a second, so it costs nothing measurable; the exact pass is
+            # found only after a slice went wrong, by replaying it.
+            saved = self.network.snapshot()
             started = time.perf_counter()
-            self.network.run(first, chunk, orders,
-                             self.epsilons[first * self.steps_per_pass:(first + chunk) * self.steps_per_pass],
-                             self.reg_lambda, self.loss_every, self.losses)
+            self._run_passes(first, chunk, orders)
             self._resize(chunk, time.perf_counter() - started)
+            if not self._finite(first, chunk):
+                self._locate_divergence(saved, first, chunk, orders)
             first, count = first + chunk, count - chunk
             if self.bar is not None:
                 self._show(first, chunk)
+
+    def _run_passes(self, first, count, orders):
+        self.network.run(first, count, orders,
+                         self.epsilons[first * self.steps_per_pass:(first + count) * self.steps_per_pass],
+                         self.reg_lambda, self.loss_every, self.losses)
+
+    def _recorded_losses(self, first, count):
+        if not self.loss_every:
+            return self.losses[:0]
+        return self.losses[-(-first // self.loss_every):-(-(first + count) // self.loss_every)]
+
+    def _finite(self, first, count):
+        return bool(np.isfinite(self._recorded_losses(first, count)).all()) and self.network.weights_finite()
+
+    def _locate_divergence(self, saved, first, count, orders):
+        """Replay the slice pass by pass from its saved start (the passes do not
+        depend on where the run is cut) up to the first non-finite pass."""
+        self.network.restore(saved)
+        for i in range(count):
+            before = self.network.snapshot()
+            self._run_passes(first + i, 1, orders[i:i + 1])
+            if not self.network.weights_finite():
+                what = "weights"
+            elif not np.isfinite(self._recorded_losses(first + i, 1)).all():
+                what = "loss"
+            else:
+                continue
+            self.network.restore(before)
+            raise _Diverged(first + i, what)
+        raise AssertionError("a slice of passes was not finite, but its replay was")  # the passes are deterministic
 
     def _show(self, passes_done, chunk):
         if self.loss_every:
@@ -293,7 +440,7 @@ def _check_initial_model(initial_model, X, y, hidden, activation, dtype):
 
 def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=0, backend="cython",
           loss_every=0, print_loss=False, activation="tanh", batch_size=None, schedule="constant",
-          num_threads=None, dtype="float64", progress=False, initial_model=None):
+          num_threads=None, dtype="float64", progress=False, initial_model=None, on_divergence="raise"):
     """Train the lecture's network, or any of its generalisations, by gradient descent.
 
     hidden: the hidden-layer size, or a tuple of sizes for a deeper network.
@@ -326,6 +473,12 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
         layer sizes and activation must be those asked for, its arrays of
         ``dtype``, and y's labels below its number of classes (not every class
         need be present).
+    on_divergence: when a pass makes a weight or the recorded or printed loss
+        NaN or infinite (the step size is too large), "raise" (the default)
+        raises :class:`DivergenceError` naming that pass; "warn" issues a
+        :class:`DivergenceWarning` and returns the model before that pass, the
+        losses up to it and ``diverged_at``. Weights are checked after every
+        time slice and at the end, losses whenever they are computed.
     The compiled loop runs in time slices of about SLICE_SECONDS, always, so
     that Ctrl-C interrupts a long run promptly; it records losses inside its
     fused loop, so neither recording, printing nor the bar costs speed, and
@@ -349,17 +502,20 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     loss_every = check.check_int(loss_every, "loss_every", 0)
     if backend not in BACKENDS:
         raise ValueError("backend must be one of %s, got %r" % (BACKENDS, backend))
+    if not isinstance(on_divergence, str) or on_divergence not in ON_DIVERGENCE:
+        raise ValueError("on_divergence must be one of %s, got %r" % (ON_DIVERGENCE, on_divergence))
     activation = check.check_activation(activation)
     batch_size = _check_batch_size(batch_size, len(X))
     num_threads = _check_num_threads(num_threads)
     steps_per_pass = -(-len(X) // batch_size)
-    epsilons = _step_sizes(schedules.get(schedule), epsilon, num_passes * steps_per_pass)
-
     if initial_model is None:
         sizes = (X.shape[1],) + hidden + (num_classes,)
-        start = reference.init_params(sizes, seed, dtype)
     else:
         start, sizes = _check_initial_model(initial_model, X, y, hidden, activation, dtype)
+    _check_training_memory(X, sizes, backend, num_passes, steps_per_pass, loss_every, batch_size, num_threads)
+    epsilons = _step_sizes(schedules.get(schedule), epsilon, num_passes * steps_per_pass)
+    if initial_model is None:
+        start = reference.init_params(sizes, seed, dtype)
     if backend == "cython":
         _check_rows_fit_blas(X, sizes)
     network = _NETWORKS[backend](start, sizes, X, y, activation, batch_size, num_threads)
@@ -368,21 +524,37 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     recorded = range(0, num_passes, loss_every) if loss_every else range(0)
     losses = np.empty(len(recorded))
     runner = _SlicedRun(network, shuffler, epsilons, steps_per_pass, reg_lambda, loss_every, losses)
-    with progress_bars.progress_bar(num_passes, "training", "pass", enabled=None if progress else False) as bar:
-        runner.bar = None if bar.disable else bar
-        passes_done = 0
-        if print_loss:
-            for i in range(0, num_passes, reference.LOSS_PRINT_EVERY):
-                runner.run(passes_done, i + 1 - passes_done)
-                passes_done = i + 1
-                recorded_here = loss_every and i % loss_every == 0
-                loss = losses[i // loss_every] if recorded_here else network.loss(reg_lambda)
-                progress_bars.write("Loss after iteration %i: %f" % (i, loss))
-        runner.run(passes_done, num_passes - passes_done)
+    diverged_at = None
+    try:
+        with progress_bars.progress_bar(num_passes, "training", "pass", enabled=None if progress else False) as bar:
+            runner.bar = None if bar.disable else bar
+            passes_done = 0
+            if print_loss:
+                for i in range(0, num_passes, reference.LOSS_PRINT_EVERY):
+                    runner.run(passes_done, i - passes_done)
+                    before = network.snapshot()  # a printed pass is run on its own, to be undone if its loss is not finite
+                    runner.run(i, 1)
+                    passes_done = i + 1
+                    recorded_here = loss_every and i % loss_every == 0
+                    loss = losses[i // loss_every] if recorded_here else network.loss(reg_lambda)
+                    if not np.isfinite(loss):  # finite weights, but a probability rounded to 0
+                        network.restore(before)
+                        raise _Diverged(i, "loss")
+                    progress_bars.write("Loss after iteration %i: %f" % (i, loss))
+            runner.run(passes_done, num_passes - passes_done)
+    except _Diverged as diverged:
+        message = _divergence_message(diverged.pass_index, diverged.what, epsilon,
+                                      float(epsilons[diverged.pass_index * steps_per_pass]))
+        if on_divergence == "raise":
+            raise DivergenceError(message, diverged.pass_index) from None
+        warnings.warn(message + "; returning the model before that pass", DivergenceWarning, stacklevel=2)
+        diverged_at = diverged.pass_index
+        kept = np.array(recorded, dtype=np.intp) < diverged_at
+        recorded, losses = np.array(recorded, dtype=np.intp)[kept], losses[kept]
     model = dict(network.model)
     if activation != "tanh":
         model["activation"] = activation
-    return TrainingRun(model, np.array(recorded, dtype=np.intp), losses)
+    return TrainingRun(model, np.array(recorded, dtype=np.intp), losses, diverged_at)
 
 
 def build_model(X, y, nn_hdim, num_passes=20000, print_loss=False, epsilon=0.01, reg_lambda=0.01,
@@ -407,8 +579,16 @@ def _flat_inputs(model, X):
     X = check.check_X(X, dtype=model["W1"].dtype)
     check.check_X_fits(X, sizes)
     _check_rows_fit_blas(X, sizes)
+    # X feature-major and the probabilities (or, for the loss, a workspace of at most a block per thread)
+    check.check_memory(X.itemsize * X.size * 2 + X.itemsize * len(X) * sizes[-1],
+                       "the network of layers %s on %d samples" % (list(sizes), len(X)))
     params = _flat_params(model, reference.parameter_names(len(sizes) - 1))
     return params, tuple(sizes), X, _kernels.ACTIVATION_CODES[reference.activation_of(model)]
+
+
+# A model with finite weights can still overflow on finite data (weights of 1e300 and a ReLU, say).
+OVERFLOW_MESSAGE = ("the network's %s overflow to NaN on this X: the model's weights or X are too large "
+                    "(was the model trained with too large a step size?)")
 
 
 def predict_proba(model, X, num_threads=None):
@@ -419,6 +599,8 @@ def predict_proba(model, X, num_threads=None):
     probs = np.empty(C * N, dtype=params.dtype)
     with _one_blas_thread(sizes):
         _kernels.predict_probabilities(probs, params, _feature_major(X), sizes, activation, num_threads)
+    if not np.isfinite(probs).all():  # one look at the output, a fraction of the forward pass's cost
+        raise ValueError(OVERFLOW_MESSAGE % "outputs")
     return np.ascontiguousarray(probs.reshape(C, N).T)
 
 
@@ -438,4 +620,7 @@ def calculate_loss(model, X, y, reg_lambda=0.01, num_threads=None):
     num_threads = _check_num_threads(num_threads)
     network = _kernels.Network(sizes, activation, _feature_major(X), y, len(X), num_threads)
     with _one_blas_thread(sizes):
-        return network.loss(params, reg_lambda)
+        loss = network.loss(params, reg_lambda)
+    if np.isnan(loss):  # infinity is a loss (a probability of the true class rounded to 0); NaN is not
+        raise ValueError(OVERFLOW_MESSAGE % "loss")
+    return loss

@@ -48,7 +48,7 @@ BAD_TRAINING_INPUTS = [
     ("X ragged list", lambda X, y, kw: ([[1.0, 2.0], [3.0]], y[:2], kw), ValueError, "X"),
     ("y 2-D", lambda X, y, kw: (X, y[:, None], kw), ValueError, "y"),
     ("y too short", lambda X, y, kw: (X, y[:-1], kw), ValueError, "y"),
-    ("y floats", lambda X, y, kw: (X, y.astype(float), kw), TypeError, "y"),
+    ("y non-integer floats", lambda X, y, kw: (X, y + 0.5, kw), ValueError, "y"),
     ("y strings", lambda X, y, kw: (X, y.astype(str), kw), TypeError, "y"),
     ("y negative", lambda X, y, kw: (X, np.where(y == 0, -1, y), kw), ValueError, "y"),
     ("y one class", lambda X, y, kw: (X, np.zeros_like(y), kw), ValueError, "y"),

@@ -67,6 +67,7 @@ CHECKER = "tests/test_exercise.py::test_every_named_mistake_is_recognised"
 SCHEDULES = "tests/test_exercises.py::test_schedules_follow_their_closed_forms"
 BLOCKED = "tests/test_kernels.py::test_the_row_blocked_pass_agrees_with_the_reference"
 F32 = "tests/test_float32.py::"
+ROBUST = "tests/test_robustness.py::"
 
 MUTATIONS = (
     # ---- the seven that once survived (issue 7)
@@ -215,6 +216,23 @@ MUTATIONS = (
     mutation("inverse scaling starts at step 1", "fastbp/schedules.py",
              "epsilon / (1.0 + self.decay * np.arange(num_steps))",
              "epsilon / (1.0 + self.decay * np.arange(1, num_steps + 1))", SCHEDULES),
+    # ---- robustness (issue 11)
+    mutation("divergence check removed", "fastbp/trainer.py",
+             "            if not self._finite(first, chunk):\n", "            if False:\n",
+             ROBUST + "test_divergence_raises_naming_the_first_non_finite_pass"),
+    mutation("divergence replay reports the pass after", "fastbp/trainer.py",
+             "            raise _Diverged(first + i, what)", "            raise _Diverged(first + i + 1, what)",
+             ROBUST + "test_divergence_raises_naming_the_first_non_finite_pass"),
+    mutation("divergence warning keeps the diverged parameters", "fastbp/trainer.py",
+             "            self.network.restore(before)\n            raise _Diverged", "            raise _Diverged",
+             ROBUST + "test_divergence_can_warn_and_return_the_last_finite_model"),
+    mutation("float labels refused again", "fastbp/_validation.py",
+             'if array.dtype.kind not in "iuf":\n        raise TypeError("%s must hold integer class labels',
+             'if array.dtype.kind not in "iu":\n        raise TypeError("%s must hold integer class labels',
+             ROBUST + "test_integer_valued_float_labels_train_as_integers"),
+    mutation("memory check skipped", "fastbp/_validation.py",
+             "    if available is not None and num_bytes > available:", "    if False:",
+             ROBUST + "test_the_memory_check_compares_with_the_memory_available"),
 )
 
 DEBUG_BUILD = "debug build: kernel tests pass with bounds checks on"
