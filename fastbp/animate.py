@@ -19,6 +19,7 @@ lecture's network.
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,11 +97,19 @@ def frame_passes(losses, log_frames=LOG_FRAMES):
 def training_frames(X, y, hidden, epsilon, num_passes, seed):
     """-> (the run with the loss after every pass, [Frame] at :func:`frame_passes`)."""
     common = dict(epsilon=epsilon, reg_lambda=REG_LAMBDA, seed=seed, backend="cython")
-    run = trainer.train(X, y, hidden, num_passes=num_passes, loss_every=1, **common)
+    # A step size far too large makes the run diverge: it is animated up to its
+    # last finite state (run.model, after len(run.losses) passes).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", trainer.DivergenceWarning)
+        run = trainer.train(X, y, hidden, num_passes=num_passes, loss_every=1, on_divergence="warn", **common)
+    finite_passes = len(run.losses)
+    if finite_passes < MIN_PASSES:
+        raise ArithmeticError("training diverged at pass %d at epsilon %g: too early to animate"
+                              % (run.diverged_at, epsilon))
     frames = []
     for passes in frame_passes(run.losses):
-        model = run.model if passes == num_passes else trainer.train(X, y, hidden, num_passes=passes,
-                                                                     **common).model
+        model = run.model if passes == finite_passes else trainer.train(X, y, hidden, num_passes=passes,
+                                                                        **common).model
         frames.append(Frame(passes, model, float(run.losses[passes - 1])))
     return run, frames
 
@@ -129,10 +138,6 @@ def render(out="training.gif", hidden=3, epsilon=0.01, passes=20000, seed=0):
 
     X, y = datasets.make_moons(DATA_SIZE, noise=DATA_NOISE, seed=seed)
     run, frames = training_frames(X, y, hidden, epsilon, passes, seed)
-    # A step size far too large overflows the weights: the animation stops at the last finite state.
-    frames = [frame for frame in frames if all(np.all(np.isfinite(value)) for value in frame.model.values())]
-    if not frames:
-        raise ArithmeticError("the weights overflowed in the first pass at epsilon %g: nothing to draw" % epsilon)
     shown = _closing_order(frames)
 
     fig = Figure(figsize=FIGURE_SIZE, dpi=DPI)
@@ -141,7 +146,8 @@ def render(out="training.gif", hidden=3, epsilon=0.01, passes=20000, seed=0):
     fig.suptitle("Training the lecture's network: H = %d, epsilon %g, %d passes, seed %d"
                  % (hidden, epsilon, passes, seed))
     # Passes done on a log axis: the descent, the spikes and the long flat end all get room.
-    done = np.arange(1, passes + 1)
+    # A diverged run has its losses only up to its last finite pass.
+    done = np.arange(1, len(run.losses) + 1)
     loss_ax.set_xscale("log")
     loss_ax.set_yscale("log")
     loss_ax.set_xlim(1, passes * 1.05)
@@ -162,7 +168,7 @@ def render(out="training.gif", hidden=3, epsilon=0.01, passes=20000, seed=0):
     # The closing frames add a zoom on the last passes, one by one: on the whole
     # curve the two losses of a 2-cycle are a hair apart.
     zoom = loss_ax.inset_axes(ZOOM_BOUNDS)
-    zoomed = slice(max(passes - ZOOMED_PASSES, 0), passes)
+    zoomed = slice(max(len(done) - ZOOMED_PASSES, 0), len(done))
     zoom.plot(done[zoomed], run.losses[zoomed], marker=".", linewidth=0.6, color=plot.CLASS_COLORS[0])
     zoom_marker, = zoom.plot([], [], marker="o", markersize=8, color=plot.CLASS_COLORS[3],
                              markeredgecolor=plot.EDGE_COLOR, linestyle="none")

@@ -100,8 +100,10 @@ def test_bad_arguments_exit_2_with_one_line(arguments, tmp_path):
 def test_a_diverging_run_is_animated_up_to_its_last_finite_state(tmp_path, capsys):
     # At epsilon 1e6 the loss grows 1e8-fold a pass and the weights overflow within 100 passes.
     X, y = fastbp.datasets.make_moons()
-    run, _ = animate.training_frames(X, y, 3, 1e6, DIVERGING_PASSES, seed=0)
-    assert not all(np.all(np.isfinite(value)) for value in run.model.values())
+    run, frames = animate.training_frames(X, y, 3, 1e6, DIVERGING_PASSES, seed=0)
+    assert run.diverged_at is not None and run.diverged_at < DIVERGING_PASSES
+    assert frames[-1].passes == len(run.losses) == run.diverged_at
+    assert all(np.all(np.isfinite(value)) for frame in frames for value in frame.model.values())
     out = tmp_path / "diverging.gif"
     assert cli.main(["animate", "--epsilon", "1e6", "--passes", str(DIVERGING_PASSES), "--out", str(out)]) == 0
     with Image.open(out) as gif:
