@@ -1,6 +1,6 @@
 """Measure the driver's two tuning constants on this machine (src/driver.pxi).
 
-    python bench/bench_kernels.py [--repeats 5]
+    python bench/bench_kernels.py [--repeats 5] [--precisions]
 
 1. Rows per block: time per full-batch pass of the medium and large jobs of
    bench/run.py for several block sizes (BLOCK_BYTES picks one from the
@@ -9,9 +9,12 @@
    work, with the driver's own partition, to find where a second thread starts
    to pay (MIN_PARALLEL_WORK). Below MIN_PARALLEL_WORK the driver runs one
    thread whatever is asked, so rows under it show no gain by construction.
+3. With --precisions, only this: float32 against float64 on the medium and
+   large jobs, through fastbp.train, alternating in one process (medians).
 
-It calls the compiled workspace (fastbp.trainer._kernels.Network) directly, so
-only the passes are timed; each figure is the best of --repeats runs.
+Parts 1 and 2 call the compiled workspace (fastbp.trainer._kernels.Network)
+directly, so only the passes are timed; each figure is the best of --repeats
+runs.
 """
 
 import argparse
@@ -43,10 +46,37 @@ def seconds_per_pass(X, y, sizes, num_threads, repeats, passes, block_rows=None)
     return best / passes
 
 
+def compare_precisions(repeats):
+    """float32 against float64 on the medium and large jobs of bench/run.py:
+    fastbp.train (2 threads) in one process, the two precisions alternating
+    run after run, so that both see the same machine; medians of the runs."""
+    rng = np.random.default_rng(0)
+    jobs = {"medium": fastbp.datasets.make_moons(10000, noise=0.20, seed=0) + (64, 20),
+            "large": (rng.standard_normal((100000, 20)), rng.integers(0, 10, 100000), 256, 6)}
+    print("float32 vs float64, fastbp.train with 2 threads, median of %d alternating runs" % repeats)
+    for name, (X, y, hidden, passes) in jobs.items():
+        data = {"float64": X, "float32": X.astype(np.float32)}
+        times = {"float64": [], "float32": []}
+        for _ in range(repeats):
+            for dtype in ("float64", "float32"):
+                start = time.perf_counter()
+                fastbp.train(data[dtype], y, hidden, num_passes=passes, epsilon=0.01 / len(y), num_threads=2,
+                             dtype=dtype)
+                times[dtype].append((time.perf_counter() - start) / passes)
+        double, single = np.median(times["float64"]), np.median(times["float32"])
+        print("  %-6s float64 %9.1f us/pass, float32 %9.1f us/pass: float32 %.2fx faster"
+              % (name, double * 1e6, single * 1e6, double / single))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--precisions", action="store_true",
+                        help="only compare float32 with float64 (medium and large jobs)")
     args = parser.parse_args(argv)
+    if args.precisions:
+        compare_precisions(args.repeats)
+        return
 
     print("rows per block (2 threads); the driver's default is marked *")
     rng = np.random.default_rng(0)
