@@ -209,13 +209,11 @@ class _CythonNetwork:
         return bool(np.isfinite(self.params).all())
 
     def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
-        with _one_blas_thread(self.sizes):
-            self.workspace.train_passes(self.params, orders.ravel(), epsilons, reg_lambda, first_pass, num_passes,
-                                        loss_every, losses)
+        self.workspace.train_passes(self.params, orders.ravel(), epsilons, reg_lambda, first_pass, num_passes,
+                                    loss_every, losses)
 
     def loss(self, reg_lambda):
-        with _one_blas_thread(self.sizes):
-            return self.workspace.loss(self.params, reg_lambda)
+        return self.workspace.loss(self.params, reg_lambda)
 
 
 class _NumpyNetwork:
@@ -525,8 +523,12 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     losses = np.empty(len(recorded))
     runner = _SlicedRun(network, shuffler, epsilons, steps_per_pass, reg_lambda, loss_every, losses)
     diverged_at = None
+    # BLAS stays on one thread for the whole training call (the kernels run their
+    # own threads), set once here rather than around every slice's kernel call.
+    blas_limit = _one_blas_thread(sizes) if backend == "cython" else nullcontext()
     try:
-        with progress_bars.progress_bar(num_passes, "training", "pass", enabled=None if progress else False) as bar:
+        with blas_limit, progress_bars.progress_bar(num_passes, "training", "pass",
+                                                    enabled=None if progress else False) as bar:
             runner.bar = None if bar.disable else bar
             passes_done = 0
             if print_loss:
