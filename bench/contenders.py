@@ -69,28 +69,22 @@ def blas_threads():
 # info says which threads it used and anything worth reporting.
 
 def setup_fastbp(X, y, size, init, spec, dtype="float64"):
-    import inspect
     import fastbp
-    kwargs = {} if dtype == "float64" else {"dtype": dtype}
-    if "num_threads" in inspect.signature(fastbp.train).parameters:
-        kwargs["num_threads"] = spec["fastbp_threads"]
-        threads = "%d (num_threads=%d)" % (spec["fastbp_threads"], spec["fastbp_threads"])
-    else:
-        threads = "1 (this fastbp has no num_threads)"
+    threads = spec["fastbp_threads"]
 
     def run(num_passes):
         return fastbp.train(X, y, hidden=size["H"], num_passes=num_passes, epsilon=size["epsilon"],
-                            reg_lambda=size["reg_lambda"], seed=0, backend="cython", **kwargs).model
-    return run, {"threads": threads}
+                            reg_lambda=size["reg_lambda"], seed=0, backend="cython", num_threads=threads,
+                            dtype=dtype).model
+    return run, {"threads": "%d (num_threads=%d)" % (threads, threads)}
 
 
 def setup_fastbp_numpy(X, y, size, init, spec, dtype="float64"):
     import fastbp
-    kwargs = {} if dtype == "float64" else {"dtype": dtype}
 
     def run(num_passes):
         return fastbp.train(X, y, hidden=size["H"], num_passes=num_passes, epsilon=size["epsilon"],
-                            reg_lambda=size["reg_lambda"], seed=0, backend="numpy", **kwargs).model
+                            reg_lambda=size["reg_lambda"], seed=0, backend="numpy", dtype=dtype).model
     return run, {"threads": blas_threads()}
 
 

@@ -54,7 +54,7 @@ QUICK_SKIP = {"PyTorch torch.compile": "all", "PyTorch eager": "all", "scikit-le
               "lecture NumPy code": "medium-large", "fastbp NumPy reference": "medium-large",
               "fastbp NumPy reference float32": "all", "PyTorch eager float32": "all",
               "PyTorch torch.compile float32": "all", "JAX jit + fori_loop float32": "all"}
-FASTBP_THREADS = {"lecture": 1, "medium": 2, "large": 2}  # used only once fastbp.train takes num_threads
+FASTBP_THREADS = {"lecture": 1, "medium": 2, "large": 2}  # fastbp's num_threads at each size
 # Loss agreement with fastbp in the same precision: float64 runs of the same
 # computation agree to ~1e-12; float32 ones to the float32 rounding of a few
 # hundred passes, ~1e-6 (tests/test_float32.py measures it).
