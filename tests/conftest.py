@@ -10,6 +10,13 @@ from fastbp import reference
 LECTURE_PASSES = 20000
 
 
+@pytest.fixture(scope="module")
+def moons():
+    """The lecture's data: make_moons(200, noise=0.20) after np.random.seed(0).
+    Module scope: each test file gets its own arrays."""
+    return fastbp.datasets.make_moons(200, noise=0.20, seed=0)
+
+
 @dataclass
 class ReferenceCycle:
     """The NumPy reference's lecture run (H = 3, 20000 passes) and the period-2

@@ -22,10 +22,6 @@ EARLY_PASSES_RTOL = 1e-12
 DIVERGING_PASSES = 100
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return fastbp.datasets.make_moons()
-
 
 def test_animate_writes_an_animated_gif(tmp_path, capsys):
     out = tmp_path / "training.gif"

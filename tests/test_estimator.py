@@ -23,10 +23,6 @@ MLP_AGREEMENT_RTOL = 1e-10
 MLP_PASSES = 20
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return fastbp.datasets.make_moons(200, noise=0.20, seed=0)
-
 
 # Fewer passes than the default keep the ~50 checks to a second; the checks'
 # accuracy thresholds are met after 1000 passes on their small problems.

@@ -21,10 +21,6 @@ from fastbp import reference, schedules
 FEW_PASSES_RTOL = 1e-12
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return fastbp.datasets.make_moons(200, noise=0.20, seed=0)
-
 
 RECORD_EVERY = 100
 

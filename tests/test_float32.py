@@ -43,10 +43,6 @@ F32_CYCLE_LOSS_RTOL = 1e-5
 LECTURE_PASSES = 20000
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return fastbp.datasets.make_moons(200, noise=0.20, seed=0)
-
 
 def feature_major(a, dtype=F32):
     return np.ascontiguousarray(np.asarray(a, dtype=dtype).T).ravel()

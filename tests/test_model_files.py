@@ -11,10 +11,6 @@ import fastbp
 from fastbp import FastBPClassifier, ModelFileError, model_files, schedules
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return fastbp.datasets.make_moons(200, noise=0.20, seed=0)
-
 
 @pytest.fixture(scope="module")
 def run(moons):

@@ -23,10 +23,6 @@ DIVERGING_EPSILON = 1e6
 DIVERGING_PASSES = 500
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return fastbp.datasets.make_moons(200, noise=0.20, seed=0)
-
 
 def reference_divergence(X, y, hidden, epsilon, num_passes, record_loss):
     """The reference's run pass by pass, independently of the trainer -> (first

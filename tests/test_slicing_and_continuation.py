@@ -18,10 +18,6 @@ INTERRUPT_BOUND_SECONDS = 3.0
 CHILD_START_TIMEOUT_SECONDS = 60
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return fastbp.datasets.make_moons(200, noise=0.20, seed=0)
-
 
 def assert_runs_identical(first, second):
     assert first.model.keys() == second.model.keys()

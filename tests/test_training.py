@@ -28,10 +28,6 @@ LECTURE_TEMPLATE_LOSSES = {0: "0.583953", 1000: "0.596599", 2000: "0.608673", 30
                            4000: "0.630269", 5000: "0.639559", 6000: "0.647793", 7000: "0.654996"}
 
 
-@pytest.fixture(scope="module")
-def moons():
-    return fastbp.datasets.make_moons(200, noise=0.20, seed=0)
-
 
 def both_backends(X, y, hidden, **kwargs):
     return (fastbp.train(X, y, hidden, backend="cython", **kwargs),
