@@ -8,12 +8,16 @@ tolerances are measured, with the reason beside each; docs/numerics.md
 explains the levels of agreement they belong to.
 """
 
+import functools
+
 import numpy as np
 import pytest
 
 import fastbp
+import kernel_layout
 from agreement import assert_close, max_relative_difference
 from fastbp import _layers, reference, trainer
+from kernel_layout import flatten, sample_major, unflatten
 
 _kernels = trainer._kernels
 F32 = np.float32
@@ -44,36 +48,9 @@ LECTURE_PASSES = 20000
 
 
 
-def feature_major(a, dtype=F32):
-    return np.ascontiguousarray(np.asarray(a, dtype=dtype).T).ravel()
-
-
-def sample_major(flat, N, K):
-    return flat.reshape(K, N).T
-
-
-def perturbed_network(sizes, N, activation, seed=13, dtype=F32):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((N, sizes[0])).astype(dtype)
-    y = rng.integers(0, sizes[-1], size=N).astype(np.intp)
-    model = reference.init_params(sizes, seed=3)
-    for name in model:
-        model[name] = (model[name] + 0.1 * rng.standard_normal(model[name].shape)).astype(dtype)
-    model["activation"] = activation
-    return X, y, model
-
-
-def flatten(model, sizes):
-    names = reference.parameter_names(len(sizes) - 1)
-    return trainer._flat_params(model, names), names
-
-
-def unflatten(flat, names, like):
-    out, offset = {}, 0
-    for name in names:
-        out[name] = flat[offset:offset + like[name].size].reshape(like[name].shape)
-        offset += like[name].size
-    return out
+# The shared layout helpers, in float32 unless told otherwise.
+feature_major = functools.partial(kernel_layout.feature_major, dtype=F32)
+perturbed_network = functools.partial(kernel_layout.perturbed_network, dtype=F32)
 
 
 # ---------------------------------------------------------------- the reference stays float32

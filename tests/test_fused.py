@@ -17,6 +17,7 @@ import fastbp
 from agreement import (EARLY_PASSES_RTOL, KERNEL_RTOL, assert_close, assert_gradients_match_central_differences,
                        assert_models_close)
 from fastbp import reference, trainer
+from kernel_layout import unflatten
 
 _kernels = trainer._kernels
 
@@ -29,16 +30,6 @@ def _layout(model):
     names = reference.parameter_names(L)
     sizes = tuple([model["W1"].shape[0]] + [model["W%d" % l].shape[1] for l in range(1, L + 1)])
     return trainer._flat_params(model, names), names, sizes
-
-
-def _unflatten(params, like, names):
-    model, offset = {}, 0
-    for name in names:
-        model[name] = params[offset:offset + like[name].size].reshape(like[name].shape).copy()
-        offset += like[name].size
-    if "activation" in like:
-        model["activation"] = like["activation"]
-    return model
 
 
 def _network(model, X, y, batch_size=None):
@@ -54,7 +45,7 @@ def compiled_train_pass(model, X, y, epsilon, reg_lambda):
     """-> a new model: ``model`` after one compiled full-batch pass (reference.train_pass)."""
     params, names, _ = _layout(model)
     _network(model, X, y).train_pass(params, epsilon, reg_lambda)
-    return _unflatten(params, model, names)
+    return unflatten(params, names, model)
 
 
 def compiled_calculate_loss(model, X, y, reg_lambda):
@@ -79,7 +70,7 @@ def compiled_train_passes(model, X, y, num_passes, epsilons, reg_lambda, loss_ev
               else np.ascontiguousarray(orders, dtype=np.intp).ravel())
     _network(model, X, y, batch_size).train_passes(params, orders, np.ascontiguousarray(epsilons, dtype=np.float64),
                                                    reg_lambda, first_pass, num_passes, loss_every, losses)
-    return _unflatten(params, model, names), losses
+    return unflatten(params, names, model), losses
 
 
 # ---------------------------------------------------------------- problems

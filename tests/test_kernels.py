@@ -15,6 +15,7 @@ import pytest
 import fastbp
 from agreement import KERNEL_RTOL, assert_close
 from fastbp import _layers, reference, trainer
+from kernel_layout import feature_major, flatten, perturbed_network, sample_major
 
 _kernels = trainer._kernels
 
@@ -27,14 +28,6 @@ SHAPES = [(1, 2, 3), (1, 1, 1), (7, 3, 1), (5, 1, 3), (13, 4, 5), (200, 2, 3), (
 def test_shapes_cover_both_matrix_product_paths():
     paths = {_layers.uses_blas(J, K) for _, J, K in SHAPES}
     assert paths == {True, False}
-
-
-def feature_major(a):
-    return np.ascontiguousarray(np.asarray(a, dtype=np.float64).T).ravel()
-
-
-def sample_major(flat, N, K):
-    return flat.reshape(K, N).T
 
 
 def random_problem(N, J, K, seed):
@@ -152,23 +145,6 @@ def test_gather_batch():
     # copies, no arithmetic: exact
     np.testing.assert_array_equal(sample_major(X_batch, 4, 3), X_expected)
     np.testing.assert_array_equal(y_batch, y_expected)
-
-
-def flatten(model, sizes):
-    """-> (the kernels' flat parameter buffer, its parameter names)."""
-    names = reference.parameter_names(len(sizes) - 1)
-    return trainer._flat_params(model, names), names
-
-
-def perturbed_network(sizes, N, activation, seed=13):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((N, sizes[0]))
-    y = rng.integers(0, sizes[-1], size=N).astype(np.intp)
-    model = reference.init_params(sizes, seed=3)
-    for name in model:
-        model[name] += 0.1 * rng.standard_normal(model[name].shape)
-    model["activation"] = activation
-    return X, y, model
 
 
 def assert_flat_gradients_close(grads, expected, names, rtol, what=""):
