@@ -148,7 +148,7 @@ def _blas_limited_to_one_thread():
 def _one_blas_thread(sizes):
     """While the kernels call BLAS, keep BLAS itself on one thread: the kernels run
     their own threads (num_threads), each calling BLAS on its block."""
-    if not _kernels.uses_blas(sizes):
+    if not _kernels.uses_tiles(sizes):
         return nullcontext()
     return _blas_limited_to_one_thread()
 
@@ -172,7 +172,7 @@ MAX_BLAS_ROWS = 2**31 - 1
 
 
 def _check_rows_fit_blas(X, sizes):
-    if len(X) > MAX_BLAS_ROWS and _kernels.uses_blas(sizes):
+    if len(X) > MAX_BLAS_ROWS and _kernels.uses_tiles(sizes):
         raise ValueError("X has %d samples; with layers this wide the compiled kernels take at most %d"
                          % (len(X), MAX_BLAS_ROWS))
 

@@ -7,8 +7,9 @@
 import numpy as np
 
 cimport layers
-from linalg cimport load_blas, use_blas
+from linalg cimport use_tiles
 from precision cimport real
+from products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
 
 
 cdef object dtype_of(const real *like):
@@ -18,25 +19,27 @@ cdef object dtype_of(const real *like):
 
 def dense_forward(real[::1] z, const real[::1] inp, const real[::1] W, const real[::1] b,
                   Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
-    load_blas()
     layers.dense_forward(&z[0], &inp[0], N, &W[0], &b[0], N, J, K)
 
 
 def dense_backward(real[::1] dW, real[::1] db, const real[::1] delta, const real[::1] inp,
                    Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
-    load_blas()
-    layers.dense_backward(&dW[0], &db[0], &delta[0], &inp[0], N, N, J, K)
+    # the partial sums of the tiled path, added into dW at the end as the driver does
+    lanes = np.zeros(J * K * (FBP_LANES_D if real is double else FBP_LANES_F), dtype=dtype_of(&dW[0]))
+    cdef real[::1] dW_lanes = lanes
+    layers.dense_backward(&dW[0], &dW_lanes[0], &db[0], &delta[0], &inp[0], N, N, J, K)
+    if use_tiles(J, K):
+        fold_lanes(&dW[0], &dW_lanes[0], J * K)
 
 
 def dense_backward_input(real[::1] dinp, const real[::1] delta, const real[::1] W,
                          Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
-    load_blas()
     layers.dense_backward_input(&dinp[0], &delta[0], &W[0], N, J, K)
 
 
-def uses_blas(Py_ssize_t J, Py_ssize_t K):
-    """Whether a (J,K) layer's products go to BLAS (so the tests cover both paths)."""
-    return use_blas(J, K)
+def uses_tiles(Py_ssize_t J, Py_ssize_t K):
+    """Whether a (J,K) layer's products take the tiled path (so the tests cover both paths)."""
+    return use_tiles(J, K)
 
 
 def tanh_forward(real[::1] a, const real[::1] z, Py_ssize_t size):

@@ -31,8 +31,9 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from layers cimport *
-from linalg cimport load_blas, use_blas
+from linalg cimport use_tiles
 from precision cimport real
+from products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
 
 cnp.import_array()
 
@@ -111,6 +112,9 @@ ctypedef struct Workspace:
     void *outputs                 # (num_threads, block_rows * units): each layer's (n,K)^T
     void *deltas                  # same layout: the gradient at each layer's pre-activation
     void *scratch                 # (num_threads, block_rows * (C + 1))
+    void *lanes                   # (num_threads, num_weights * lanes_per_weight): the partial
+                                  # sums of the wide layers' weight gradients (layers.dense_backward)
+    Py_ssize_t lanes_per_weight   # products.lanes_of: 8 (double) or 16 (float)
     void *slab_grads              # (MAX_SLABS, num_params)
     double *slab_losses           # (MAX_SLABS,): losses are summed in double (layers.cross_entropy_loss)
 
@@ -138,6 +142,10 @@ cdef inline void *thread_deltas(const Workspace *ws, int thread, Py_ssize_t laye
 
 cdef inline void *thread_scratch(const Workspace *ws, int thread) noexcept nogil:
     return element(ws.scratch, ws, thread * ws.block_rows * (ws.sizes[ws.num_layers] + 1))
+
+
+cdef inline void *thread_lanes(const Workspace *ws, int thread, Py_ssize_t layer) noexcept nogil:
+    return element(ws.lanes, ws, (thread * ws.num_weights + ws.weight_offsets[layer]) * ws.lanes_per_weight)
 
 
 cdef inline void *slab_grads(const Workspace *ws, Py_ssize_t slab) noexcept nogil:
@@ -188,11 +196,13 @@ cdef void network_backward_block(const Workspace *ws, int thread,
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         if l == 0:
-            dense_backward(grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, X, ld_X, n, J, K)
+            dense_backward(grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
+                           grads + ws.bias_offsets[l], delta, X, ld_X, n, J, K)
         else:
             below = <real *> thread_outputs(ws, thread, l - 1)
             delta_below = <real *> thread_deltas(ws, thread, l - 1)
-            dense_backward(grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below, n, n, J, K)
+            dense_backward(grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
+                           grads + ws.bias_offsets[l], delta, below, n, n, J, K)
             # delta2 = delta3.dot(W2.T) * (1 - a1**2)
             dense_backward_input(delta_below, delta, params + ws.weight_offsets[l], n, J, K)
             activation_backward(delta_below, delta_below, below, n * J, ws.activation)
@@ -213,14 +223,24 @@ cdef inline Py_ssize_t rows_in_block(const Workspace *ws, Py_ssize_t block, Py_s
 cdef void slab_gradient(const Workspace *ws, int thread, Py_ssize_t slab, real *grads,
                         const real *params, const real *X, const Py_ssize_t *y,
                         Py_ssize_t rows) noexcept nogil:
-    # grads = the data term's gradient over the blocks of this slab, added in block order
-    cdef Py_ssize_t block, start, n
+    # grads = the data term's gradient over the blocks of this slab, added in
+    # block order; a wide layer's weight gradient is carried in its partial
+    # sums (lanes) through the blocks and added into grads at the end
+    cdef Py_ssize_t block, start, n, l, J, K
     memset(grads, 0, ws.num_params * sizeof(real))
+    for l in range(ws.num_layers):
+        if use_tiles(ws.sizes[l], ws.sizes[l + 1]):
+            memset(thread_lanes(ws, thread, l), 0, ws.sizes[l] * ws.sizes[l + 1] * ws.lanes_per_weight * sizeof(real))
     for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
         start = block * ws.block_rows
         n = rows_in_block(ws, block, rows)
         network_forward_block(ws, thread, params, X + start, rows, n)
         network_backward_block(ws, thread, grads, params, X + start, rows, y + start, n)
+    for l in range(ws.num_layers):
+        J = ws.sizes[l]
+        K = ws.sizes[l + 1]
+        if use_tiles(J, K):
+            fold_lanes(grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l), J * K)
 
 
 cdef inline bint in_parallel(const Workspace *ws, Py_ssize_t rows) noexcept nogil:
@@ -370,7 +390,7 @@ cdef class Network:
     cdef const void *X_data
     cdef const Py_ssize_t[::1] y
     cdef Py_ssize_t[::1] sizes, weight_offsets, bias_offsets, unit_offsets
-    cdef object outputs, deltas, scratch, slab_grads, X_batch
+    cdef object outputs, deltas, scratch, lanes, slab_grads, X_batch
     cdef double[::1] slab_losses
     cdef Py_ssize_t[::1] y_batch
 
@@ -405,13 +425,14 @@ cdef class Network:
         self.outputs = np.empty(self.num_threads * self.block_rows * units, dtype=self.dtype)
         self.deltas = np.empty_like(self.outputs)
         self.scratch = np.empty(self.num_threads * self.block_rows * (sizes[L] + 1), dtype=self.dtype)
+        lanes_per_weight = FBP_LANES_D if self.dtype == np.float64 else FBP_LANES_F
+        self.lanes = np.empty(self.num_threads * num_weights * lanes_per_weight if uses_tiles(sizes) else 1,
+                              dtype=self.dtype)
         self.slab_grads = np.empty(MAX_SLABS * (num_weights + units), dtype=self.dtype)
         self.slab_losses = np.empty(MAX_SLABS)
         minibatches = batch_size < self.N
         self.X_batch = np.empty(batch_size * sizes[0] if minibatches else 1, dtype=self.dtype)
         self.y_batch = np.empty(batch_size if minibatches else 1, dtype=np.intp)
-        if uses_blas(sizes):
-            load_blas()
 
         self.ws.num_layers = L
         self.ws.sizes = &self.sizes[0]
@@ -429,6 +450,8 @@ cdef class Network:
         self.ws.outputs = cnp.PyArray_DATA(self.outputs)
         self.ws.deltas = cnp.PyArray_DATA(self.deltas)
         self.ws.scratch = cnp.PyArray_DATA(self.scratch)
+        self.ws.lanes = cnp.PyArray_DATA(self.lanes)
+        self.ws.lanes_per_weight = lanes_per_weight
         self.ws.slab_grads = cnp.PyArray_DATA(self.slab_grads)
         self.ws.slab_losses = &self.slab_losses[0]
 
@@ -577,7 +600,7 @@ def predict_probabilities(probs,        # OUT (N,C)^T
                                   <const double *> network.X_data, N)
 
 
-def uses_blas(sizes):
-    """True when a network of these layer sizes sends some product to BLAS."""
+def uses_tiles(sizes):
+    """True when some layer of a network of these sizes is wide enough for the tiled products."""
     sizes = list(sizes)
-    return any(use_blas(J, K) for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]))
+    return any(use_tiles(J, K) for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]))

@@ -15,8 +15,9 @@
 
 from libc.math cimport log
 
-from linalg cimport dot, dot2, gemm, total, use_blas, weighted_sum
+from linalg cimport dot, dot2, total, use_tiles, weighted_sum
 from precision cimport real
+from products cimport combine_features, correlate_features
 from vecmath cimport vector_exp, vector_sigmoid, vector_tanh
 
 cdef inline void dense_forward(real *z,                    # OUT (n,K)^T
@@ -27,36 +28,34 @@ cdef inline void dense_forward(real *z,                    # OUT (n,K)^T
                                Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # z = inp.dot(W) + b
     # For each sample the sum runs over j, then adds b, as NumPy does.
-    cdef Py_ssize_t i, k
-    cdef real *z_k
-    cdef real zero = 0
-    if use_blas(J, K):
-        gemm(False, True, n, K, J, inp, ld_inp, W, K, zero, z, n)
-        for k in range(K):
-            z_k = z + k * n
-            for i in range(n):
-                z_k[i] = z_k[i] + b[k]
+    cdef Py_ssize_t k
+    if use_tiles(J, K):
+        # z[k] = sum over j of inp[j] * W[j, k], + b[k]
+        combine_features(z, inp, ld_inp, W, K, 1, b, n, J, K)
     else:
         for k in range(K):
             weighted_sum(z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
 
 
 cdef inline void dense_backward(real *dW,                  # OUT (J,K), accumulated
-                         real *db,                  # OUT (1,K), accumulated
-                         const real *delta,         # IN  (n,K)^T
-                         const real *inp,           # IN  (n,J)^T, feature rows ld_inp apart
-                         Py_ssize_t ld_inp,
-                         Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+                                real *dW_lanes,            # OUT (J*K, LANES), accumulated: wide layers only
+                                real *db,                  # OUT (1,K), accumulated
+                                const real *delta,         # IN  (n,K)^T
+                                const real *inp,           # IN  (n,J)^T, feature rows ld_inp apart
+                                Py_ssize_t ld_inp,
+                                Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # dW = inp.T.dot(delta); db = np.sum(delta, axis=0, keepdims=True)
-    # Adds to gradients that the caller zeroes once per step.
+    # Adds to gradients that the caller zeroes once per step. A wide layer
+    # (use_tiles) adds dW's sums into the partial sums dW_lanes instead, block
+    # after block; the caller zeroes them with dW and adds them into dW
+    # (products.fold_lanes) when the last block is in.
     cdef Py_ssize_t j, k
     cdef real pair[2]
-    cdef real one = 1
     for k in range(K):
         db[k] = db[k] + total(delta + k * n, n)
-    if use_blas(J, K):
-        # dW^T (K,J) += delta^T (K,n) . inp (n,J)
-        gemm(True, False, K, J, n, delta, n, inp, ld_inp, one, dW, K)
+    if use_tiles(J, K):
+        # dW[j, k] += sum over the samples of inp[j] * delta[k]
+        correlate_features(dW_lanes, inp, ld_inp, delta, n, J, K)
     else:
         for j in range(J):
             for k in range(0, K - 1, 2):
@@ -74,8 +73,9 @@ cdef inline void dense_backward_input(real *dinp,          # OUT (n,J)^T
     # dinp = delta.dot(W.T)
     cdef Py_ssize_t j
     cdef real zero = 0
-    if use_blas(J, K):
-        gemm(False, False, n, J, K, delta, n, W, K, zero, dinp, n)
+    if use_tiles(J, K):
+        # dinp[j] = sum over k of delta[k] * W[j, k]
+        combine_features(dinp, delta, n, W, 1, K, NULL, n, K, J)
     else:
         for j in range(J):
             weighted_sum(dinp + j * n, delta, n, W + j * K, 1, zero, K, n)

@@ -43,7 +43,7 @@ cdef enum:
     MIN_BLAS_WIDTH = 8
 
 
-cdef inline bint use_blas(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+cdef inline bint use_tiles(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     return J >= MIN_BLAS_WIDTH and K >= MIN_BLAS_WIDTH
 
 

@@ -1,0 +1,310 @@
+/*
+ * products.h -- the block products of the dense layers, register-tiled, for
+ * fastbp, float64 and float32.
+ *
+ * Per-sample arrays are feature-major ((n,K)^T: feature k's n samples are
+ * contiguous), so the two products a dense layer needs are:
+ *
+ *   fastbp_combine_features:   out[r][i] = sum over q of inp[q][i] * w(q, r), then + bias[r]
+ *       dense_forward        (z = inp.dot(W) + b:      q = j, r = k, w(j, k) = W[j*K + k])
+ *       dense_backward_input (dinp = delta.dot(W.T):   q = k, r = j, w(k, j) = W[j*K + k], no bias)
+ *   fastbp_correlate_features: grad[a][b] += sum over i of A[a][i] * B[b][i], in two steps:
+ *       the samples are added into LANES partial sums per output (lanes), block
+ *       after block, and fastbp_fold_lanes adds each output's lanes into grad
+ *       once, when the last block is in
+ *       dense_backward       (dW = inp.T.dot(delta):   A = inp, B = delta)
+ *
+ * They replace BLAS (dgemm/sgemm) for these shapes: one dimension of every
+ * product is a layer width (10 or 20 in the benchmark's large network) and
+ * another is a block of a few hundred rows, where OpenBLAS spends much of its
+ * time packing and in per-call overhead (about 45 GFLOP/s on one core here,
+ * against 70 for a square DGEMM; bench/bench_kernels.py --products).
+ *
+ * Rounding. Every output is computed in a fixed order that depends on the
+ * shape only, never on the vector width, tile or thread:
+ *   combine:   acc = 0; acc = fma(inp[q][i], w(q, r), acc) for q = 0, 1, ...;
+ *              out = acc + bias[r] (the dot product rounded, then the bias
+ *              added, as NumPy's inp.dot(W) + b);
+ *   correlate: sample i of a block goes to logical lane i % LANES (8 doubles
+ *              or 16 floats: one AVX-512 register, two AVX2 ones, four SSE2
+ *              ones); each lane is an fma chain in sample order, block after
+ *              block; fold_lanes adds the lanes pairwise (lane l + lane
+ *              l + LANES/2 for l < LANES/2, and so on) and adds the sum to grad.
+ *              Adding each block's lanes into one number at once costs more
+ *              than the block's products when a block has ~100 rows (measured:
+ *              30 against 55 GFLOP/s); carried across blocks, they cost
+ *              one load and one store per output and block.
+ * On a CPU with FMA (the AVX2 and AVX-512 paths) each step is one fused
+ * multiply-add; the baseline x86-64 path (no FMA: CPUs before 2013) and other
+ * architectures multiply and add, two roundings. The path is chosen at run time
+ * (as vecmath.h's), so every compiled driver (fastbp._kernels, _avx2,
+ * _avx512) runs the same one on a given CPU and computes the same bits. Against
+ * NumPy the results differ in the last bits only (BLAS sums in its own order).
+ *
+ * The including translation unit must be compiled with -ffp-contract=off
+ * (setup.py): the fused steps are written as fma explicitly, and nothing else
+ * may be fused.
+ */
+#ifndef FASTBP_PRODUCTS_H
+#define FASTBP_PRODUCTS_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "vecmath.h"  /* FBP_X86_DISPATCH, the run-time path, FBP_ATTR_AVX2/AVX512 */
+
+#if FBP_X86_DISPATCH
+#include <immintrin.h>
+#endif
+
+/* Logical lanes of the sums over samples in fastbp_correlate_features. */
+#define FBP_LANES_D 8
+#define FBP_LANES_F 16
+
+/* ------------------------------------------------------------ the kernels
+ *
+ * products_kernels.h is included once per (target, precision) below: it
+ * defines fbp_combine_<SUFFIX> and fbp_correlate_<SUFFIX> from these macros:
+ *   FBP_SUFFIX         name suffix, FBP_ATTR  the target attribute
+ *   real, VEC, W       element type, vector type, elements per vector
+ *   VLOAD, VSTORE      unaligned load and store, VSET1 broadcast, VZERO
+ *   VFMA(a, b, c)      a*b + c lane by lane, SFMA the same on scalars
+ *   LANES              logical lanes of correlate (a multiple of W)
+ *   COMBINE_ROWS, COMBINE_VECTORS, CORRELATE_A, CORRELATE_B   tile sizes
+ * The tiles are sized to the register file: AVX-512 has 32 vector
+ * registers, AVX2 and SSE2 16.
+ */
+
+#define FBP_CAT_(a, b) a##_##b
+#define FBP_CAT(a, b) FBP_CAT_(a, b)
+
+/* baseline: SSE2 on x86-64 (GCC's vector extensions; plain C vectors on other
+ * architectures), no FMA; one element at a time with other compilers */
+#if defined(__GNUC__) || defined(__clang__)
+typedef double fbp_v2d __attribute__((vector_size(16)));
+typedef float fbp_v4f __attribute__((vector_size(16)));
+#define FBP_DEFAULT_WD 2
+#define FBP_DEFAULT_WF 4
+#define FBP_LOAD_V2D(p) ({ fbp_v2d v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define FBP_LOAD_V4F(p) ({ fbp_v4f v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define FBP_SET1_V2D(s) ((fbp_v2d){(s), (s)})
+#define FBP_SET1_V4F(s) ((fbp_v4f){(s), (s), (s), (s)})
+#define FBP_STORE_V(p, v) do { __typeof__(v) v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
+#else
+typedef double fbp_v2d;
+typedef float fbp_v4f;
+#define FBP_DEFAULT_WD 1
+#define FBP_DEFAULT_WF 1
+#define FBP_LOAD_V2D(p) (*(p))
+#define FBP_LOAD_V4F(p) (*(p))
+#define FBP_SET1_V2D(s) (s)
+#define FBP_SET1_V4F(s) (s)
+#define FBP_STORE_V(p, v) (*(p) = (v))
+#endif
+
+#define FBP_SUFFIX default_d
+#define FBP_ATTR
+#define real double
+#define VEC fbp_v2d
+#define W FBP_DEFAULT_WD
+#define VLOAD(p) FBP_LOAD_V2D(p)
+#define VSTORE(p, v) FBP_STORE_V(p, v)
+#define VSET1(s) FBP_SET1_V2D(s)
+#define VZERO FBP_SET1_V2D(0.0)
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define SFMA(a, b, c) ((a) * (b) + (c))
+#define LANES FBP_LANES_D
+#define COMBINE_ROWS 4
+#define COMBINE_VECTORS 2
+#define CORRELATE_A 1
+#define CORRELATE_B 2
+#include "products_kernels.h"
+
+#define FBP_SUFFIX default_f
+#define FBP_ATTR
+#define real float
+#define VEC fbp_v4f
+#define W FBP_DEFAULT_WF
+#define VLOAD(p) FBP_LOAD_V4F(p)
+#define VSTORE(p, v) FBP_STORE_V(p, v)
+#define VSET1(s) FBP_SET1_V4F(s)
+#define VZERO FBP_SET1_V4F(0.0f)
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define SFMA(a, b, c) ((a) * (b) + (c))
+#define LANES FBP_LANES_F
+#define COMBINE_ROWS 4
+#define COMBINE_VECTORS 2
+#define CORRELATE_A 1
+#define CORRELATE_B 2
+#include "products_kernels.h"
+
+#if FBP_X86_DISPATCH
+#define FBP_SUFFIX avx2_d
+#define FBP_ATTR FBP_ATTR_AVX2
+#define real double
+#define VEC __m256d
+#define W 4
+#define VLOAD(p) _mm256_loadu_pd(p)
+#define VSTORE(p, v) _mm256_storeu_pd((p), (v))
+#define VSET1(s) _mm256_set1_pd(s)
+#define VZERO _mm256_setzero_pd()
+#define VFMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define SFMA(a, b, c) __builtin_fma((a), (b), (c))
+#define LANES FBP_LANES_D
+#define COMBINE_ROWS 6
+#define COMBINE_VECTORS 2
+#define CORRELATE_A 2
+#define CORRELATE_B 2
+#include "products_kernels.h"
+
+#define FBP_SUFFIX avx2_f
+#define FBP_ATTR FBP_ATTR_AVX2
+#define real float
+#define VEC __m256
+#define W 8
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VSET1(s) _mm256_set1_ps(s)
+#define VZERO _mm256_setzero_ps()
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define SFMA(a, b, c) __builtin_fmaf((a), (b), (c))
+#define LANES FBP_LANES_F
+#define COMBINE_ROWS 6
+#define COMBINE_VECTORS 2
+#define CORRELATE_A 2
+#define CORRELATE_B 2
+#include "products_kernels.h"
+
+#define FBP_SUFFIX avx512_d
+#define FBP_ATTR FBP_ATTR_AVX512
+#define real double
+#define VEC __m512d
+#define W 8
+#define VLOAD(p) _mm512_loadu_pd(p)
+#define VSTORE(p, v) _mm512_storeu_pd((p), (v))
+#define VSET1(s) _mm512_set1_pd(s)
+#define VZERO _mm512_setzero_pd()
+#define VFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define SFMA(a, b, c) __builtin_fma((a), (b), (c))
+#define LANES FBP_LANES_D
+#define COMBINE_ROWS 6
+#define COMBINE_VECTORS 4
+#define CORRELATE_A 4
+#define CORRELATE_B 6
+#include "products_kernels.h"
+
+#define FBP_SUFFIX avx512_f
+#define FBP_ATTR FBP_ATTR_AVX512
+#define real float
+#define VEC __m512
+#define W 16
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define VSET1(s) _mm512_set1_ps(s)
+#define VZERO _mm512_setzero_ps()
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define SFMA(a, b, c) __builtin_fmaf((a), (b), (c))
+#define LANES FBP_LANES_F
+#define COMBINE_ROWS 6
+#define COMBINE_VECTORS 4
+#define CORRELATE_A 4
+#define CORRELATE_B 6
+#include "products_kernels.h"
+#endif
+
+/* ------------------------------------------------------------ dispatch */
+
+#if FBP_X86_DISPATCH
+#define FBP_PRODUCT(FUNC, PREC, PATH)                                     \
+    ((PATH) == FASTBP_PATH_AVX512 ? FUNC##_avx512_##PREC                  \
+     : (PATH) == FASTBP_PATH_AVX2 ? FUNC##_avx2_##PREC : FUNC##_default_##PREC)
+#else
+#define FBP_PRODUCT(FUNC, PREC, PATH) FUNC##_default_##PREC
+#endif
+
+/* out (num_out, n) = for each r: sum over q of inp[q*ld_inp + i] * weights[q*weight_q + r*weight_r],
+ * then + bias[r] (bias may be NULL: no bias). out must not overlap the inputs. */
+static inline void fastbp_combine_features_path(int path, double *out, const double *inp, ptrdiff_t ld_inp,
+                                                const double *weights, ptrdiff_t weight_q, ptrdiff_t weight_r,
+                                                const double *bias, ptrdiff_t n, ptrdiff_t num_in,
+                                                ptrdiff_t num_out)
+{
+    FBP_PRODUCT(fbp_combine, d, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, n, num_in, num_out);
+}
+
+static inline void fastbp_combine_featuresf_path(int path, float *out, const float *inp, ptrdiff_t ld_inp,
+                                                 const float *weights, ptrdiff_t weight_q, ptrdiff_t weight_r,
+                                                 const float *bias, ptrdiff_t n, ptrdiff_t num_in,
+                                                 ptrdiff_t num_out)
+{
+    FBP_PRODUCT(fbp_combine, f, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, n, num_in, num_out);
+}
+
+/* lanes[(a*num_b + b)*LANES + i % LANES] += A[a*ld_a + i] * B[b*n + i], for i < n in order, a < num_a,
+ * b < num_b: the sums of grad[a*num_b + b] in LANES partial sums (see "Rounding") */
+static inline void fastbp_correlate_features_path(int path, double *lanes, const double *A, ptrdiff_t ld_a,
+                                                  const double *B, ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
+{
+    FBP_PRODUCT(fbp_correlate, d, path)(lanes, A, ld_a, B, n, num_a, num_b);
+}
+
+static inline void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, ptrdiff_t ld_a,
+                                                   const float *B, ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
+{
+    FBP_PRODUCT(fbp_correlate, f, path)(lanes, A, ld_a, B, n, num_a, num_b);
+}
+
+static inline void fastbp_combine_features(double *out, const double *inp, ptrdiff_t ld_inp, const double *weights,
+                                           ptrdiff_t weight_q, ptrdiff_t weight_r, const double *bias, ptrdiff_t n,
+                                           ptrdiff_t num_in, ptrdiff_t num_out)
+{
+    fastbp_combine_features_path(fastbp_vecmath_selected_path(), out, inp, ld_inp, weights, weight_q, weight_r,
+                                 bias, n, num_in, num_out);
+}
+
+static inline void fastbp_combine_featuresf(float *out, const float *inp, ptrdiff_t ld_inp, const float *weights,
+                                            ptrdiff_t weight_q, ptrdiff_t weight_r, const float *bias, ptrdiff_t n,
+                                            ptrdiff_t num_in, ptrdiff_t num_out)
+{
+    fastbp_combine_featuresf_path(fastbp_vecmath_selected_path(), out, inp, ld_inp, weights, weight_q, weight_r,
+                                  bias, n, num_in, num_out);
+}
+
+static inline void fastbp_correlate_features(double *lanes, const double *A, ptrdiff_t ld_a, const double *B,
+                                             ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
+{
+    fastbp_correlate_features_path(fastbp_vecmath_selected_path(), lanes, A, ld_a, B, n, num_a, num_b);
+}
+
+static inline void fastbp_correlate_featuresf(float *lanes, const float *A, ptrdiff_t ld_a, const float *B,
+                                              ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
+{
+    fastbp_correlate_featuresf_path(fastbp_vecmath_selected_path(), lanes, A, ld_a, B, n, num_a, num_b);
+}
+
+/* grad[o] += the sum of lanes[o*LANES .. o*LANES + LANES - 1], added pairwise, for o < count */
+static inline void fastbp_fold_lanes(double *grad, const double *lanes, ptrdiff_t count)
+{
+    double sums[FBP_LANES_D];
+    for (ptrdiff_t o = 0; o < count; o++) {
+        memcpy(sums, lanes + o * FBP_LANES_D, sizeof sums);
+        for (int half = FBP_LANES_D / 2; half >= 1; half /= 2)
+            for (int l = 0; l < half; l++)
+                sums[l] = sums[l] + sums[l + half];
+        grad[o] = grad[o] + sums[0];
+    }
+}
+
+static inline void fastbp_fold_lanesf(float *grad, const float *lanes, ptrdiff_t count)
+{
+    float sums[FBP_LANES_F];
+    for (ptrdiff_t o = 0; o < count; o++) {
+        memcpy(sums, lanes + o * FBP_LANES_F, sizeof sums);
+        for (int half = FBP_LANES_F / 2; half >= 1; half /= 2)
+            for (int l = 0; l < half; l++)
+                sums[l] = sums[l] + sums[l + half];
+        grad[o] = grad[o] + sums[0];
+    }
+}
+
+#endif /* FASTBP_PRODUCTS_H */

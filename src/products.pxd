@@ -1,0 +1,66 @@
+# The dense layers' products on blocks of samples (src/products.h): register-tiled
+# fused multiply-adds, the order of every sum fixed by the shape alone.
+#
+#   combine_features:   out (n,R)^T = sum over q of inp's feature q times weights(q, r), then + bias
+#   correlate_features: adds inp (n,A)^T against delta (n,B)^T into the (A*B, LANES) partial
+#                       sums of a weight gradient; fold_lanes adds those into the gradient
+
+from precision cimport real
+
+cdef extern from "products.h" nogil:
+    enum:
+        FBP_LANES_D
+        FBP_LANES_F
+    void fastbp_combine_features(double *out, const double *inp, Py_ssize_t ld_inp, const double *weights,
+                                 Py_ssize_t weight_q, Py_ssize_t weight_r, const double *bias, Py_ssize_t n,
+                                 Py_ssize_t num_in, Py_ssize_t num_out)
+    void fastbp_combine_featuresf(float *out, const float *inp, Py_ssize_t ld_inp, const float *weights,
+                                  Py_ssize_t weight_q, Py_ssize_t weight_r, const float *bias, Py_ssize_t n,
+                                  Py_ssize_t num_in, Py_ssize_t num_out)
+    void fastbp_correlate_features(double *lanes, const double *A, Py_ssize_t ld_a, const double *B, Py_ssize_t n,
+                                   Py_ssize_t num_a, Py_ssize_t num_b)
+    void fastbp_correlate_featuresf(float *lanes, const float *A, Py_ssize_t ld_a, const float *B, Py_ssize_t n,
+                                    Py_ssize_t num_a, Py_ssize_t num_b)
+    void fastbp_fold_lanes(double *grad, const double *lanes, Py_ssize_t count)
+    void fastbp_fold_lanesf(float *grad, const float *lanes, Py_ssize_t count)
+
+
+cdef inline Py_ssize_t lanes_of(const real *like) noexcept nogil:
+    # partial sums per output of correlate_features: 8 in double, 16 in float
+    if real is double:
+        return FBP_LANES_D
+    else:
+        return FBP_LANES_F
+
+
+cdef inline void combine_features(real *out,             # OUT (n,num_out)^T
+                                  const real *inp,       # IN  (n,num_in)^T, feature rows ld_inp apart
+                                  Py_ssize_t ld_inp,
+                                  const real *weights,   # IN  weight (q, r) at q * weight_q + r * weight_r
+                                  Py_ssize_t weight_q, Py_ssize_t weight_r,
+                                  const real *bias,      # IN  (num_out,), or NULL for none
+                                  Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out) noexcept nogil:
+    if real is double:
+        fastbp_combine_features(out, inp, ld_inp, weights, weight_q, weight_r, bias, n, num_in, num_out)
+    else:
+        fastbp_combine_featuresf(out, inp, ld_inp, weights, weight_q, weight_r, bias, n, num_in, num_out)
+
+
+cdef inline void correlate_features(real *lanes,         # IN/OUT (num_a * num_b, LANES), accumulated
+                                    const real *A,       # IN  (n,num_a)^T, feature rows ld_a apart
+                                    Py_ssize_t ld_a,
+                                    const real *B,       # IN  (n,num_b)^T
+                                    Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b) noexcept nogil:
+    if real is double:
+        fastbp_correlate_features(lanes, A, ld_a, B, n, num_a, num_b)
+    else:
+        fastbp_correlate_featuresf(lanes, A, ld_a, B, n, num_a, num_b)
+
+
+cdef inline void fold_lanes(real *grad,                  # IN/OUT (count,), accumulated
+                            const real *lanes,           # IN (count, LANES)
+                            Py_ssize_t count) noexcept nogil:
+    if real is double:
+        fastbp_fold_lanes(grad, lanes, count)
+    else:
+        fastbp_fold_lanesf(grad, lanes, count)
