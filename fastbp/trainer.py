@@ -10,10 +10,8 @@ passes, so their runs can be compared line by line.
 import importlib
 import importlib.util
 import os
-import threading
 import time
 import warnings
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,43 +114,6 @@ def _flat_params(model, names):
     return np.concatenate([model[name].ravel() for name in names])
 
 
-_BLAS_CONTROLLER = None
-# Trainings may run in several Python threads at once (the kernels release the
-# GIL): the first to need BLAS on one thread sets the limit and the last to
-# finish restores it, so that no training sees the limit lifted under it.
-_BLAS_LIMIT_LOCK = threading.Lock()
-_BLAS_LIMIT_USERS = 0
-_BLAS_LIMIT = None
-
-
-@contextmanager
-def _blas_limited_to_one_thread():
-    global _BLAS_CONTROLLER, _BLAS_LIMIT_USERS, _BLAS_LIMIT
-    with _BLAS_LIMIT_LOCK:
-        if _BLAS_CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
-            _BLAS_CONTROLLER = ThreadpoolController()
-        if _BLAS_LIMIT_USERS == 0:
-            _BLAS_LIMIT = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-        _BLAS_LIMIT_USERS += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LIMIT_LOCK:
-            _BLAS_LIMIT_USERS -= 1
-            if _BLAS_LIMIT_USERS == 0:
-                _BLAS_LIMIT.restore_original_limits()
-                _BLAS_LIMIT = None
-
-
-def _one_blas_thread(sizes):
-    """While the kernels call BLAS, keep BLAS itself on one thread: the kernels run
-    their own threads (num_threads), each calling BLAS on its block."""
-    if not _kernels.uses_tiles(sizes):
-        return nullcontext()
-    return _blas_limited_to_one_thread()
-
-
 def default_num_threads():
     """The threads the compiled kernels use when num_threads is None: the first of
     OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS that is set to a
@@ -164,17 +125,6 @@ def default_num_threads():
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-# The BLAS calls take 32-bit sizes; a block of rows of X has N rows between
-# two features' values (its leading dimension).
-MAX_BLAS_ROWS = 2**31 - 1
-
-
-def _check_rows_fit_blas(X, sizes):
-    if len(X) > MAX_BLAS_ROWS and _kernels.uses_tiles(sizes):
-        raise ValueError("X has %d samples; with layers this wide the compiled kernels take at most %d"
-                         % (len(X), MAX_BLAS_ROWS))
 
 
 def _check_num_threads(num_threads):
@@ -196,8 +146,8 @@ class _CythonNetwork:
             self.model[name] = self.params[offset:offset + model[name].size].reshape(model[name].shape)
             offset += model[name].size
         self.sizes = sizes
-        self.workspace = _kernels.Network(sizes, _kernels.ACTIVATION_CODES[activation], _feature_major(X), y,
-                                          batch_size, num_threads)
+        self.workspace = _kernels.Network(sizes, _kernels.ACTIVATION_CODES[activation],
+                                          _feature_major(X, num_threads), y, batch_size, num_threads)
 
     def snapshot(self):
         return self.params.copy()
@@ -514,8 +464,6 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     epsilons = _step_sizes(schedules.get(schedule), epsilon, num_passes * steps_per_pass)
     if initial_model is None:
         start = reference.init_params(sizes, seed, dtype)
-    if backend == "cython":
-        _check_rows_fit_blas(X, sizes)
     network = _NETWORKS[backend](start, sizes, X, y, activation, batch_size, num_threads)
     shuffler = _Shuffler(num_passes, len(X), seed) if batch_size < len(X) else None
 
@@ -523,12 +471,9 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     losses = np.empty(len(recorded))
     runner = _SlicedRun(network, shuffler, epsilons, steps_per_pass, reg_lambda, loss_every, losses)
     diverged_at = None
-    # BLAS stays on one thread for the whole training call (the kernels run their
-    # own threads), set once here rather than around every slice's kernel call.
-    blas_limit = _one_blas_thread(sizes) if backend == "cython" else nullcontext()
     try:
-        with blas_limit, progress_bars.progress_bar(num_passes, "training", "pass",
-                                                    enabled=None if progress else False) as bar:
+        with progress_bars.progress_bar(num_passes, "training", "pass",
+                                        enabled=None if progress else False) as bar:
             runner.bar = None if bar.disable else bar
             passes_done = 0
             if print_loss:
@@ -567,9 +512,9 @@ def build_model(X, y, nn_hdim, num_passes=20000, print_loss=False, epsilon=0.01,
                  seed=seed, backend=backend, print_loss=print_loss, num_threads=num_threads, dtype=dtype).model
 
 
-def _feature_major(X):
+def _feature_major(X, num_threads):
     """X (N,D) -> X.T as one contiguous flat buffer: the kernels' layout, see src/layers.pxd."""
-    return np.ascontiguousarray(X.T).ravel()
+    return _kernels.feature_major(np.ascontiguousarray(X), num_threads)
 
 
 def _flat_inputs(model, X):
@@ -580,7 +525,6 @@ def _flat_inputs(model, X):
     model, sizes = check.check_model(model)
     X = check.check_X(X, dtype=model["W1"].dtype)
     check.check_X_fits(X, sizes)
-    _check_rows_fit_blas(X, sizes)
     # X feature-major and the probabilities (or, for the loss, a workspace of at most a block per thread)
     check.check_memory(X.itemsize * X.size * 2 + X.itemsize * len(X) * sizes[-1],
                        "the network of layers %s on %d samples" % (list(sizes), len(X)))
@@ -599,8 +543,7 @@ def predict_proba(model, X, num_threads=None):
     num_threads = _check_num_threads(num_threads)
     N, C = len(X), sizes[-1]
     probs = np.empty(C * N, dtype=params.dtype)
-    with _one_blas_thread(sizes):
-        _kernels.predict_probabilities(probs, params, _feature_major(X), sizes, activation, num_threads)
+    _kernels.predict_probabilities(probs, params, _feature_major(X, num_threads), sizes, activation, num_threads)
     if not np.isfinite(probs).all():  # one look at the output, a fraction of the forward pass's cost
         raise ValueError(OVERFLOW_MESSAGE % "outputs")
     return np.ascontiguousarray(probs.reshape(C, N).T)
@@ -620,9 +563,8 @@ def calculate_loss(model, X, y, reg_lambda=0.01, num_threads=None):
     check.check_labels_fit(y, sizes[-1])
     reg_lambda = check.check_real(reg_lambda, "reg_lambda", positive=False)
     num_threads = _check_num_threads(num_threads)
-    network = _kernels.Network(sizes, activation, _feature_major(X), y, len(X), num_threads)
-    with _one_blas_thread(sizes):
-        loss = network.loss(params, reg_lambda)
+    network = _kernels.Network(sizes, activation, _feature_major(X, num_threads), y, len(X), num_threads)
+    loss = network.loss(params, reg_lambda)
     if np.isnan(loss):  # infinity is a loss (a probability of the true class rounded to 0); NaN is not
         raise ValueError(OVERFLOW_MESSAGE % "loss")
     return loss

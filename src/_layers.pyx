@@ -88,3 +88,59 @@ def sgd_update(real[::1] param, real[::1] dparam, double epsilon, double reg_lam
 def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X, const Py_ssize_t[::1] y,
                  const Py_ssize_t[::1] batch, Py_ssize_t N, Py_ssize_t D):
     layers.gather_batch(&X_batch[0], &y_batch[0], &X[0], &y[0], &batch[0], len(batch), N, D)
+
+
+# The tiled products of the wide layers (src/products.h) on one explicit
+# dispatch path, so that the tests reach every path this CPU runs (the layer
+# kernels above take the one the CPU runs best): "default" (no FMA), "avx2",
+# "avx512"; check fastbp._vecmath.available_paths() first.
+
+cdef extern from "products.h" nogil:
+    void fastbp_combine_features_path(int path, double *out, const double *inp, Py_ssize_t ld_inp,
+                                      const double *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
+                                      const double *bias, Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out)
+    void fastbp_combine_featuresf_path(int path, float *out, const float *inp, Py_ssize_t ld_inp,
+                                       const float *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
+                                       const float *bias, Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out)
+    void fastbp_correlate_features_path(int path, double *lanes, const double *A, Py_ssize_t ld_a,
+                                        const double *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
+    void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, Py_ssize_t ld_a,
+                                         const float *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
+
+PRODUCT_PATHS = ("default", "avx2", "avx512")  # vecmath.h's FASTBP_PATH_* codes 0, 1, 2
+
+
+cdef int product_path(str path) except -1:
+    if path not in PRODUCT_PATHS:
+        raise ValueError("path must be one of %s, got %r" % (PRODUCT_PATHS, path))
+    return PRODUCT_PATHS.index(path)
+
+
+def combine_features(str path, real[::1] out, const real[::1] inp, const real[::1] weights,
+                     Py_ssize_t weight_q, Py_ssize_t weight_r, const real[::1] bias, bint with_bias,
+                     Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out):
+    """out (n,num_out)^T = sum over q of inp (n,num_in)^T's feature q * weights[q*weight_q + r*weight_r],
+    then + bias[r] if with_bias."""
+    cdef int code = product_path(path)
+    cdef const real *bias_data = &bias[0] if with_bias else NULL
+    if real is double:
+        fastbp_combine_features_path(code, &out[0], &inp[0], n, &weights[0], weight_q, weight_r, bias_data, n,
+                                     num_in, num_out)
+    else:
+        fastbp_combine_featuresf_path(code, &out[0], &inp[0], n, &weights[0], weight_q, weight_r, bias_data, n,
+                                      num_in, num_out)
+
+
+def correlate_features(str path, real[::1] grad, const real[::1] A, const real[::1] B,
+                       Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b, Py_ssize_t calls=1):
+    """grad[a*num_b + b] += sum over i of A (n,num_a)^T[a][i] * B (n,num_b)^T[b][i], through the
+    partial sums: ``calls`` calls on the same A and B (as the blocks of a slab), then one fold."""
+    cdef int code = product_path(path)
+    cdef Py_ssize_t lanes_per_weight = FBP_LANES_D if real is double else FBP_LANES_F
+    cdef real[::1] lanes = np.zeros(num_a * num_b * lanes_per_weight, dtype=dtype_of(&grad[0]))
+    for _ in range(calls):
+        if real is double:
+            fastbp_correlate_features_path(code, &lanes[0], &A[0], n, &B[0], n, num_a, num_b)
+        else:
+            fastbp_correlate_featuresf_path(code, &lanes[0], &A[0], n, &B[0], n, num_a, num_b)
+    fold_lanes(&grad[0], &lanes[0], num_a * num_b)

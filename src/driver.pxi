@@ -604,3 +604,56 @@ def uses_tiles(sizes):
     """True when some layer of a network of these sizes is wide enough for the tiled products."""
     sizes = list(sizes)
     return any(use_tiles(J, K) for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]))
+
+
+# ---------------------------------------------------------------- X into the kernels' layout
+
+cdef enum:
+    # Rows per block of the copy: a block of X (TRANSPOSE_ROWS * D values) stays
+    # in the cache while its D feature rows are written out, each a contiguous run.
+    TRANSPOSE_ROWS = 256
+    # Below this many values the copy stays on one thread (a copy this small
+    # takes about the time of starting the second one).
+    MIN_PARALLEL_TRANSPOSE = 65536
+
+
+cdef void transpose_block(real *out,          # OUT (N,D)^T, rows start..stop-1 written
+                          const real *X,      # IN  (N,D), row-major
+                          Py_ssize_t N, Py_ssize_t D, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    # out[d*N + i] = X[i*D + d]
+    cdef Py_ssize_t i, d
+    for d in range(D):
+        for i in range(start, stop):
+            out[d * N + i] = X[i * D + d]
+
+
+cdef void transpose_rows(real *out, const real *X, Py_ssize_t N, Py_ssize_t D, int num_threads) noexcept nogil:
+    cdef Py_ssize_t block, num_blocks = (N + TRANSPOSE_ROWS - 1) // TRANSPOSE_ROWS
+    if num_threads > 1 and N * D >= MIN_PARALLEL_TRANSPOSE:
+        for block in prange(num_blocks, nogil=True, num_threads=num_threads, schedule="static"):
+            transpose_block(out, X, N, D, block * TRANSPOSE_ROWS, min(N, (block + 1) * TRANSPOSE_ROWS))
+    else:
+        for block in range(num_blocks):
+            transpose_block(out, X, N, D, block * TRANSPOSE_ROWS, min(N, (block + 1) * TRANSPOSE_ROWS))
+
+
+def feature_major(X, int num_threads):
+    """X (N,D), a C-contiguous float32 or float64 array -> X.T as one contiguous
+    flat array of its dtype (N*D,): the kernels' layout. The same values as
+    np.ascontiguousarray(X.T).ravel(), copied in blocks of rows on up to
+    num_threads threads (NumPy's strided copy took 7 ms for 100 000 x 20 here)."""
+    if not isinstance(X, np.ndarray) or X.dtype not in DTYPES or X.ndim != 2 or not X.flags.c_contiguous:
+        raise TypeError("X must be a C-contiguous 2-D float32 or float64 NumPy array")
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1]
+    out = np.empty(N * D, dtype=X.dtype)
+    if N * D == 0:
+        return out
+    cdef void *out_data = cnp.PyArray_DATA(out)
+    cdef const void *X_data = cnp.PyArray_DATA(X)
+    cdef bint single = X.dtype == np.float32
+    with nogil:
+        if single:
+            transpose_rows(<float *> out_data, <const float *> X_data, N, D, num_threads)
+        else:
+            transpose_rows(<double *> out_data, <const double *> X_data, N, D, num_threads)
+    return out

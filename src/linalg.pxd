@@ -1,80 +1,27 @@
-# Matrix products: BLAS for the wide ones, plain loops for the skinny ones.
+# Products of the skinny layers: plain loops in a fixed order, and the
+# dispatch between them and the register-tiled products of the wide layers
+# (products.pxd, src/products.h).
 #
-# Per-sample arrays are feature-major, (n,K)^T: in BLAS's column-major terms
-# an n-by-K matrix with leading dimension ld (ld = n for a block of the
-# workspace, ld = N for a block of rows of X). A weight matrix W (J,K) stored
-# row-major is, to BLAS, the K-by-J matrix W^T.
-#
-# Every function here exists for float and double (precision.pxd); the sums
-# run in the arrays' precision, as BLAS's sgemm/dgemm and NumPy's sums do.
-#
-# dgemm and sgemm come from SciPy's BLAS (scipy.linalg.cython_blas), loaded on the first
-# training call that needs it rather than at import: importing scipy.linalg
-# costs a quarter of a second, which `import fastbp` and the lecture's small
-# networks should not pay.
-
-from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
+# Per-sample arrays are feature-major, (n,K)^T: feature k's n samples are
+# contiguous. Every function here exists for float and double (precision.pxd);
+# the sums run in the arrays' precision, as NumPy's sums do.
 
 from precision cimport real
 
-ctypedef void (*Dgemm)(char *transa, char *transb, int *m, int *n, int *k, double *alpha,
-                       double *a, int *lda, double *b, int *ldb, double *beta, double *c,
-                       int *ldc) noexcept nogil
-ctypedef void (*Sgemm)(char *transa, char *transb, int *m, int *n, int *k, float *alpha,
-                       float *a, int *lda, float *b, int *ldb, float *beta, float *c,
-                       int *ldc) noexcept nogil
-
-# One pair of pointers per extension module that cimports this file, bound by load_blas.
-cdef extern from *:
-    """
-    static void *fastbp_dgemm = 0;
-    static void *fastbp_sgemm = 0;
-    """
-    void *fastbp_dgemm
-    void *fastbp_sgemm
-
-# A product goes to BLAS when both dimensions of its weight matrix are at least
-# this wide. Below it, BLAS's packing costs more than the product: with J = 2
-# (the moons' two inputs) OpenBLAS reaches 0.3 GFLOP/s, while a loop over the
-# samples streams through the block at the speed of the cache. Chosen by
-# measurement (bench/bench_kernels.py); the choice depends on the shape only,
-# so a given network always takes the same path.
+# A layer takes the tiled products when both dimensions of its weight matrix
+# are at least this wide. A tile of the tiled products holds 4-6 outputs by
+# 8-32 samples in registers, and a loop over weights narrower than that wastes
+# most of each tile; below it, the loops here stream through the block one
+# output at a time at the speed of the cache. The lecture's networks (2 inputs,
+# 2 classes) stay on the loops. Chosen by measurement (bench/bench_kernels.py
+# --products); the choice depends on the shape only, so a given network always
+# takes the same path.
 cdef enum:
-    MIN_BLAS_WIDTH = 8
+    MIN_TILED_WIDTH = 8
 
 
 cdef inline bint use_tiles(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
-    return J >= MIN_BLAS_WIDTH and K >= MIN_BLAS_WIDTH
-
-
-cdef inline void load_blas() except *:
-    # binds dgemm and sgemm from SciPy's BLAS, once
-    global fastbp_dgemm, fastbp_sgemm
-    if fastbp_dgemm == NULL or fastbp_sgemm == NULL:
-        from scipy.linalg import cython_blas
-        capsule = cython_blas.__pyx_capi__["dgemm"]
-        fastbp_dgemm = PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
-        capsule = cython_blas.__pyx_capi__["sgemm"]
-        fastbp_sgemm = PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
-
-
-cdef inline void gemm(bint transpose_a, bint transpose_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
-                      const real *a, Py_ssize_t lda, const real *b, Py_ssize_t ldb,
-                      real beta, real *c, Py_ssize_t ldc) noexcept nogil:
-    # c = op(a).dot(op(b)) + beta * c, column-major, by dgemm or sgemm, op(x)
-    # being x^T where transpose_x is set; the trainer refuses sizes beyond
-    # BLAS's 32-bit integers
-    cdef char transa = b'T' if transpose_a else b'N'
-    cdef char transb = b'T' if transpose_b else b'N'
-    cdef int m_ = <int> m, n_ = <int> n, k_ = <int> k
-    cdef int lda_ = <int> lda, ldb_ = <int> ldb, ldc_ = <int> ldc
-    cdef real alpha = 1
-    if real is double:
-        (<Dgemm> fastbp_dgemm)(&transa, &transb, &m_, &n_, &k_, &alpha, <double *> a, &lda_, <double *> b,
-                               &ldb_, &beta, c, &ldc_)
-    else:
-        (<Sgemm> fastbp_sgemm)(&transa, &transb, &m_, &n_, &k_, &alpha, <float *> a, &lda_, <float *> b,
-                               &ldb_, &beta, c, &ldc_)
+    return J >= MIN_TILED_WIDTH and K >= MIN_TILED_WIDTH
 
 
 # Sums over the samples run in LANES interleaved partial sums (lane l takes
@@ -83,7 +30,7 @@ cdef inline void gemm(bint transpose_a, bint transpose_b, Py_ssize_t m, Py_ssize
 # four AVX-512 registers, eight AVX2 ones, sixteen SSE2 ones, and the compiler
 # vectorises the lanes without reordering any sum (no -ffast-math needed), so
 # every vector width adds the same numbers in the same order. The order differs
-# from BLAS's own blocking only in the last bits (KERNEL_RTOL in the tests).
+# from NumPy's (BLAS's) own blocking only in the last bits (KERNEL_RTOL in the tests).
 cdef enum:
     LANES = 32
 

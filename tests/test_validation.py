@@ -201,20 +201,6 @@ def test_bad_num_threads_is_refused_by_name(moons, num_threads, error):
             call()
 
 
-def test_more_rows_than_blas_takes_are_refused_before_training(moons, monkeypatch):
-    # the real limit is 2**31 - 1 rows; a smaller one stands in for it here
-    X, y = moons
-    X_wide = np.hstack([X] * 4)  # D = 8 and H = 8: the first layer goes to BLAS
-    wide = fastbp.build_model(X_wide, y, 8, num_passes=0)
-    monkeypatch.setattr(fastbp.trainer, "MAX_BLAS_ROWS", len(X) - 1)
-    with pytest.raises(ValueError, match="X has %d samples" % len(X)):
-        fastbp.train(X_wide, y, 8, num_passes=1)
-    with pytest.raises(ValueError, match="X has %d samples" % len(X)):
-        fastbp.predict(wide, X_wide)
-    # layers too narrow for BLAS take any number of rows
-    fastbp.train(X, y, 8, num_passes=1)
-
-
 def test_an_unknown_kernel_variant_is_refused():
     with pytest.raises(ValueError, match="kernel variant 'sse9'"):
         fastbp.trainer.kernel_module("sse9")

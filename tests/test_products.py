@@ -1,0 +1,175 @@
+"""The tiled products of the wide layers (src/products.h), on every dispatch path this CPU runs.
+
+The layer tests (test_kernels.py, test_float32.py) reach these products only
+through the path the CPU runs best; here each path is called by name, so that
+the baseline path (no FMA), which CPUs without AVX2 and other architectures
+run, is tested too. Expected values:
+- NumPy's products (np.dot), at the kernels' one-step level (KERNEL_RTOL;
+  the products add in another order than NumPy's BLAS);
+- exactly, the order of operations products.h documents ("Rounding"), replayed
+  here in exact rational arithmetic (fractions.Fraction) and rounded to double
+  once per step: one rounding per fused multiply-add on the FMA paths, two
+  (product, then sum) on the baseline path.
+"""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from agreement import KERNEL_RTOL, assert_close
+from fastbp import _layers, _vecmath
+
+PATHS = _vecmath.available_paths()
+LANES = {np.float64: 8, np.float32: 16}  # products.h: FBP_LANES_D, FBP_LANES_F
+# float32 products of up to ~300 terms of size ~1: a few float32 ulp of the
+# largest term (6e-8 each), as tests/test_float32.py's F32_KERNEL_RTOL
+F32_PRODUCT_RTOL = 1e-5
+RTOL = {np.float64: KERNEL_RTOL, np.float32: F32_PRODUCT_RTOL}
+
+# (n, num_in, num_out): samples after the last full tile and vector, and rows
+# after the last full tile of every path's tile sizes (4 or 6 rows, 2-4
+# vectors), one sample, and the benchmark's large layers on a block of 120 rows
+COMBINE_SHAPES = [(1, 8, 8), (45, 9, 23), (37, 20, 16), (120, 256, 10), (120, 20, 256), (7, 13, 5)]
+# (n, num_a, num_b): num_a >= num_b runs bands of A outside, num_a < num_b stripes of B
+CORRELATE_SHAPES = [(1, 8, 8), (45, 9, 23), (37, 20, 16), (120, 256, 10), (120, 20, 256), (19, 5, 7)]
+
+
+def fused(path):
+    return path != "default"
+
+
+def step(a, b, c, fused_step):
+    # a*b + c rounded once (fused) or twice, as the path computes it
+    if fused_step:
+        return float(Fraction(a) * Fraction(b) + Fraction(c))
+    return a * b + c
+
+
+def combine_in_documented_order(inp, weights, bias, fused_step):
+    # products.h: acc = 0; acc = fma(inp[q][i], w(q, r), acc) for q in order; then + bias[r]
+    num_in, n = inp.shape
+    out = np.empty((weights.shape[1], n))
+    for r in range(weights.shape[1]):
+        for i in range(n):
+            acc = 0.0
+            for q in range(num_in):
+                acc = step(float(inp[q, i]), float(weights[q, r]), acc, fused_step)
+            out[r, i] = acc + float(bias[r]) if bias is not None else acc
+    return out
+
+
+def correlate_in_documented_order(A, B, calls, fused_step, lanes=8):
+    # products.h: sample i of a call to lane i % LANES, an fma chain through the
+    # calls; then the lanes added pairwise (l + l + LANES/2, ...), added to grad (0)
+    (num_a, n), num_b = A.shape, B.shape[0]
+    grad = np.empty((num_a, num_b))
+    for a in range(num_a):
+        for b in range(num_b):
+            lane = [0.0] * lanes
+            for _ in range(calls):
+                for i in range(n):
+                    lane[i % lanes] = step(float(A[a, i]), float(B[b, i]), lane[i % lanes], fused_step)
+            half = lanes // 2
+            while half >= 1:
+                for l in range(half):
+                    lane[l] = lane[l] + lane[l + half]
+                half //= 2
+            grad[a, b] = 0.0 + lane[0]
+    return grad
+
+
+def problem(n, num_in, num_out, dtype, seed):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((num_in, n)).astype(dtype), rng.standard_normal((num_in, num_out)).astype(dtype),
+            rng.standard_normal(num_out).astype(dtype))
+
+
+def combine(path, inp, weights, bias, transposed_weights=False):
+    # out (num_out, n) by the path; weights (num_in, num_out) given row-major, or
+    # as its transpose (num_out, num_in) row-major, as dense_backward_input reads W
+    num_in, n = inp.shape
+    num_out = weights.shape[1]
+    out = np.full(num_out * n, np.nan, dtype=inp.dtype)
+    if transposed_weights:
+        flat, weight_q, weight_r = np.ascontiguousarray(weights.T).ravel(), 1, num_in
+    else:
+        flat, weight_q, weight_r = weights.ravel(), num_out, 1
+    with_bias = bias is not None
+    _layers.combine_features(path, out, inp.ravel(), flat, weight_q, weight_r,
+                             bias if with_bias else np.zeros(1, dtype=inp.dtype), with_bias, n, num_in, num_out)
+    return out.reshape(num_out, n)
+
+
+def correlate(path, A, B, calls=1):
+    grad = np.zeros(A.shape[0] * B.shape[0], dtype=A.dtype)
+    _layers.correlate_features(path, grad, A.ravel(), B.ravel(), A.shape[1], A.shape[0], B.shape[0], calls)
+    return grad.reshape(A.shape[0], B.shape[0])
+
+
+def test_this_cpu_runs_more_than_the_baseline_path():
+    # on the development machine (and CI's) the FMA paths exist; elsewhere this
+    # file still tests the baseline one
+    assert "default" in PATHS
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n,num_in,num_out", COMBINE_SHAPES)
+@pytest.mark.parametrize("path", PATHS)
+def test_combine_matches_numpy(path, n, num_in, num_out, dtype):
+    inp, weights, bias = problem(n, num_in, num_out, dtype, n + num_in)
+    expected = weights.T.astype(np.float64) @ inp.astype(np.float64)
+    assert_close(combine(path, inp, weights, None), expected, RTOL[dtype], "no bias")
+    assert_close(combine(path, inp, weights, bias), expected + bias[:, None], RTOL[dtype], "bias")
+    assert_close(combine(path, inp, weights, None, transposed_weights=True), expected, RTOL[dtype], "W^T")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n,num_a,num_b", CORRELATE_SHAPES)
+@pytest.mark.parametrize("path", PATHS)
+def test_correlate_matches_numpy(path, n, num_a, num_b, dtype):
+    rng = np.random.default_rng(n * num_a)
+    A, B = rng.standard_normal((num_a, n)).astype(dtype), rng.standard_normal((num_b, n)).astype(dtype)
+    expected = A.astype(np.float64) @ B.astype(np.float64).T
+    assert_close(correlate(path, A, B), expected, RTOL[dtype], "one call")
+    assert_close(correlate(path, A, B, calls=3), 3 * expected, RTOL[dtype], "three calls")
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_combine_follows_the_documented_order_exactly(path):
+    inp, weights, bias = problem(21, 9, 7, np.float64, 3)
+    for with_bias in (None, bias):
+        expected = combine_in_documented_order(inp, weights, with_bias, fused(path))
+        np.testing.assert_array_equal(combine(path, inp, weights, with_bias), expected)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_correlate_follows_the_documented_order_exactly(path):
+    rng = np.random.default_rng(4)
+    A, B = rng.standard_normal((6, 21)), rng.standard_normal((7, 21))  # 21: two full lane groups and 5 more
+    for calls in (1, 2):
+        expected = correlate_in_documented_order(A, B, calls, fused(path), LANES[np.float64])
+        np.testing.assert_array_equal(correlate(path, A, B, calls), expected)
+    # the other order of tiles (num_a < num_b above; here num_a > num_b)
+    np.testing.assert_array_equal(correlate(path, B, A), correlate_in_documented_order(B, A, 1, fused(path)))
+
+
+@pytest.mark.skipif("avx2" not in PATHS or "avx512" not in PATHS, reason="needs a CPU with AVX2 and AVX-512")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_avx2_and_avx512_compute_the_same_bits(dtype):
+    # the tiles differ (products.h), the order of every output's operations does not
+    for n, num_in, num_out in COMBINE_SHAPES:
+        inp, weights, bias = problem(n, num_in, num_out, dtype, 7)
+        np.testing.assert_array_equal(combine("avx2", inp, weights, bias), combine("avx512", inp, weights, bias))
+        np.testing.assert_array_equal(combine("avx2", inp, weights, None, True),
+                                      combine("avx512", inp, weights, None, True))
+    for n, num_a, num_b in CORRELATE_SHAPES:
+        rng = np.random.default_rng(n)
+        A, B = rng.standard_normal((num_a, n)).astype(dtype), rng.standard_normal((num_b, n)).astype(dtype)
+        np.testing.assert_array_equal(correlate("avx2", A, B, 2), correlate("avx512", A, B, 2))
+
+
+def test_an_unknown_path_is_refused():
+    inp, weights, bias = problem(3, 8, 8, np.float64, 0)
+    with pytest.raises(ValueError, match="path must be one of"):
+        combine("sse9", inp, weights, bias)
