@@ -199,6 +199,25 @@ def test_the_row_blocked_pass_agrees_with_the_reference(N, block_rows, num_threa
     assert_close(params, flatten(model, sizes)[0], KERNEL_RTOL, "after one pass")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("N,D", [(1, 1), (1, 5), (255, 3), (257, 20), (5000, 20), (70000, 1), (0, 3)])
+def test_feature_major_copies_x_transposed(N, D, dtype):
+    # against NumPy's own transpose copy: exact, on one thread and on two (the
+    # last two shapes are above the size where the copy takes the second thread)
+    X = np.random.default_rng(N + D).standard_normal((N, D)).astype(dtype)
+    for num_threads in (1, 2):
+        copied = _kernels.feature_major(X, num_threads)
+        assert copied.dtype == dtype
+        np.testing.assert_array_equal(copied, np.ascontiguousarray(X.T).ravel())
+
+
+def test_feature_major_refuses_arrays_it_cannot_read_flat():
+    X = np.zeros((4, 3))
+    for bad in (X.T, X.astype(np.float16), X.ravel(), X.tolist()):
+        with pytest.raises(TypeError, match="C-contiguous 2-D float32 or float64"):
+            _kernels.feature_major(bad, 1)
+
+
 @pytest.mark.parametrize("block_rows", [8, 64])
 def test_one_and_two_threads_give_identical_bits(block_rows):
     # the partition into blocks and slabs does not depend on the thread count,
