@@ -37,6 +37,11 @@ def dense_backward_input(real[::1] dinp, const real[::1] delta, const real[::1] 
     layers.dense_backward_input(&dinp[0], &delta[0], &W[0], N, J, K)
 
 
+def dense_tanh_backward_input(real[::1] dz, const real[::1] delta, const real[::1] W, const real[::1] a,
+                              Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
+    layers.dense_tanh_backward_input(&dz[0], &delta[0], &W[0], &a[0], N, J, K)
+
+
 def uses_tiles(Py_ssize_t J, Py_ssize_t K):
     """Whether a (J,K) layer's products take the tiled path (so the tests cover both paths)."""
     return use_tiles(J, K)
@@ -98,10 +103,12 @@ def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X, 
 cdef extern from "products.h" nogil:
     void fastbp_combine_features_path(int path, double *out, const double *inp, Py_ssize_t ld_inp,
                                       const double *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
-                                      const double *bias, Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out)
+                                      const double *bias, const double *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
+                                      Py_ssize_t num_out)
     void fastbp_combine_featuresf_path(int path, float *out, const float *inp, Py_ssize_t ld_inp,
                                        const float *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
-                                       const float *bias, Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out)
+                                       const float *bias, const float *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
+                                       Py_ssize_t num_out)
     void fastbp_correlate_features_path(int path, double *lanes, const double *A, Py_ssize_t ld_a,
                                         const double *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
     void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, Py_ssize_t ld_a,
@@ -118,17 +125,21 @@ cdef int product_path(str path) except -1:
 
 def combine_features(str path, real[::1] out, const real[::1] inp, const real[::1] weights,
                      Py_ssize_t weight_q, Py_ssize_t weight_r, const real[::1] bias, bint with_bias,
-                     Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out):
+                     const real[::1] tanh_out, bint with_tanh_out, Py_ssize_t n, Py_ssize_t num_in,
+                     Py_ssize_t num_out):
     """out (n,num_out)^T = sum over q of inp (n,num_in)^T's feature q * weights[q*weight_q + r*weight_r],
-    then + bias[r] if with_bias."""
+    then + bias[r] if with_bias, or times 1 - tanh_out**2 if with_tanh_out (not both)."""
     cdef int code = product_path(path)
+    if with_bias and with_tanh_out:
+        raise ValueError("at most one of bias and tanh_out")
     cdef const real *bias_data = &bias[0] if with_bias else NULL
+    cdef const real *tanh_data = &tanh_out[0] if with_tanh_out else NULL
     if real is double:
-        fastbp_combine_features_path(code, &out[0], &inp[0], n, &weights[0], weight_q, weight_r, bias_data, n,
-                                     num_in, num_out)
+        fastbp_combine_features_path(code, &out[0], &inp[0], n, &weights[0], weight_q, weight_r, bias_data,
+                                     tanh_data, n, num_in, num_out)
     else:
-        fastbp_combine_featuresf_path(code, &out[0], &inp[0], n, &weights[0], weight_q, weight_r, bias_data, n,
-                                      num_in, num_out)
+        fastbp_combine_featuresf_path(code, &out[0], &inp[0], n, &weights[0], weight_q, weight_r, bias_data,
+                                      tanh_data, n, num_in, num_out)
 
 
 def correlate_features(str path, real[::1] grad, const real[::1] A, const real[::1] B,

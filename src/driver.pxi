@@ -204,8 +204,11 @@ cdef void network_backward_block(const Workspace *ws, int thread,
             dense_backward(grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
                            grads + ws.bias_offsets[l], delta, below, n, n, J, K)
             # delta2 = delta3.dot(W2.T) * (1 - a1**2)
-            dense_backward_input(delta_below, delta, params + ws.weight_offsets[l], n, J, K)
-            activation_backward(delta_below, delta_below, below, n * J, ws.activation)
+            if ws.activation == TANH:
+                dense_tanh_backward_input(delta_below, delta, params + ws.weight_offsets[l], below, n, J, K)
+            else:
+                dense_backward_input(delta_below, delta, params + ws.weight_offsets[l], n, J, K)
+                activation_backward(delta_below, delta_below, below, n * J, ws.activation)
             delta = delta_below
 
 

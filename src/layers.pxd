@@ -31,7 +31,7 @@ cdef inline void dense_forward(real *z,                    # OUT (n,K)^T
     cdef Py_ssize_t k
     if use_tiles(J, K):
         # z[k] = sum over j of inp[j] * W[j, k], + b[k]
-        combine_features(z, inp, ld_inp, W, K, 1, b, n, J, K)
+        combine_features(z, inp, ld_inp, W, K, 1, b, NULL, n, J, K)
     else:
         for k in range(K):
             weighted_sum(z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
@@ -75,7 +75,7 @@ cdef inline void dense_backward_input(real *dinp,          # OUT (n,J)^T
     cdef real zero = 0
     if use_tiles(J, K):
         # dinp[j] = sum over k of delta[k] * W[j, k]
-        combine_features(dinp, delta, n, W, 1, K, NULL, n, K, J)
+        combine_features(dinp, delta, n, W, 1, K, NULL, NULL, n, K, J)
     else:
         for j in range(J):
             weighted_sum(dinp + j * n, delta, n, W + j * K, 1, zero, K, n)
@@ -137,6 +137,21 @@ cdef inline void relu_backward(real *dz,            # OUT (n,K)^T, may be dout i
     cdef real one = 1, zero = 0
     for i in range(size):
         dz[i] = dout[i] * (one if a[i] > zero else zero)
+
+
+cdef inline void dense_tanh_backward_input(real *dz,              # OUT (n,J)^T
+                                           const real *delta,     # IN  (n,K)^T
+                                           const real *W,         # IN  (J,K)
+                                           const real *a,         # IN  (n,J)^T, tanh's forward output
+                                           Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # dz = tanh_backward(dense_backward_input(delta, W), a): delta.dot(W.T) * (1 - a**2)
+    # The two kernels' operations in their order; a wide layer does both while
+    # each tile of dz is in registers (products.h), saving a sweep over the block.
+    if use_tiles(J, K):
+        combine_features(dz, delta, n, W, 1, K, NULL, a, n, K, J)
+    else:
+        dense_backward_input(dz, delta, W, n, J, K)
+        tanh_backward(dz, dz, a, n * J)
 
 
 # The hidden-layer activations, numbered in the order of reference.ACTIVATIONS.

@@ -6,8 +6,12 @@
  * contiguous), so the two products a dense layer needs are:
  *
  *   fastbp_combine_features:   out[r][i] = sum over q of inp[q][i] * w(q, r), then + bias[r]
+ *                              or, instead, times (1 - tanh_out[r][i]^2)
  *       dense_forward        (z = inp.dot(W) + b:      q = j, r = k, w(j, k) = W[j*K + k])
- *       dense_backward_input (dinp = delta.dot(W.T):   q = k, r = j, w(k, j) = W[j*K + k], no bias)
+ *       dense_backward_input (dinp = delta.dot(W.T):   q = k, r = j, w(k, j) = W[j*K + k], no bias),
+ *       and tanh_backward with it (dz = dinp * (1 - a**2), tanh_out = a): the
+ *       same operations as the two kernels one after the other, done while the
+ *       tile is in registers rather than in a second sweep over the block
  *   fastbp_correlate_features: grad[a][b] += sum over i of A[a][i] * B[b][i], in two steps:
  *       the samples are added into LANES partial sums per output (lanes), block
  *       after block, and fastbp_fold_lanes adds each output's lanes into grad
@@ -24,7 +28,8 @@
  * shape only, never on the vector width, tile or thread:
  *   combine:   acc = 0; acc = fma(inp[q][i], w(q, r), acc) for q = 0, 1, ...;
  *              out = acc + bias[r] (the dot product rounded, then the bias
- *              added, as NumPy's inp.dot(W) + b);
+ *              added, as NumPy's inp.dot(W) + b), or out = acc * (1 - a*a),
+ *              a*a, 1 - a*a and the product each rounded, as tanh_backward;
  *   correlate: sample i of a block goes to logical lane i % LANES (8 doubles
  *              or 16 floats: one AVX-512 register, two AVX2 ones, four SSE2
  *              ones); each lane is an fma chain in sample order, block after
@@ -223,21 +228,24 @@ typedef float fbp_v4f;
 #endif
 
 /* out (num_out, n) = for each r: sum over q of inp[q*ld_inp + i] * weights[q*weight_q + r*weight_r],
- * then + bias[r] (bias may be NULL: no bias). out must not overlap the inputs. */
+ * then + bias[r], or times (1 - tanh_out[r*n + i]^2) (at most one of bias and
+ * tanh_out non-NULL). out must not overlap the inputs. */
 static inline void fastbp_combine_features_path(int path, double *out, const double *inp, ptrdiff_t ld_inp,
                                                 const double *weights, ptrdiff_t weight_q, ptrdiff_t weight_r,
-                                                const double *bias, ptrdiff_t n, ptrdiff_t num_in,
-                                                ptrdiff_t num_out)
+                                                const double *bias, const double *tanh_out, ptrdiff_t n,
+                                                ptrdiff_t num_in, ptrdiff_t num_out)
 {
-    FBP_PRODUCT(fbp_combine, d, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, n, num_in, num_out);
+    FBP_PRODUCT(fbp_combine, d, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in,
+                                      num_out);
 }
 
 static inline void fastbp_combine_featuresf_path(int path, float *out, const float *inp, ptrdiff_t ld_inp,
                                                  const float *weights, ptrdiff_t weight_q, ptrdiff_t weight_r,
-                                                 const float *bias, ptrdiff_t n, ptrdiff_t num_in,
-                                                 ptrdiff_t num_out)
+                                                 const float *bias, const float *tanh_out, ptrdiff_t n,
+                                                 ptrdiff_t num_in, ptrdiff_t num_out)
 {
-    FBP_PRODUCT(fbp_combine, f, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, n, num_in, num_out);
+    FBP_PRODUCT(fbp_combine, f, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in,
+                                      num_out);
 }
 
 /* lanes[(a*num_b + b)*LANES + i % LANES] += A[a*ld_a + i] * B[b*n + i], for i < n in order, a < num_a,
@@ -255,19 +263,19 @@ static inline void fastbp_correlate_featuresf_path(int path, float *lanes, const
 }
 
 static inline void fastbp_combine_features(double *out, const double *inp, ptrdiff_t ld_inp, const double *weights,
-                                           ptrdiff_t weight_q, ptrdiff_t weight_r, const double *bias, ptrdiff_t n,
-                                           ptrdiff_t num_in, ptrdiff_t num_out)
+                                           ptrdiff_t weight_q, ptrdiff_t weight_r, const double *bias,
+                                           const double *tanh_out, ptrdiff_t n, ptrdiff_t num_in, ptrdiff_t num_out)
 {
     fastbp_combine_features_path(fastbp_vecmath_selected_path(), out, inp, ld_inp, weights, weight_q, weight_r,
-                                 bias, n, num_in, num_out);
+                                 bias, tanh_out, n, num_in, num_out);
 }
 
 static inline void fastbp_combine_featuresf(float *out, const float *inp, ptrdiff_t ld_inp, const float *weights,
-                                            ptrdiff_t weight_q, ptrdiff_t weight_r, const float *bias, ptrdiff_t n,
-                                            ptrdiff_t num_in, ptrdiff_t num_out)
+                                            ptrdiff_t weight_q, ptrdiff_t weight_r, const float *bias,
+                                            const float *tanh_out, ptrdiff_t n, ptrdiff_t num_in, ptrdiff_t num_out)
 {
     fastbp_combine_featuresf_path(fastbp_vecmath_selected_path(), out, inp, ld_inp, weights, weight_q, weight_r,
-                                  bias, n, num_in, num_out);
+                                  bias, tanh_out, n, num_in, num_out);
 }
 
 static inline void fastbp_correlate_features(double *lanes, const double *A, ptrdiff_t ld_a, const double *B,

@@ -1,7 +1,8 @@
 # The dense layers' products on blocks of samples (src/products.h): register-tiled
 # fused multiply-adds, the order of every sum fixed by the shape alone.
 #
-#   combine_features:   out (n,R)^T = sum over q of inp's feature q times weights(q, r), then + bias
+#   combine_features:   out (n,R)^T = sum over q of inp's feature q times weights(q, r), then + bias,
+#                       or times the tanh derivative 1 - a**2 of the forward outputs a
 #   correlate_features: adds inp (n,A)^T against delta (n,B)^T into the (A*B, LANES) partial
 #                       sums of a weight gradient; fold_lanes adds those into the gradient
 
@@ -12,11 +13,11 @@ cdef extern from "products.h" nogil:
         FBP_LANES_D
         FBP_LANES_F
     void fastbp_combine_features(double *out, const double *inp, Py_ssize_t ld_inp, const double *weights,
-                                 Py_ssize_t weight_q, Py_ssize_t weight_r, const double *bias, Py_ssize_t n,
-                                 Py_ssize_t num_in, Py_ssize_t num_out)
+                                 Py_ssize_t weight_q, Py_ssize_t weight_r, const double *bias, const double *tanh_out,
+                                 Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out)
     void fastbp_combine_featuresf(float *out, const float *inp, Py_ssize_t ld_inp, const float *weights,
-                                  Py_ssize_t weight_q, Py_ssize_t weight_r, const float *bias, Py_ssize_t n,
-                                  Py_ssize_t num_in, Py_ssize_t num_out)
+                                  Py_ssize_t weight_q, Py_ssize_t weight_r, const float *bias, const float *tanh_out,
+                                  Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out)
     void fastbp_correlate_features(double *lanes, const double *A, Py_ssize_t ld_a, const double *B, Py_ssize_t n,
                                    Py_ssize_t num_a, Py_ssize_t num_b)
     void fastbp_correlate_featuresf(float *lanes, const float *A, Py_ssize_t ld_a, const float *B, Py_ssize_t n,
@@ -39,11 +40,13 @@ cdef inline void combine_features(real *out,             # OUT (n,num_out)^T
                                   const real *weights,   # IN  weight (q, r) at q * weight_q + r * weight_r
                                   Py_ssize_t weight_q, Py_ssize_t weight_r,
                                   const real *bias,      # IN  (num_out,), or NULL for none
+                                  const real *tanh_out,  # IN  (n,num_out)^T, or NULL: out *= 1 - tanh_out**2
                                   Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out) noexcept nogil:
+    # at most one of bias and tanh_out is given
     if real is double:
-        fastbp_combine_features(out, inp, ld_inp, weights, weight_q, weight_r, bias, n, num_in, num_out)
+        fastbp_combine_features(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in, num_out)
     else:
-        fastbp_combine_featuresf(out, inp, ld_inp, weights, weight_q, weight_r, bias, n, num_in, num_out)
+        fastbp_combine_featuresf(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in, num_out)
 
 
 cdef inline void correlate_features(real *lanes,         # IN/OUT (num_a * num_b, LANES), accumulated

@@ -13,10 +13,10 @@
 #define FBP_TILE static FBP_ATTR inline __attribute__((always_inline))
 
 /* ---------------------------------------------------------- combine
- * One tile: `rows` outputs (out, weights and bias start at its first row) by
- * vectors * W samples (out and inp start at its first sample). */
+ * One tile: `rows` outputs (out, weights, bias and tanh_out start at its first
+ * row) by vectors * W samples (out, inp and tanh_out start at its first sample). */
 FBP_TILE void FBP_FN(fbp_combine_tile)(real *out, const real *inp, ptrdiff_t ld_inp, const real *weights,
-                                       ptrdiff_t weight_q, ptrdiff_t weight_r, const real *bias, ptrdiff_t n,
+                                       ptrdiff_t weight_q, ptrdiff_t weight_r, const real *bias, const real *tanh_out, ptrdiff_t n,
                                        ptrdiff_t num_in, const int rows, const int vectors)
 {
     VEC acc[COMBINE_ROWS][COMBINE_VECTORS];
@@ -47,6 +47,13 @@ FBP_TILE void FBP_FN(fbp_combine_tile)(real *out, const real *inp, ptrdiff_t ld_
 #pragma GCC unroll 8
             for (int v = 0; v < vectors; v++)
                 VSTORE(out + r * n + v * W, acc[r][v] + b);
+        } else if (tanh_out) {
+            VEC one = VSET1(1);
+#pragma GCC unroll 8
+            for (int v = 0; v < vectors; v++) {
+                VEC a = VLOAD(tanh_out + r * n + v * W);
+                VSTORE(out + r * n + v * W, acc[r][v] * (one - a * a));
+            }
         } else {
 #pragma GCC unroll 8
             for (int v = 0; v < vectors; v++)
@@ -58,17 +65,19 @@ FBP_TILE void FBP_FN(fbp_combine_tile)(real *out, const real *inp, ptrdiff_t ld_
 /* Every output row for one column of vectors * W samples: full tiles of
  * COMBINE_ROWS rows, then one tile of the rows left. */
 FBP_TILE void FBP_FN(fbp_combine_column)(real *out, const real *inp, ptrdiff_t ld_inp, const real *weights,
-                                         ptrdiff_t weight_q, ptrdiff_t weight_r, const real *bias, ptrdiff_t n,
+                                         ptrdiff_t weight_q, ptrdiff_t weight_r, const real *bias, const real *tanh_out, ptrdiff_t n,
                                          ptrdiff_t num_in, ptrdiff_t num_out, const int vectors)
 {
     ptrdiff_t r = 0;
     for (; r + COMBINE_ROWS <= num_out; r += COMBINE_ROWS)
         FBP_FN(fbp_combine_tile)(out + r * n, inp, ld_inp, weights + r * weight_r, weight_q, weight_r,
-                                 bias ? bias + r : NULL, n, num_in, COMBINE_ROWS, vectors);
+                                 bias ? bias + r : NULL, tanh_out ? tanh_out + r * n : NULL, n, num_in,
+                                 COMBINE_ROWS, vectors);
 #define FBP_COMBINE_REST(ROWS)                                                                          \
     case ROWS:                                                                                         \
         FBP_FN(fbp_combine_tile)(out + r * n, inp, ld_inp, weights + r * weight_r, weight_q, weight_r, \
-                                 bias ? bias + r : NULL, n, num_in, ROWS, vectors);                    \
+                                 bias ? bias + r : NULL, tanh_out ? tanh_out + r * n : NULL, n,        \
+                                 num_in, ROWS, vectors);                                               \
         break;
     switch (num_out - r) {
         FBP_COMBINE_REST(1)
@@ -91,23 +100,28 @@ FBP_TILE void FBP_FN(fbp_combine_column)(real *out, const real *inp, ptrdiff_t l
 }
 
 static FBP_ATTR void FBP_FN(fbp_combine)(real *out, const real *inp, ptrdiff_t ld_inp, const real *weights,
-                                         ptrdiff_t weight_q, ptrdiff_t weight_r, const real *bias, ptrdiff_t n,
+                                         ptrdiff_t weight_q, ptrdiff_t weight_r, const real *bias, const real *tanh_out, ptrdiff_t n,
                                          ptrdiff_t num_in, ptrdiff_t num_out)
 {
     ptrdiff_t i = 0;
     for (; i + COMBINE_VECTORS * W <= n; i += COMBINE_VECTORS * W)
-        FBP_FN(fbp_combine_column)(out + i, inp + i, ld_inp, weights, weight_q, weight_r, bias, n, num_in,
-                                   num_out, COMBINE_VECTORS);
+        FBP_FN(fbp_combine_column)(out + i, inp + i, ld_inp, weights, weight_q, weight_r, bias,
+                                   tanh_out ? tanh_out + i : NULL, n, num_in, num_out, COMBINE_VECTORS);
     for (; i + W <= n; i += W)
-        FBP_FN(fbp_combine_column)(out + i, inp + i, ld_inp, weights, weight_q, weight_r, bias, n, num_in,
-                                   num_out, 1);
+        FBP_FN(fbp_combine_column)(out + i, inp + i, ld_inp, weights, weight_q, weight_r, bias,
+                                   tanh_out ? tanh_out + i : NULL, n, num_in, num_out, 1);
     /* the last samples one by one, in the same order of operations as a lane */
     for (; i < n; i++) {
         for (ptrdiff_t r = 0; r < num_out; r++) {
             real acc = 0;
             for (ptrdiff_t q = 0; q < num_in; q++)
                 acc = SFMA(inp[q * ld_inp + i], weights[q * weight_q + r * weight_r], acc);
-            out[r * n + i] = bias ? acc + bias[r] : acc;
+            if (bias)
+                out[r * n + i] = acc + bias[r];
+            else if (tanh_out)
+                out[r * n + i] = acc * ((real)1 - tanh_out[r * n + i] * tanh_out[r * n + i]);
+            else
+                out[r * n + i] = acc;
         }
     }
 }

@@ -46,8 +46,9 @@ def step(a, b, c, fused_step):
     return a * b + c
 
 
-def combine_in_documented_order(inp, weights, bias, fused_step):
-    # products.h: acc = 0; acc = fma(inp[q][i], w(q, r), acc) for q in order; then + bias[r]
+def combine_in_documented_order(inp, weights, bias, fused_step, tanh_out=None):
+    # products.h: acc = 0; acc = fma(inp[q][i], w(q, r), acc) for q in order;
+    # then + bias[r], or * (1 - a*a) with every step rounded
     num_in, n = inp.shape
     out = np.empty((weights.shape[1], n))
     for r in range(weights.shape[1]):
@@ -55,7 +56,12 @@ def combine_in_documented_order(inp, weights, bias, fused_step):
             acc = 0.0
             for q in range(num_in):
                 acc = step(float(inp[q, i]), float(weights[q, r]), acc, fused_step)
-            out[r, i] = acc + float(bias[r]) if bias is not None else acc
+            if bias is not None:
+                acc = acc + float(bias[r])
+            elif tanh_out is not None:
+                a = float(tanh_out[r, i])
+                acc = acc * (1.0 - a * a)
+            out[r, i] = acc
     return out
 
 
@@ -85,9 +91,10 @@ def problem(n, num_in, num_out, dtype, seed):
             rng.standard_normal(num_out).astype(dtype))
 
 
-def combine(path, inp, weights, bias, transposed_weights=False):
+def combine(path, inp, weights, bias, transposed_weights=False, tanh_out=None):
     # out (num_out, n) by the path; weights (num_in, num_out) given row-major, or
-    # as its transpose (num_out, num_in) row-major, as dense_backward_input reads W
+    # as its transpose (num_out, num_in) row-major, as dense_backward_input reads W;
+    # tanh_out (num_out, n): out times 1 - tanh_out**2
     num_in, n = inp.shape
     num_out = weights.shape[1]
     out = np.full(num_out * n, np.nan, dtype=inp.dtype)
@@ -95,9 +102,11 @@ def combine(path, inp, weights, bias, transposed_weights=False):
         flat, weight_q, weight_r = np.ascontiguousarray(weights.T).ravel(), 1, num_in
     else:
         flat, weight_q, weight_r = weights.ravel(), num_out, 1
-    with_bias = bias is not None
+    unused = np.zeros(1, dtype=inp.dtype)
     _layers.combine_features(path, out, inp.ravel(), flat, weight_q, weight_r,
-                             bias if with_bias else np.zeros(1, dtype=inp.dtype), with_bias, n, num_in, num_out)
+                             unused if bias is None else bias, bias is not None,
+                             unused if tanh_out is None else tanh_out.ravel(), tanh_out is not None,
+                             n, num_in, num_out)
     return out.reshape(num_out, n)
 
 
@@ -122,6 +131,9 @@ def test_combine_matches_numpy(path, n, num_in, num_out, dtype):
     assert_close(combine(path, inp, weights, None), expected, RTOL[dtype], "no bias")
     assert_close(combine(path, inp, weights, bias), expected + bias[:, None], RTOL[dtype], "bias")
     assert_close(combine(path, inp, weights, None, transposed_weights=True), expected, RTOL[dtype], "W^T")
+    a = np.tanh(np.random.default_rng(1).standard_normal((num_out, n))).astype(dtype)
+    assert_close(combine(path, inp, weights, None, True, tanh_out=a), expected * (1 - a.astype(np.float64) ** 2),
+                 RTOL[dtype], "W^T, times the tanh derivative")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -141,6 +153,9 @@ def test_combine_follows_the_documented_order_exactly(path):
     for with_bias in (None, bias):
         expected = combine_in_documented_order(inp, weights, with_bias, fused(path))
         np.testing.assert_array_equal(combine(path, inp, weights, with_bias), expected)
+    a = np.tanh(np.random.default_rng(2).standard_normal((7, 21)))
+    expected = combine_in_documented_order(inp, weights, None, fused(path), tanh_out=a)
+    np.testing.assert_array_equal(combine(path, inp, weights, None, tanh_out=a), expected)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -163,10 +178,29 @@ def test_avx2_and_avx512_compute_the_same_bits(dtype):
         np.testing.assert_array_equal(combine("avx2", inp, weights, bias), combine("avx512", inp, weights, bias))
         np.testing.assert_array_equal(combine("avx2", inp, weights, None, True),
                                       combine("avx512", inp, weights, None, True))
+        a = np.tanh(inp[:1].T @ np.ones((1, num_out), dtype=dtype)).T.astype(dtype)
+        np.testing.assert_array_equal(combine("avx2", inp, weights, None, True, a),
+                                      combine("avx512", inp, weights, None, True, a))
     for n, num_a, num_b in CORRELATE_SHAPES:
         rng = np.random.default_rng(n)
         A, B = rng.standard_normal((num_a, n)).astype(dtype), rng.standard_normal((num_b, n)).astype(dtype)
         np.testing.assert_array_equal(correlate("avx2", A, B, 2), correlate("avx512", A, B, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("N,J,K", [(45, 23, 9), (3, 2, 3), (300, 64, 10)])
+def test_the_fused_tanh_backward_input_is_the_two_kernels_in_turn(N, J, K, dtype):
+    # layers.dense_tanh_backward_input against dense_backward_input followed by
+    # tanh_backward: the same operations, so the same bits (a wide layer fuses
+    # them in products.h; a narrow one calls the two)
+    rng = np.random.default_rng(N)
+    delta, W = rng.standard_normal(N * K).astype(dtype), rng.standard_normal(J * K).astype(dtype)
+    a = np.tanh(rng.standard_normal(N * J)).astype(dtype)
+    two_kernels, fused_kernel = np.empty(N * J, dtype=dtype), np.empty(N * J, dtype=dtype)
+    _layers.dense_backward_input(two_kernels, delta, W, N, J, K)
+    _layers.tanh_backward(two_kernels, two_kernels.copy(), a, N * J)
+    _layers.dense_tanh_backward_input(fused_kernel, delta, W, a, N, J, K)
+    np.testing.assert_array_equal(fused_kernel, two_kernels)
 
 
 def test_an_unknown_path_is_refused():
