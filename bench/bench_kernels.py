@@ -11,6 +11,10 @@
    thread whatever is asked, so rows under it show no gain by construction.
 3. With --precisions, only this: float32 against float64 on the medium and
    large jobs, through fastbp.train, alternating in one process (medians).
+4. With --products, only this: the layer products on one block of rows, by the
+   loops of src/linalg.pxd (the path of layers with fewer than MIN_TILED_WEIGHTS weights)
+   and by the tiled kernels of src/products.h (the path of wider ones), both
+   called directly, for layer shapes either side of the threshold.
 
 Parts 1 and 2 call the compiled workspace (fastbp.trainer._kernels.Network)
 directly, so only the passes are timed; each figure is the best of --repeats
@@ -67,14 +71,58 @@ def compare_precisions(repeats):
               % (name, double * 1e6, single * 1e6, double / single))
 
 
+def product_rates(J, K, n, repeats, calls=200):
+    """-> GFLOP/s of the forward product (inp (n,J)^T by W) and of the weight
+    gradient (inp against delta (n,K)^T), by the loops and by the tiles, best of
+    repeats; the two paths alternate, so that both see the same machine."""
+    from fastbp import _layers, _vecmath
+    path = _vecmath.selected_path()
+    rng = np.random.default_rng(J * K)
+    inp, W, b = rng.standard_normal(n * J), rng.standard_normal(J * K), rng.standard_normal(K)
+    delta, z, dW = rng.standard_normal(n * K), np.empty(n * K), np.zeros(J * K)
+    runs = {
+        "forward loops": lambda: _layers.dense_forward_by_loops(z, inp, W, b, n, J, K),
+        "forward tiles": lambda: _layers.combine_features(path, z, inp, W, K, 1, b, True, b, False, n, J, K),
+        "gradient loops": lambda: _layers.dense_backward_by_loops(dW, delta, inp, n, J, K),
+        "gradient tiles": lambda: _layers.correlate_features(path, dW, inp, delta, n, J, K),
+    }
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                run()
+            best[name] = min(best[name], (time.perf_counter() - start) / calls)
+    return {name: 2.0 * n * J * K / seconds / 1e9 for name, seconds in best.items()}
+
+
+def compare_products(repeats):
+    n = 256
+    print("layer products on a block of %d rows, GFLOP/s (loops: src/linalg.pxd; tiles: src/products.h);"
+          " layers of at least MIN_TILED_WEIGHTS weights take the tiles" % n)
+    print("  %-10s %14s %14s %15s %15s" % ("J x K", "forward loops", "forward tiles", "gradient loops",
+                                            "gradient tiles"))
+    for J, K in [(2, 3), (3, 2), (2, 5), (2, 8), (4, 4), (3, 8), (2, 16), (16, 2), (6, 6), (2, 64), (64, 2),
+                 (16, 16), (20, 256), (256, 10), (64, 64)]:
+        rates = product_rates(J, K, n, repeats)
+        print("  %-10s %14.2f %14.2f %15.2f %15.2f" % ("%d x %d" % (J, K), rates["forward loops"],
+                                                         rates["forward tiles"], rates["gradient loops"],
+                                                         rates["gradient tiles"]))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--precisions", action="store_true",
                         help="only compare float32 with float64 (medium and large jobs)")
+    parser.add_argument("--products", action="store_true",
+                        help="only time the layer products by loops and by tiles (MIN_TILED_WEIGHTS)")
     args = parser.parse_args(argv)
     if args.precisions:
         compare_precisions(args.repeats)
+        return
+    if args.products:
+        compare_products(args.repeats)
         return
 
     print("rows per block (2 threads); the driver's default is marked *")

@@ -99,6 +99,11 @@ def check_training_labels(y, num_samples, name="y"):
     num_classes = int(y.max()) + 1
     if num_classes < 2:
         raise ValueError("%s has a single class; training needs at least 2" % name)
+    # every class present: counted in one pass where the classes are at most as
+    # many as the samples (np.unique sorts: 2 ms for 100 000 labels, against 0.1);
+    # more classes than samples cannot all be present
+    if num_classes <= len(y) and np.bincount(y, minlength=num_classes).all():
+        return y, num_classes
     present = np.unique(y)
     if len(present) < num_classes:
         # the first missing classes only: a label like 10**9 must not make an array of every class

@@ -42,6 +42,18 @@ def dense_tanh_backward_input(real[::1] dz, const real[::1] delta, const real[::
     layers.dense_tanh_backward_input(&dz[0], &delta[0], &W[0], &a[0], N, J, K)
 
 
+def dense_forward_by_loops(real[::1] z, const real[::1] inp, const real[::1] W, const real[::1] b,
+                           Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
+    """dense_forward by the loops of narrow layers whatever the width (for bench/bench_kernels.py --products)."""
+    layers.dense_forward_loops(&z[0], &inp[0], N, &W[0], &b[0], N, J, K)
+
+
+def dense_backward_by_loops(real[::1] dW, const real[::1] delta, const real[::1] inp,
+                            Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
+    """dense_backward's dW by the loops of narrow layers whatever the width (for the same benchmark)."""
+    layers.weight_gradient_loops(&dW[0], &delta[0], &inp[0], N, N, J, K)
+
+
 def uses_tiles(Py_ssize_t J, Py_ssize_t K):
     """Whether a (J,K) layer's products take the tiled path (so the tests cover both paths)."""
     return use_tiles(J, K)

@@ -28,13 +28,19 @@ cdef inline void dense_forward(real *z,                    # OUT (n,K)^T
                                Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # z = inp.dot(W) + b
     # For each sample the sum runs over j, then adds b, as NumPy does.
-    cdef Py_ssize_t k
     if use_tiles(J, K):
         # z[k] = sum over j of inp[j] * W[j, k], + b[k]
         combine_features(z, inp, ld_inp, W, K, 1, b, NULL, n, J, K)
     else:
-        for k in range(K):
-            weighted_sum(z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
+        dense_forward_loops(z, inp, ld_inp, W, b, n, J, K)
+
+
+cdef inline void dense_forward_loops(real *z, const real *inp, Py_ssize_t ld_inp, const real *W, const real *b,
+                                     Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # dense_forward's narrow-layer path: output by output, the sum over j in order, then + b
+    cdef Py_ssize_t k
+    for k in range(K):
+        weighted_sum(z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
 
 
 cdef inline void dense_backward(real *dW,                  # OUT (J,K), accumulated
@@ -49,21 +55,28 @@ cdef inline void dense_backward(real *dW,                  # OUT (J,K), accumula
     # (use_tiles) adds dW's sums into the partial sums dW_lanes instead, block
     # after block; the caller zeroes them with dW and adds them into dW
     # (products.fold_lanes) when the last block is in.
-    cdef Py_ssize_t j, k
-    cdef real pair[2]
+    cdef Py_ssize_t k
     for k in range(K):
         db[k] = db[k] + total(delta + k * n, n)
     if use_tiles(J, K):
         # dW[j, k] += sum over the samples of inp[j] * delta[k]
         correlate_features(dW_lanes, inp, ld_inp, delta, n, J, K)
     else:
-        for j in range(J):
-            for k in range(0, K - 1, 2):
-                dot2(&pair[0], &pair[1], inp + j * ld_inp, delta + k * n, delta + (k + 1) * n, n)
-                dW[j * K + k] = dW[j * K + k] + pair[0]
-                dW[j * K + k + 1] = dW[j * K + k + 1] + pair[1]
-            if K % 2 == 1:
-                dW[j * K + K - 1] = dW[j * K + K - 1] + dot(inp + j * ld_inp, delta + (K - 1) * n, n)
+        weight_gradient_loops(dW, delta, inp, ld_inp, n, J, K)
+
+
+cdef inline void weight_gradient_loops(real *dW, const real *delta, const real *inp, Py_ssize_t ld_inp,
+                                       Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # dense_backward's dW on the narrow-layer path: dW[j, k] += the partial sums of dot, two outputs at a time
+    cdef Py_ssize_t j, k
+    cdef real pair[2]
+    for j in range(J):
+        for k in range(0, K - 1, 2):
+            dot2(&pair[0], &pair[1], inp + j * ld_inp, delta + k * n, delta + (k + 1) * n, n)
+            dW[j * K + k] = dW[j * K + k] + pair[0]
+            dW[j * K + k + 1] = dW[j * K + k + 1] + pair[1]
+        if K % 2 == 1:
+            dW[j * K + K - 1] = dW[j * K + K - 1] + dot(inp + j * ld_inp, delta + (K - 1) * n, n)
 
 
 cdef inline void dense_backward_input(real *dinp,          # OUT (n,J)^T

@@ -9,6 +9,11 @@
  * operations on each output (products.h, "Rounding") does not.
  */
 
+/* the remainder switches below have cases for up to 5 rows left */
+#if COMBINE_ROWS > 6 || CORRELATE_B > 6
+#error "products_kernels.h: COMBINE_ROWS and CORRELATE_B must be at most 6"
+#endif
+
 #define FBP_FN(name) FBP_CAT(name, FBP_SUFFIX)
 #define FBP_TILE static FBP_ATTR inline __attribute__((always_inline))
 

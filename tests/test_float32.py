@@ -160,7 +160,7 @@ def test_predictions_compute_in_the_models_dtype(moons):
 
 # ---------------------------------------------------------------- one step (level 1)
 
-# the last three take the tiled products (float: 16 lanes, so N = 37 and 45 leave samples after
+# the last four take the tiled products (float: 16 lanes, so N = 37 and 45 leave samples after
 # the last full vector and lane group); (45, 9, 23) runs the weight gradient's tiles in the other order
 SHAPES = [(1, 2, 3), (7, 3, 1), (200, 2, 3), (31, 50, 7), (37, 20, 16), (300, 64, 10), (45, 9, 23)]
 

@@ -21,7 +21,7 @@ _kernels = trainer._kernels
 
 # (N, J, K): one sample, one unit, three classes, odd sizes, the lecture's shape,
 # and wide layers whose products take the tiled path of src/products.h (the last
-# four): their N leave samples after the last full tile and vector, and their
+# five): their N leave samples after the last full tile and vector, and their
 # widths leave rows after the last full tile; (45, 9, 23) has fewer inputs than
 # outputs, so its weight gradient runs the tiles in the other order
 SHAPES = [(1, 2, 3), (1, 1, 1), (7, 3, 1), (5, 1, 3), (13, 4, 5), (200, 2, 3), (200, 3, 2), (31, 50, 7),
