@@ -74,7 +74,10 @@ def cpu_level():
 # layer sizes only. Each slab sums its blocks' gradients, in block order, into
 # its own buffer; the slabs' sums are then added in slab order. Threads take
 # whole slabs, so 1 or 2 threads (or any number) add the same numbers in the
-# same order: bit-identical results.
+# same order: bit-identical results. Which thread takes which slab does not
+# matter, so threads take the next free slab (OpenMP's dynamic schedule): on a
+# shared machine, where one core is often slowed for a while, the other then
+# takes more slabs instead of waiting for it at the end of the pass.
 
 cdef enum:
     MAX_SLABS = 16
@@ -258,7 +261,7 @@ cdef real *network_gradient(const Workspace *ws, const real *params, const real 
     cdef real *grads = <real *> slab_grads(ws, 0)
     cdef real *other
     if in_parallel(ws, rows):
-        for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="static"):
+        for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="dynamic"):
             slab_gradient(ws, threadid(), slab, <real *> slab_grads(ws, slab), params, X, y, rows)
     else:
         for slab in range(S):
@@ -292,7 +295,7 @@ cdef double network_loss(const Workspace *ws, const real *params, const real *X,
     cdef Py_ssize_t slab, i
     cdef double data_loss = 0.0, weight_norm = 0.0
     if in_parallel(ws, rows):
-        for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="static"):
+        for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="dynamic"):
             ws.slab_losses[slab] = slab_data_loss(ws, threadid(), slab, params, X, y, rows)
     else:
         for slab in range(S):
@@ -577,7 +580,7 @@ cdef void network_probabilities(const Workspace *ws, real *probs, const real *pa
     # reference.predict_proba over all rows, in slabs
     cdef Py_ssize_t S = num_slabs(ws, rows), slab
     if in_parallel(ws, rows):
-        for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="static"):
+        for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="dynamic"):
             slab_probabilities(ws, threadid(), slab, probs, params, X, rows)
     else:
         for slab in range(S):

@@ -21,8 +21,11 @@
  * They replace BLAS (dgemm/sgemm) for these shapes: one dimension of every
  * product is a layer width (10 or 20 in the benchmark's large network) and
  * another is a block of a few hundred rows, where OpenBLAS spends much of its
- * time packing and in per-call overhead (about 45 GFLOP/s on one core here,
- * against 70 for a square DGEMM; bench/bench_kernels.py --products).
+ * time packing and in per-call overhead: a profile of the large job's pass
+ * when it called OpenBLAS put the weight gradients at 33 GFLOP/s and the
+ * other products at 53-59 on one core, against 70 for a square DGEMM; these
+ * kernels reach 53 and 62 in the same profile (bench/bench_kernels.py
+ * --products times them against the loops of skinny layers).
  *
  * Rounding. Every output is computed in a fixed order that depends on the
  * shape only, never on the vector width, tile or thread:
@@ -35,10 +38,10 @@
  *              ones); each lane is an fma chain in sample order, block after
  *              block; fold_lanes adds the lanes pairwise (lane l + lane
  *              l + LANES/2 for l < LANES/2, and so on) and adds the sum to grad.
- *              Adding each block's lanes into one number at once costs more
- *              than the block's products when a block has ~100 rows (measured:
- *              30 against 55 GFLOP/s); carried across blocks, they cost
- *              one load and one store per output and block.
+ *              Adding each block's lanes into one number at the end of
+ *              every block cost up to a sixth of the weight gradients' time on
+ *              blocks of 120 rows; carried across blocks, the lanes cost one
+ *              load and one store per output and block.
  * On a CPU with FMA (the AVX2 and AVX-512 paths) each step is one fused
  * multiply-add; the baseline x86-64 path (no FMA: CPUs before 2013) and other
  * architectures multiply and add, two roundings. The path is chosen at run time
