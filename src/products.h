@@ -86,6 +86,20 @@
 #define FBP_CAT_(a, b) a##_##b
 #define FBP_CAT(a, b) FBP_CAT_(a, b)
 
+/* The tile of the rows left after the full tiles: a switch on their number
+ * (1 .. MAX - 1, MAX <= 6), each case a call CALL(rows) with a constant row
+ * count, so that the tile is unrolled for it. Cases at or above MAX cannot
+ * occur; they call the 1-row tile, which fits the tile's arrays. */
+#define FBP_REST_TILE(count, MAX, CALL)     \
+    switch (count) {                        \
+    case 1: CALL(1); break;                 \
+    case 2: CALL(2 < (MAX) ? 2 : 1); break; \
+    case 3: CALL(3 < (MAX) ? 3 : 1); break; \
+    case 4: CALL(4 < (MAX) ? 4 : 1); break; \
+    case 5: CALL(5 < (MAX) ? 5 : 1); break; \
+    default: break;                         \
+    }
+
 /* baseline: SSE2 on x86-64 (GCC's vector extensions; plain C vectors on other
  * architectures), no FMA; one element at a time with other compilers */
 #if defined(__GNUC__) || defined(__clang__)

@@ -9,7 +9,7 @@
  * operations on each output (products.h, "Rounding") does not.
  */
 
-/* the remainder switches below have cases for up to 5 rows left */
+/* FBP_REST_TILE (products.h) has cases for up to 5 rows left */
 #if COMBINE_ROWS > 6 || CORRELATE_B > 6
 #error "products_kernels.h: COMBINE_ROWS and CORRELATE_B must be at most 6"
 #endif
@@ -79,28 +79,10 @@ FBP_TILE void FBP_FN(fbp_combine_column)(real *out, const real *inp, ptrdiff_t l
                                  bias ? bias + r : NULL, tanh_out ? tanh_out + r * n : NULL, n, num_in,
                                  COMBINE_ROWS, vectors);
 #define FBP_COMBINE_REST(ROWS)                                                                          \
-    case ROWS:                                                                                         \
-        FBP_FN(fbp_combine_tile)(out + r * n, inp, ld_inp, weights + r * weight_r, weight_q, weight_r, \
-                                 bias ? bias + r : NULL, tanh_out ? tanh_out + r * n : NULL, n,        \
-                                 num_in, ROWS, vectors);                                               \
-        break;
-    switch (num_out - r) {
-        FBP_COMBINE_REST(1)
-#if COMBINE_ROWS > 2
-        FBP_COMBINE_REST(2)
-#endif
-#if COMBINE_ROWS > 3
-        FBP_COMBINE_REST(3)
-#endif
-#if COMBINE_ROWS > 4
-        FBP_COMBINE_REST(4)
-#endif
-#if COMBINE_ROWS > 5
-        FBP_COMBINE_REST(5)
-#endif
-    default:
-        break;
-    }
+    FBP_FN(fbp_combine_tile)(out + r * n, inp, ld_inp, weights + r * weight_r, weight_q, weight_r,     \
+                             bias ? bias + r : NULL, tanh_out ? tanh_out + r * n : NULL, n, num_in,    \
+                             ROWS, vectors)
+    FBP_REST_TILE(num_out - r, COMBINE_ROWS, FBP_COMBINE_REST);
 #undef FBP_COMBINE_REST
 }
 
@@ -190,27 +172,9 @@ FBP_TILE void FBP_FN(fbp_correlate_band)(real *lanes, ptrdiff_t num_b, const rea
     ptrdiff_t b = 0;
     for (; b + CORRELATE_B <= num_b; b += CORRELATE_B)
         FBP_FN(fbp_correlate_tile)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, rows_a, CORRELATE_B);
-#define FBP_CORRELATE_REST(ROWS)                                                                    \
-    case ROWS:                                                                                     \
-        FBP_FN(fbp_correlate_tile)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, rows_a, ROWS); \
-        break;
-    switch (num_b - b) {
-        FBP_CORRELATE_REST(1)
-#if CORRELATE_B > 2
-        FBP_CORRELATE_REST(2)
-#endif
-#if CORRELATE_B > 3
-        FBP_CORRELATE_REST(3)
-#endif
-#if CORRELATE_B > 4
-        FBP_CORRELATE_REST(4)
-#endif
-#if CORRELATE_B > 5
-        FBP_CORRELATE_REST(5)
-#endif
-    default:
-        break;
-    }
+#define FBP_CORRELATE_REST(ROWS) \
+    FBP_FN(fbp_correlate_tile)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, rows_a, ROWS)
+    FBP_REST_TILE(num_b - b, CORRELATE_B, FBP_CORRELATE_REST);
 #undef FBP_CORRELATE_REST
 }
 
@@ -243,27 +207,9 @@ static FBP_ATTR void FBP_FN(fbp_correlate)(real *lanes, const real *A, ptrdiff_t
     }
     for (; b + CORRELATE_B <= num_b; b += CORRELATE_B)
         FBP_FN(fbp_correlate_stripe)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, num_a, CORRELATE_B);
-#define FBP_CORRELATE_REST(ROWS)                                                                   \
-    case ROWS:                                                                                    \
-        FBP_FN(fbp_correlate_stripe)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, num_a, ROWS); \
-        break;
-    switch (num_b - b) {
-        FBP_CORRELATE_REST(1)
-#if CORRELATE_B > 2
-        FBP_CORRELATE_REST(2)
-#endif
-#if CORRELATE_B > 3
-        FBP_CORRELATE_REST(3)
-#endif
-#if CORRELATE_B > 4
-        FBP_CORRELATE_REST(4)
-#endif
-#if CORRELATE_B > 5
-        FBP_CORRELATE_REST(5)
-#endif
-    default:
-        break;
-    }
+#define FBP_CORRELATE_REST(ROWS) \
+    FBP_FN(fbp_correlate_stripe)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, num_a, ROWS)
+    FBP_REST_TILE(num_b - b, CORRELATE_B, FBP_CORRELATE_REST);
 #undef FBP_CORRELATE_REST
 }
 
