@@ -9,7 +9,8 @@ import numpy as np
 cimport layers
 from linalg cimport use_tiles
 from precision cimport real
-from products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
+from products cimport (FBP_LANES_D, FBP_LANES_F, fastbp_combine_features_path, fastbp_combine_featuresf_path,
+                       fastbp_correlate_features_path, fastbp_correlate_featuresf_path, fold_lanes)
 
 
 cdef object dtype_of(const real *like):
@@ -111,20 +112,6 @@ def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X, 
 # dispatch path, so that the tests reach every path this CPU runs (the layer
 # kernels above take the one the CPU runs best): "default" (no FMA), "avx2",
 # "avx512"; check fastbp._vecmath.available_paths() first.
-
-cdef extern from "products.h" nogil:
-    void fastbp_combine_features_path(int path, double *out, const double *inp, Py_ssize_t ld_inp,
-                                      const double *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
-                                      const double *bias, const double *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
-                                      Py_ssize_t num_out)
-    void fastbp_combine_featuresf_path(int path, float *out, const float *inp, Py_ssize_t ld_inp,
-                                       const float *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
-                                       const float *bias, const float *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
-                                       Py_ssize_t num_out)
-    void fastbp_correlate_features_path(int path, double *lanes, const double *A, Py_ssize_t ld_a,
-                                        const double *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
-    void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, Py_ssize_t ld_a,
-                                         const float *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
 
 PRODUCT_PATHS = ("default", "avx2", "avx512")  # vecmath.h's FASTBP_PATH_* codes 0, 1, 2
 

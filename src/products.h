@@ -3,16 +3,19 @@
  * fastbp, float64 and float32.
  *
  * Per-sample arrays are feature-major ((n,K)^T: feature k's n samples are
- * contiguous), so the two products a dense layer needs are:
+ * contiguous), so a dense layer needs two products. Each function takes the
+ * dispatch path first (vecmath.h's FASTBP_PATH_*: the kernels pass
+ * fastbp_vecmath_selected_path(), the best this CPU runs; the tests pass every
+ * path it can run), and has a float twin (suffix f):
  *
- *   fastbp_combine_features:   out[r][i] = sum over q of inp[q][i] * w(q, r), then + bias[r]
+ *   fastbp_combine_features_path:   out[r][i] = sum over q of inp[q][i] * w(q, r), then + bias[r]
  *                              or, instead, times (1 - tanh_out[r][i]^2)
  *       dense_forward        (z = inp.dot(W) + b:      q = j, r = k, w(j, k) = W[j*K + k])
  *       dense_backward_input (dinp = delta.dot(W.T):   q = k, r = j, w(k, j) = W[j*K + k], no bias),
  *       and tanh_backward with it (dz = dinp * (1 - a**2), tanh_out = a): the
  *       same operations as the two kernels one after the other, done while the
  *       tile is in registers rather than in a second sweep over the block
- *   fastbp_correlate_features: grad[a][b] += sum over i of A[a][i] * B[b][i], in two steps:
+ *   fastbp_correlate_features_path: grad[a][b] += sum over i of A[a][i] * B[b][i], in two steps:
  *       the samples are added into LANES partial sums per output (lanes), block
  *       after block, and fastbp_fold_lanes adds each output's lanes into grad
  *       once, when the last block is in
@@ -65,7 +68,7 @@
 #include <immintrin.h>
 #endif
 
-/* Logical lanes of the sums over samples in fastbp_correlate_features. */
+/* Logical lanes of the sums over samples in fastbp_correlate_features_path. */
 #define FBP_LANES_D 8
 #define FBP_LANES_F 16
 
@@ -277,34 +280,6 @@ static inline void fastbp_correlate_featuresf_path(int path, float *lanes, const
                                                    const float *B, ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
 {
     FBP_PRODUCT(fbp_correlate, f, path)(lanes, A, ld_a, B, n, num_a, num_b);
-}
-
-static inline void fastbp_combine_features(double *out, const double *inp, ptrdiff_t ld_inp, const double *weights,
-                                           ptrdiff_t weight_q, ptrdiff_t weight_r, const double *bias,
-                                           const double *tanh_out, ptrdiff_t n, ptrdiff_t num_in, ptrdiff_t num_out)
-{
-    fastbp_combine_features_path(fastbp_vecmath_selected_path(), out, inp, ld_inp, weights, weight_q, weight_r,
-                                 bias, tanh_out, n, num_in, num_out);
-}
-
-static inline void fastbp_combine_featuresf(float *out, const float *inp, ptrdiff_t ld_inp, const float *weights,
-                                            ptrdiff_t weight_q, ptrdiff_t weight_r, const float *bias,
-                                            const float *tanh_out, ptrdiff_t n, ptrdiff_t num_in, ptrdiff_t num_out)
-{
-    fastbp_combine_featuresf_path(fastbp_vecmath_selected_path(), out, inp, ld_inp, weights, weight_q, weight_r,
-                                  bias, tanh_out, n, num_in, num_out);
-}
-
-static inline void fastbp_correlate_features(double *lanes, const double *A, ptrdiff_t ld_a, const double *B,
-                                             ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
-{
-    fastbp_correlate_features_path(fastbp_vecmath_selected_path(), lanes, A, ld_a, B, n, num_a, num_b);
-}
-
-static inline void fastbp_correlate_featuresf(float *lanes, const float *A, ptrdiff_t ld_a, const float *B,
-                                              ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
-{
-    fastbp_correlate_featuresf_path(fastbp_vecmath_selected_path(), lanes, A, ld_a, B, n, num_a, num_b);
 }
 
 /* grad[o] += the sum of lanes[o*LANES .. o*LANES + LANES - 1], added pairwise, for o < count */

@@ -12,16 +12,21 @@ cdef extern from "products.h" nogil:
     enum:
         FBP_LANES_D
         FBP_LANES_F
-    void fastbp_combine_features(double *out, const double *inp, Py_ssize_t ld_inp, const double *weights,
-                                 Py_ssize_t weight_q, Py_ssize_t weight_r, const double *bias, const double *tanh_out,
-                                 Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out)
-    void fastbp_combine_featuresf(float *out, const float *inp, Py_ssize_t ld_inp, const float *weights,
-                                  Py_ssize_t weight_q, Py_ssize_t weight_r, const float *bias, const float *tanh_out,
-                                  Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out)
-    void fastbp_correlate_features(double *lanes, const double *A, Py_ssize_t ld_a, const double *B, Py_ssize_t n,
-                                   Py_ssize_t num_a, Py_ssize_t num_b)
-    void fastbp_correlate_featuresf(float *lanes, const float *A, Py_ssize_t ld_a, const float *B, Py_ssize_t n,
-                                    Py_ssize_t num_a, Py_ssize_t num_b)
+    # path: vecmath.h's FASTBP_PATH_* (0 default, 1 AVX2, 2 AVX-512); the
+    # kernels below take fastbp_vecmath_selected_path(), the best this CPU runs
+    int fastbp_vecmath_selected_path()
+    void fastbp_combine_features_path(int path, double *out, const double *inp, Py_ssize_t ld_inp,
+                                      const double *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
+                                      const double *bias, const double *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
+                                      Py_ssize_t num_out)
+    void fastbp_combine_featuresf_path(int path, float *out, const float *inp, Py_ssize_t ld_inp,
+                                       const float *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
+                                       const float *bias, const float *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
+                                       Py_ssize_t num_out)
+    void fastbp_correlate_features_path(int path, double *lanes, const double *A, Py_ssize_t ld_a,
+                                        const double *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
+    void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, Py_ssize_t ld_a,
+                                         const float *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
     void fastbp_fold_lanes(double *grad, const double *lanes, Py_ssize_t count)
     void fastbp_fold_lanesf(float *grad, const float *lanes, Py_ssize_t count)
 
@@ -43,10 +48,13 @@ cdef inline void combine_features(real *out,             # OUT (n,num_out)^T
                                   const real *tanh_out,  # IN  (n,num_out)^T, or NULL: out *= 1 - tanh_out**2
                                   Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out) noexcept nogil:
     # at most one of bias and tanh_out is given
+    cdef int path = fastbp_vecmath_selected_path()
     if real is double:
-        fastbp_combine_features(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in, num_out)
+        fastbp_combine_features_path(path, out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in,
+                                     num_out)
     else:
-        fastbp_combine_featuresf(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in, num_out)
+        fastbp_combine_featuresf_path(path, out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n,
+                                      num_in, num_out)
 
 
 cdef inline void correlate_features(real *lanes,         # IN/OUT (num_a * num_b, LANES), accumulated
@@ -54,10 +62,11 @@ cdef inline void correlate_features(real *lanes,         # IN/OUT (num_a * num_b
                                     Py_ssize_t ld_a,
                                     const real *B,       # IN  (n,num_b)^T
                                     Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b) noexcept nogil:
+    cdef int path = fastbp_vecmath_selected_path()
     if real is double:
-        fastbp_correlate_features(lanes, A, ld_a, B, n, num_a, num_b)
+        fastbp_correlate_features_path(path, lanes, A, ld_a, B, n, num_a, num_b)
     else:
-        fastbp_correlate_featuresf(lanes, A, ld_a, B, n, num_a, num_b)
+        fastbp_correlate_featuresf_path(path, lanes, A, ld_a, B, n, num_a, num_b)
 
 
 cdef inline void fold_lanes(real *grad,                  # IN/OUT (count,), accumulated
