@@ -211,6 +211,37 @@ def test_feature_major_copies_x_transposed(N, D, dtype):
         copied = _kernels.feature_major(X, num_threads)
         assert copied.dtype == dtype
         np.testing.assert_array_equal(copied, np.ascontiguousarray(X.T).ravel())
+        # on a 64-byte cache line, like the workspace (src/driver.pxi, aligned_empty)
+        assert N * D == 0 or copied.ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.intp])
+def test_aligned_empty_starts_on_a_cache_line(dtype):
+    # NumPy itself guarantees 16 bytes only; many sizes, so that some of
+    # NumPy's own buffers start off the line
+    for count in range(1, 200, 7):
+        arrays = [_kernels.aligned_empty(count, dtype) for _ in range(3)]
+        for array in arrays:
+            assert array.shape == (count,) and array.dtype == dtype and array.flags.c_contiguous
+            assert array.ctypes.data % 64 == 0
+        arrays[0][:] = 1  # writable
+        assert not np.shares_memory(arrays[0], arrays[1])
+
+
+@pytest.mark.parametrize("itemsize", [8, 4])
+@pytest.mark.parametrize("sizes,rows", [((20, 256, 10), 100000), ((2, 64, 2), 10000), ((10, 300, 7), 4321),
+                                        ((2, 3, 2), 200), ((5, 4000, 3), 50000)])
+def test_blocks_are_whole_columns_of_the_widest_tile(sizes, rows, itemsize):
+    # the rule of block_rows_for's docstring: about BLOCK_BYTES (512 KiB) of
+    # activations and deltas, and a whole number of 256-byte columns of samples
+    # (32 doubles, 64 floats) wherever the block holds that many, else of 8
+    block_rows = _kernels.block_rows_for(sizes, rows, itemsize)
+    tile_rows = 256 // itemsize
+    block_bytes = 2 * itemsize * sum(sizes[1:]) * block_rows
+    assert 0 < block_rows <= rows
+    if block_rows < rows:
+        assert block_rows % tile_rows == 0 or (block_rows < tile_rows and block_rows % 8 == 0)
+        assert block_bytes <= 1.5 * 512 * 1024
 
 
 def test_feature_major_refuses_arrays_it_cannot_read_flat():
