@@ -100,6 +100,14 @@ MIN_BLOCK_ROWS = 256
 # alternating runs of each build, the fastest of 3 calls of 2 passes each).
 TILE_BYTES = 256
 CACHE_LINE = 64
+# Nor is a block's row (one feature's samples) a whole number of 4 KiB pages
+# long: then every row of a tile starts at the same offset in its page, so the
+# rows share the same few L1 sets, and a tile's loads wait on the previous
+# tile's stores to the same page offset (4K aliasing). The medium job (layers of
+# 64 and 2 units) took 1.86 ms a pass on one thread and 1.10 ms on two in
+# 512-row blocks, 1.71 and 1.01 ms in 480-row ones (the fastest of 4
+# alternating runs; 448, 544 and 640 rows were like 480).
+PAGE_BYTES = 4096
 # Below this many multiply-adds per pass, work stays on one thread. Measured
 # (bench/bench_kernels.py): two threads gain 20% at 6000 multiply-adds a pass
 # (H = 3, N = 500, about 6 us) and 1.5-2x above that; a shorter pass is about
@@ -572,7 +580,8 @@ def block_rows_for(sizes, rows, itemsize=8):
     fewer rows where that gives every slab a block, but not fewer than
     MIN_BLOCK_ROWS; a multiple of TILE_BYTES of samples per feature (32
     doubles, 64 floats: the widest tile of the products) wherever the block
-    holds that many, else of 8; never more rows than there are. It depends on
+    holds that many, else of 8; one tile less where a row would be a whole
+    number of PAGE_BYTES; never more rows than there are. It depends on
     the layer sizes, the precision and the number of rows only, never on the
     thread count.
     """
@@ -586,6 +595,8 @@ def block_rows_for(sizes, rows, itemsize=8):
     rows_per_slab = -(-rows // MAX_SLABS)
     spread_rows = -(-rows_per_slab // tile_rows) * tile_rows
     block_rows = min(cache_rows, max(MIN_BLOCK_ROWS, spread_rows))
+    if block_rows * itemsize % PAGE_BYTES == 0 and block_rows > tile_rows:
+        block_rows -= tile_rows
     return int(min(block_rows, rows))
 
 

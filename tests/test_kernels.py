@@ -230,11 +230,13 @@ def test_aligned_empty_starts_on_a_cache_line(dtype):
 
 @pytest.mark.parametrize("itemsize", [8, 4])
 @pytest.mark.parametrize("sizes,rows", [((20, 256, 10), 100000), ((2, 64, 2), 10000), ((10, 300, 7), 4321),
-                                        ((2, 3, 2), 200), ((5, 4000, 3), 50000)])
+                                        ((2, 3, 2), 200), ((5, 4000, 3), 50000), ((2, 62, 2), 100000)])
 def test_blocks_are_whole_columns_of_the_widest_tile(sizes, rows, itemsize):
     # the rule of block_rows_for's docstring: about BLOCK_BYTES (512 KiB) of
     # activations and deltas, and a whole number of 256-byte columns of samples
-    # (32 doubles, 64 floats) wherever the block holds that many, else of 8
+    # (32 doubles, 64 floats) wherever the block holds that many, else of 8,
+    # but no row a whole number of 4 KiB pages long (the medium job's 512
+    # doubles were)
     block_rows = _kernels.block_rows_for(sizes, rows, itemsize)
     tile_rows = 256 // itemsize
     block_bytes = 2 * itemsize * sum(sizes[1:]) * block_rows
@@ -242,6 +244,7 @@ def test_blocks_are_whole_columns_of_the_widest_tile(sizes, rows, itemsize):
     if block_rows < rows:
         assert block_rows % tile_rows == 0 or (block_rows < tile_rows and block_rows % 8 == 0)
         assert block_bytes <= 1.5 * 512 * 1024
+        assert block_rows * itemsize % 4096 != 0
 
 
 def test_feature_major_refuses_arrays_it_cannot_read_flat():
