@@ -446,7 +446,7 @@ cdef class Network:
         parallel_rows = max(1, -(-MIN_PARALLEL_WORK // multiply_adds_per_row))
         self.num_threads = num_threads if max(self.N, batch_size) >= parallel_rows else 1
         self.outputs = aligned_empty(self.num_threads * self.block_rows * units, self.dtype)
-        self.deltas = aligned_empty(self.num_threads * self.block_rows * units, self.dtype)
+        self.deltas = aligned_empty(self.outputs.size, self.dtype)
         self.scratch = aligned_empty(self.num_threads * self.block_rows * (sizes[L] + 1), self.dtype)
         lanes_per_weight = FBP_LANES_D if self.dtype == np.float64 else FBP_LANES_F
         self.lanes = aligned_empty(self.num_threads * num_weights * lanes_per_weight if uses_tiles(sizes) else 1,
@@ -686,8 +686,9 @@ cdef void transpose_rows(real *out, const real *X, Py_ssize_t N, Py_ssize_t D, i
 def feature_major(X, int num_threads):
     """X (N,D), a C-contiguous float32 or float64 array -> X.T as one contiguous
     flat array of its dtype (N*D,): the kernels' layout. The same values as
-    np.ascontiguousarray(X.T).ravel(), copied in blocks of rows on up to
-    num_threads threads (NumPy's strided copy took 7 ms for 100 000 x 20 here)."""
+    np.ascontiguousarray(X.T).ravel(), starting on a cache line (aligned_empty),
+    copied in blocks of rows on up to num_threads threads (NumPy's strided
+    copy took 7 ms for 100 000 x 20 here)."""
     if not isinstance(X, np.ndarray) or X.dtype not in DTYPES or X.ndim != 2 or not X.flags.c_contiguous:
         raise TypeError("X must be a C-contiguous 2-D float32 or float64 NumPy array")
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1]
