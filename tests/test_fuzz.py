@@ -27,7 +27,6 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
-import fastbp  # noqa: E402
 from fastbp import reference  # noqa: E402
 
 from fuzz_worker import ChildCrashed, Worker  # noqa: E402
