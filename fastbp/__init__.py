@@ -11,12 +11,11 @@ The lecture's functional API, without globals::
 import importlib
 
 from . import datasets, exercise, reference, schedules
+from ._version import __version__
 from .model_files import ModelFileError, load, save
 from .trainer import (DivergenceError, DivergenceWarning, TrainingRun, build_model, calculate_loss, predict,
                       predict_proba, train)
 
-# The one place the version is written; pyproject.toml reads it from here.
-__version__ = "0.1.0"
 __all__ = ["DivergenceError", "DivergenceWarning", "FastBPClassifier", "ModelFileError", "build_model",
            "calculate_loss", "datasets", "diagnostics", "exercise", "load", "plot", "predict", "predict_proba",
            "reference", "save", "schedules", "sweep", "train", "TrainingRun"]

@@ -7,11 +7,12 @@ arguments with ``parser.error`` (status 2, one line).
 """
 
 import argparse
+import os
 import sys
 
 from . import _validation as check
-from . import animate, demo, trainer
-from .sweeps import add_sweep_command
+from . import animate, demo, diagnostics, lecture, reference, sweeps, trainer
+from ._version import __version__
 
 # ---------------------------------------------------------------- the parser
 
@@ -21,6 +22,10 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
+
+
+# Every command's --seed: the seed of the training sample and of the initial weights.
+SEED_ARGUMENT = check.argument_type(int, lambda value: lecture.check_seed(value, "value"))
 
 
 # ---------------------------------------------------------------- fastbp demo
@@ -39,33 +44,27 @@ def add_demo_command(subcommands):
         description="Run the backprop lecture end to end and save its pictures as PNG files.")
     command.add_argument("--out", default="fastbp-demo", help="directory for the pictures, created if missing "
                                                               "(default: ./fastbp-demo)")
-    command.add_argument("--hidden", type=check.int_argument(1),
-                         default=3, help="hidden-layer size of the main network (default: 3)")
-    command.add_argument("--passes", type=check.int_argument(demo.MIN_PASSES),
-                         default=20000, help="gradient-descent passes for every network (default: 20000)")
-    command.add_argument("--seed", type=check.argument_type(int, _check_seed), default=0,
-                         help="seed of the data and of the initial weights (default: 0)")
-    command.add_argument("--epsilon", type=check.positive_real_argument(),
-                         default=0.01, help="gradient-descent step size (default: 0.01, the lecture's); at 0.002 "
-                                            "the networks with H >= 3 settle")
+    command.add_argument("--hidden", type=check.int_argument(1), default=lecture.HIDDEN,
+                         help="hidden-layer size of the main network (default: %d)" % lecture.HIDDEN)
+    command.add_argument("--passes", type=check.int_argument(lecture.MIN_PASSES), default=lecture.NUM_PASSES,
+                         help="gradient-descent passes for every network, at least %d (default: %d)"
+                              % (lecture.MIN_PASSES, lecture.NUM_PASSES))
+    command.add_argument("--seed", type=SEED_ARGUMENT, default=lecture.SEED,
+                         help="seed of the data and of the initial weights (default: %d)" % lecture.SEED)
+    command.add_argument("--epsilon", type=check.positive_real_argument(), default=lecture.EPSILON,
+                         help="gradient-descent step size (default: %g, the lecture's); at 0.002 "
+                              "the networks with H >= 3 settle" % lecture.EPSILON)
     command.set_defaults(run=run_demo, command_parser=command)
-
-
-def _check_seed(seed):
-    seed = check.check_int(seed, "value", 0)
-    if seed + demo.TEST_SEED_OFFSET > trainer.MAX_SEED:
-        raise ValueError("value must be <= %d, got %d" % (trainer.MAX_SEED - demo.TEST_SEED_OFFSET, seed))
-    return seed
 
 
 # ---------------------------------------------------------------- fastbp animate
 
 def run_animate(args, parser):
     try:
-        animate.check_out_path(args.out)
+        animate.prepare_out_path(args.out)
     except ValueError as err:
         parser.error(str(err))
-    return animate.run(args.out, hidden=args.hidden, epsilon=args.epsilon, passes=args.passes)
+    return animate.run(args.out, hidden=args.hidden, epsilon=args.epsilon, passes=args.passes, seed=args.seed)
 
 
 def add_animate_command(subcommands):
@@ -74,13 +73,17 @@ def add_animate_command(subcommands):
         description="Train the lecture's network and write an animated GIF: its decision boundary after "
                     "logarithmically spaced passes (and at the top of each spike of the loss) beside the "
                     "loss curve up to that pass, ending with the last two passes, one pass apart.")
-    command.add_argument("--hidden", type=check.int_argument(1),
-                         default=3, help="hidden-layer size (default: 3)")
-    command.add_argument("--epsilon", type=check.positive_real_argument(),
-                         default=0.01, help="gradient-descent step size (default: 0.01, the lecture's)")
-    command.add_argument("--passes", type=check.int_argument(animate.MIN_PASSES),
-                         default=20000, help="gradient-descent passes (default: 20000)")
-    command.add_argument("--out", default="training.gif", help="the GIF file to write (default: training.gif)")
+    command.add_argument("--hidden", type=check.int_argument(1), default=lecture.HIDDEN,
+                         help="hidden-layer size (default: %d)" % lecture.HIDDEN)
+    command.add_argument("--epsilon", type=check.positive_real_argument(), default=lecture.EPSILON,
+                         help="gradient-descent step size (default: %g, the lecture's)" % lecture.EPSILON)
+    command.add_argument("--passes", type=check.int_argument(animate.MIN_PASSES), default=lecture.NUM_PASSES,
+                         help="gradient-descent passes, at least %d (default: %d)"
+                              % (animate.MIN_PASSES, lecture.NUM_PASSES))
+    command.add_argument("--seed", type=SEED_ARGUMENT, default=lecture.SEED,
+                         help="seed of the data and of the initial weights (default: %d)" % lecture.SEED)
+    command.add_argument("--out", default="training.gif",
+                         help="the GIF file to write, its folder created if missing (default: training.gif)")
     command.set_defaults(run=run_animate, command_parser=command)
 
 
@@ -104,11 +107,67 @@ def add_check_command(subcommands):
     command.set_defaults(run=run_check, command_parser=command)
 
 
+# ---------------------------------------------------------------- fastbp sweep
+
+def run_sweep(args, parser):
+    try:
+        rows = sweeps.sweep(args.hidden, args.epsilon, args.seed, args.passes, args.activation, args.data, args.out,
+                            args.n_jobs, args.backend, args.scheduler, args.scheduler_timeout, progress=True)
+    except (sweeps.SchedulerUnreachable, ImportError) as err:
+        parser.exit(1, "%s: error: %s\n" % (parser.prog, err))
+    except ValueError as err:
+        parser.error(str(err))
+    print(sweeps.format_table(rows))
+    print("\nFiles written:\n  %s\n  %s" % (os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.png")))
+    return 0
+
+
+def _n_jobs(value):
+    return value if value == -1 else check.check_int(value, "value", 1)
+
+
+def add_sweep_command(subcommands):
+    command = subcommands.add_parser(
+        "sweep", help="train a grid of networks in parallel, locally or on a Dask cluster",
+        description="Train one network per combination of the values given, through joblib (threads or "
+                    "processes here, or an existing Dask cluster with --scheduler), and write DIR/sweep.csv "
+                    "and the heat map DIR/sweep.png.")
+    command.add_argument("--hidden", nargs="+", type=check.int_argument(1), default=list(sweeps.DEFAULT_HIDDEN),
+                         help="hidden-layer sizes (default: %s)" % " ".join(map(str, sweeps.DEFAULT_HIDDEN)))
+    command.add_argument("--epsilon", nargs="+", type=check.positive_real_argument(), default=[lecture.EPSILON],
+                         help="step sizes (default: %g)" % lecture.EPSILON)
+    command.add_argument("--seed", nargs="+", type=SEED_ARGUMENT, default=[lecture.SEED],
+                         help="seeds of the data and the initial weights (default: %d)" % lecture.SEED)
+    command.add_argument("--passes", type=check.int_argument(lecture.MIN_PASSES), default=lecture.NUM_PASSES,
+                         help="passes per network, at least %d; runs shorter than %d are too short for their "
+                              "run_class (default: %d)"
+                              % (lecture.MIN_PASSES, diagnostics.MIN_CLASSIFIED_PASSES, lecture.NUM_PASSES))
+    command.add_argument("--activation", nargs="+", choices=sorted(reference.ACTIVATIONS), default=["tanh"],
+                         help="hidden-layer activations (default: tanh)")
+    command.add_argument("--data", choices=sweeps.DATA_SETS, default="moons", help="data set (default: moons)")
+    command.add_argument("--out", default="fastbp-sweep", help="directory for sweep.csv and sweep.png, created "
+                                                               "if missing (default: ./fastbp-sweep)")
+    command.add_argument("--n-jobs", type=check.argument_type(int, _n_jobs), default=None,
+                         help="parallel workers, -1 for one per core (default: 1 here, "
+                              "every worker of the cluster with --scheduler)")
+    command.add_argument("--backend", choices=sweeps.BACKENDS, default="threads",
+                         help="local workers: threads (the kernels release the GIL) or processes "
+                              "(default: threads)")
+    command.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                         help="run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://10.0.0.5:8786")
+    command.add_argument("--scheduler-timeout", type=check.positive_real_argument(),
+                         default=sweeps.SCHEDULER_TIMEOUT_SECONDS, metavar="SECONDS",
+                         help="give up on an unreachable scheduler after this long (default: %g)"
+                              % sweeps.SCHEDULER_TIMEOUT_SECONDS)
+    command.set_defaults(run=run_sweep, command_parser=command)
+
+
 SUBCOMMANDS = (add_demo_command, add_animate_command, add_check_command, add_sweep_command)
 
 
 def build_parser():
     parser = _OneLineErrorParser(prog="fastbp", description="The backprop lecture's network, compiled.")
+    parser.add_argument("--version", action="version", version="fastbp " + __version__)
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add_command in SUBCOMMANDS:
         add_command(subcommands)

@@ -15,20 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import datasets, diagnostics, progress, trainer
+from . import datasets, diagnostics, lecture, progress, trainer
+from .lecture import DATA_NOISE, DATA_SIZE, REG_LAMBDA, TEST_SEED_OFFSET
 
 SWEEP_HIDDEN_SIZES = (1, 2, 3, 4, 5, 20, 50)  # the lecture's sweep
-REG_LAMBDA = 0.01  # the lecture's regularisation strength
-DATA_SIZE = 200  # the lecture's make_moons(200, noise=0.20)
-DATA_NOISE = 0.20
-TEST_SEED_OFFSET = 1  # the fresh test sample is drawn with seed + 1
-# Losses are recorded every RECORD_EVERY passes: fine enough for the loss curve,
-# and odd, so that a period-2 cycle still alternates in the record
-# (diagnostics.classify_run). Recording computes the loss, a forward pass over
-# the data: at every pass it would nearly double the sweep's time. The main
-# network records every pass, for its loss curve's last passes one by one.
-RECORD_EVERY = 25
-MIN_PASSES = RECORD_EVERY * diagnostics.MIN_LOSSES  # classify_run needs MIN_LOSSES losses
+# The sweep's networks record their loss every lecture.RECORD_EVERY passes; the
+# main network records every pass, for its loss curve's last passes one by one.
 # The sweep trains in worker threads while the main thread draws: the compiled
 # loop releases the GIL. Two threads for the two cores this demo is sized for.
 SWEEP_THREADS = 2
@@ -40,6 +32,10 @@ LOSS_FIGURE_MARGINS = dict(left=0.06, right=0.98, bottom=0.11, top=0.92, wspace=
 LAST_PASSES_SHOWN = 40
 SWEEP_ROWS, SWEEP_COLUMNS = 4, 2  # seven boundaries, then accuracy against H
 SWEEP_FIGURE_SIZE = (13, 22)
+# Training and test accuracy against H: black and grey, solid and dashed, so that
+# neither reads as one of the classes' colours in the panels above.
+ACCURACY_STYLES = (dict(color="#1a1a1a", marker="o", linestyle="-"),
+                   dict(color="#808080", marker="s", linestyle="--"))
 # Fixed margins: room for the two-line panel titles and the axis labels, and
 # cheaper than tight_layout.
 SWEEP_FIGURE_MARGINS = dict(left=0.06, right=0.97, bottom=0.04, top=0.94, hspace=0.4, wspace=0.18)
@@ -60,15 +56,14 @@ class NetworkResult:
     run_class: str
 
 
-def train_and_diagnose(X, y, hidden, num_passes, epsilon, seed, print_loss=False, loss_every=RECORD_EVERY):
+def train_and_diagnose(X, y, hidden, num_passes, epsilon, seed, print_loss=False, loss_every=lecture.RECORD_EVERY):
     """Train with the compiled backend, then measure sharpness and classify the run."""
     start = time.perf_counter()
     run = trainer.train(X, y, hidden, num_passes=num_passes, epsilon=epsilon, reg_lambda=REG_LAMBDA,
                         seed=seed, backend="cython", loss_every=loss_every, print_loss=print_loss)
     seconds = time.perf_counter() - start
-    window = run.loss_passes >= num_passes - diagnostics.CLASSIFY_WINDOW
     return NetworkResult(hidden, run, seconds, diagnostics.sharpness(run.model, X, y, REG_LAMBDA),
-                         diagnostics.classify_run(run.losses[window]))
+                         diagnostics.classify_end(run.loss_passes, run.losses, num_passes))
 
 
 def train_spiral(seed):
@@ -159,6 +154,7 @@ def loss_figure(result, setting):
     The run must have recorded every pass at its end (loss_every=1).
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import ScalarFormatter
 
     from . import plot
 
@@ -167,11 +163,16 @@ def loss_figure(result, setting):
     whole, last = fig.subplots(1, 2)
     plot.plot_loss_curve(run.loss_passes, run.losses, whole, linewidth=0.8,
                          title="Loss of the H = %d run (%s)" % (result.hidden, setting))
+    # Log axes: the descent of the first hundred passes gets as much room as the long end.
+    plot.log_loss_axes(whole)
     shown = run.loss_passes >= setting.passes - LAST_PASSES_SHOWN
     # Markers joined by a thin line: a period-2 cycle reads as a zigzag, one pass per step.
     plot.plot_loss_curve(run.loss_passes[shown], run.losses[shown], last, marker="o", markersize=4,
                          linewidth=0.6, title="Its last %d passes, one by one: %s"
                          % (np.count_nonzero(shown), result.run_class))
+    # The losses themselves on the axis, not matplotlib's "1e-7 + 6.7882e-2" offset
+    # (a converged run's last losses differ in the 7th digit).
+    last.yaxis.set_major_formatter(ScalarFormatter(useOffset=False))
     fig.subplots_adjust(**LOSS_FIGURE_MARGINS)
     return fig
 
@@ -202,9 +203,10 @@ def draw_accuracy_against_hidden(ax, results, X, y, X_test, y_test, setting):
     """Training and test accuracy of every network of the sweep, against its hidden-layer size."""
     sizes = sorted(results)
     positions = np.arange(len(sizes))  # evenly spaced: the sizes run from 1 to 50
-    for label, data, labels, marker in (("training", X, y, "o"), ("test", X_test, y_test, "s")):
+    for label, data, labels, style in (("training", X, y, ACCURACY_STYLES[0]), ("test", X_test, y_test,
+                                                                                ACCURACY_STYLES[1])):
         values = [accuracy(trainer.predict(results[hidden].run.model, data), labels) for hidden in sizes]
-        ax.plot(positions, values, marker=marker, label="%s accuracy" % label)
+        ax.plot(positions, values, label="%s accuracy" % label, **style)
     ax.set_xticks(positions, [str(hidden) for hidden in sizes])
     ax.set_xlabel("hidden-layer size H")
     ax.set_ylabel("accuracy")
@@ -229,11 +231,24 @@ def _print_summary(logistic, logistic_seconds, results, X, y, X_test, y_test, te
     print("  (the sweep trains %d networks at a time, so their times overlap)" % SWEEP_THREADS)
 
 
+# What the animation's last frames show, by how the run ended.
+ANIMATION_ENDINGS = {diagnostics.CONVERGED: "settling on its minimum at the end",
+                     diagnostics.PERIOD_2: "the 2-cycle at the end",
+                     diagnostics.IRREGULAR: "still moving at the end",
+                     diagnostics.TOO_SHORT: "the last two passes at the end"}
+
+
+def animation_hint(run_class):
+    """What `fastbp animate` will show of a run that ended as run_class."""
+    return "the boundary moving, the loss falling, %s" % ANIMATION_ENDINGS[run_class]
+
+
 def _save_figure(fig, path):
     fig.savefig(path)
 
 
-def run(out="fastbp-demo", hidden=3, passes=20000, seed=0, epsilon=0.01):
+def run(out="fastbp-demo", hidden=lecture.HIDDEN, passes=lecture.NUM_PASSES, seed=lecture.SEED,
+        epsilon=lecture.EPSILON):
     """The whole demo: print its report, write its pictures into ``out``; -> exit status 0."""
     prepare_out_dir(out)
     setting = Setting(epsilon, passes, seed)
@@ -313,8 +328,9 @@ def run(out="fastbp-demo", hidden=3, passes=20000, seed=0, epsilon=0.01):
          "spiral_3_classes.png")
 
     _print_summary(logistic, logistic_seconds, results, X, y, X_test, y_test, test_seed)
-    print("\nThe training as an animation (the boundary moving, the loss growing, the 2-cycle at the end):")
-    print("  fastbp animate --hidden %d --epsilon %g --passes %d --out training.gif" % (hidden, epsilon, passes))
+    print("\nThe training as an animation (%s):" % animation_hint(main_result.run_class))
+    print("  fastbp animate --hidden %d --epsilon %g --passes %d --seed %d --out training.gif"
+          % (hidden, epsilon, passes, seed))
     print("\nFiles written:")
     for path in written:
         print("  " + path)

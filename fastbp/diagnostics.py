@@ -163,6 +163,7 @@ def sharpness(model, X, y, reg_lambda=0.01, seed=0):
 CONVERGED = "converged"
 PERIOD_2 = "period-2 cycle"
 IRREGULAR = "irregular"
+TOO_SHORT = "too short to classify"
 
 # A loss of N terms carries a rounding error of about N ulp (4e-14 relative for
 # the lecture's N = 200); a rise smaller than this is rounding, not dynamics.
@@ -175,6 +176,12 @@ MIN_LOSSES = 8  # fewer cannot show a pattern repeating
 # Passes to classify at the end of a run: the lecture's H = 2 run descends
 # smoothly for ~1200 passes between two spikes, so a shorter window can miss them.
 CLASSIFY_WINDOW = 2000
+# A shorter run's last CLASSIFY_WINDOW passes still show how it got to where it
+# ends, which is not what it does there: the lecture's H = 3 run spikes until
+# pass ~1800 and then locks into its 2-cycle, whose two phases still drift until
+# ~3600; its last 2000 of 5600 passes are the first to read period-2, of fewer
+# irregular. :func:`classify_end` calls a shorter run too short to classify.
+MIN_CLASSIFIED_PASSES = 3 * CLASSIFY_WINDOW
 
 
 def classify_run(losses):
@@ -206,3 +213,14 @@ def classify_run(losses):
     if gap > rounding and drift < PHASE_DRIFT_OF_GAP * gap:
         return PERIOD_2
     return IRREGULAR
+
+
+def classify_end(loss_passes, losses, num_passes):
+    """:func:`classify_run` on the losses recorded in the last CLASSIFY_WINDOW of
+    ``num_passes`` passes (losses[k] is the loss after pass loss_passes[k]);
+    ``"too short to classify"`` for a run shorter than MIN_CLASSIFIED_PASSES."""
+    num_passes = check.check_int(num_passes, "num_passes", 1)
+    if num_passes < MIN_CLASSIFIED_PASSES:
+        return TOO_SHORT
+    window = np.asarray(loss_passes) >= num_passes - CLASSIFY_WINDOW
+    return classify_run(np.asarray(losses)[window])

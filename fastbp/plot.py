@@ -27,6 +27,13 @@ BOUNDARY_WIDTH = 1.2
 GRID_PADDING = 0.5  # the lecture's "- .5" / "+ .5" around the data
 LECTURE_GRID_STEP = 0.01  # the lecture's h
 DATA_MARKER_SIZE = 40  # the lecture's scatter of the data set, s=40
+# Labelled ticks of a log loss axis at these multiples of each power of ten: a
+# loss curve often spans less than one decade, where powers of ten alone would
+# label one tick or none.
+LOSS_TICK_MULTIPLES = (1, 1.5, 2, 3, 4, 5, 7)
+# The pass axis is linear from 0 to 1 (so that pass 0 has a place), logarithmic
+# beyond; this is the width of that linear stretch in decades.
+PASS_AXIS_LINEAR_WIDTH = 0.3
 # Unicode subscripts, not mathtext: typesetting "$x_1$" costs about a second on first use.
 X_LABEL, Y_LABEL = "x₁ (first input)", "x₂ (second input)"
 
@@ -149,4 +156,26 @@ def plot_loss_curve(loss_passes, losses, ax=None, title="Loss during training", 
     ax.set_xlabel("pass")
     ax.set_ylabel("loss")
     ax.set_title(title)
+    return ax
+
+
+def _plain_number(value, _position=None):
+    return "%g" % value
+
+
+def log_loss_axes(ax):
+    """Passes on a symmetric log axis (0, then logarithmic from 1) and losses on a
+    log axis, both with plain tick labels (not 10^k typeset as mathematics), the
+    losses labelled at LOSS_TICK_MULTIPLES of each power of ten; -> ax."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    ax.set_xscale("symlog", linthresh=1, linscale=PASS_AXIS_LINEAR_WIDTH)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=LOSS_TICK_MULTIPLES))
+    ax.yaxis.set_minor_locator(NullLocator())
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(_plain_number))
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("pass (from 0; log scale from 1)")
+    ax.set_ylabel("loss (log scale)")
     return ax

@@ -18,16 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validation as check
-from . import datasets, diagnostics, progress, reference, trainer
+from . import datasets, diagnostics, lecture, progress, trainer
 
-REG_LAMBDA = 0.01  # the lecture's regularisation strength
-MOONS_SAMPLES, MOONS_NOISE = 200, 0.20  # the lecture's make_moons(200, noise=0.20)
 SPIRAL_SAMPLES_PER_CLASS, SPIRAL_CLASSES = 100, 3
-TEST_SEED_OFFSET = 1  # a setting's test sample is drawn with its seed + 1, as in the demo
-# Losses are recorded every RECORD_EVERY passes for classify_run: odd, so that a
-# period-2 cycle still alternates in the record (see fastbp/diagnostics.py).
-RECORD_EVERY = 25
-MIN_PASSES = RECORD_EVERY * diagnostics.MIN_LOSSES
+DEFAULT_HIDDEN = (1, 2, 3, 5, 20)
 DATA_SETS = ("moons", "spiral")
 BACKENDS = ("threads", "processes")
 COLUMNS = ("hidden", "epsilon", "seed", "activation", "final_loss", "train_accuracy", "test_accuracy",
@@ -65,18 +59,11 @@ def _values(values, name, check_one):
     return [check_one(value) for value in values]
 
 
-def _check_seed(seed):
-    seed = check.check_int(seed, "seed", 0)
-    if seed + TEST_SEED_OFFSET > trainer.MAX_SEED:
-        raise ValueError("seed must be <= %d, got %d" % (trainer.MAX_SEED - TEST_SEED_OFFSET, seed))
-    return seed
-
-
 def make_grid(hidden, epsilon, seed, activation=("tanh",)):
     """-> the settings, every combination, in the order hidden, epsilon, seed, activation."""
     hidden = _values(hidden, "hidden", lambda h: check.check_int(h, "hidden", 1))
     epsilon = _values(epsilon, "epsilon", lambda e: check.check_real(e, "epsilon", positive=True))
-    seed = _values(seed, "seed", _check_seed)
+    seed = _values(seed, "seed", lecture.check_seed)
     activation = _values(activation, "activation", check.check_activation)
     return [Setting(h, e, s, a) for h in hidden for e in epsilon for s in seed for a in activation]
 
@@ -84,12 +71,12 @@ def make_grid(hidden, epsilon, seed, activation=("tanh",)):
 def load_data(data, seed):
     """-> (X, y, X_test, y_test): the training sample drawn with seed, the test sample with seed + 1."""
     if data == "moons":
-        draw = lambda s: datasets.make_moons(MOONS_SAMPLES, noise=MOONS_NOISE, seed=s)  # noqa: E731
+        draw = lambda s: datasets.make_moons(lecture.DATA_SIZE, noise=lecture.DATA_NOISE, seed=s)  # noqa: E731
     elif data == "spiral":
         draw = lambda s: datasets.make_spiral(SPIRAL_SAMPLES_PER_CLASS, SPIRAL_CLASSES, seed=s)  # noqa: E731
     else:
         raise ValueError("data must be one of %s, got %r" % (DATA_SETS, data))
-    return draw(seed) + draw(seed + TEST_SEED_OFFSET)
+    return draw(seed) + draw(seed + lecture.TEST_SEED_OFFSET)
 
 
 def run_setting(setting, data, passes):
@@ -98,21 +85,21 @@ def run_setting(setting, data, passes):
     start = time.perf_counter()
     # One kernel thread per network: the sweep's parallelism is across networks.
     try:
-        run = trainer.train(X, y, setting.hidden, num_passes=passes, epsilon=setting.epsilon, reg_lambda=REG_LAMBDA,
-                            seed=setting.seed, loss_every=RECORD_EVERY, activation=setting.activation, num_threads=1)
+        run = trainer.train(X, y, setting.hidden, num_passes=passes, epsilon=setting.epsilon,
+                            reg_lambda=lecture.REG_LAMBDA, seed=setting.seed, loss_every=lecture.RECORD_EVERY,
+                            activation=setting.activation, num_threads=1)
     except trainer.DivergenceError:
         # a setting whose step size is too large is a result of the sweep, not a failure of it
         return {"hidden": setting.hidden, "epsilon": setting.epsilon, "seed": setting.seed,
                 "activation": setting.activation, "final_loss": float("nan"), "train_accuracy": float("nan"),
                 "test_accuracy": float("nan"), "run_class": DIVERGED, "seconds": time.perf_counter() - start}
     seconds = time.perf_counter() - start
-    window = run.loss_passes >= passes - diagnostics.CLASSIFY_WINDOW
     return {"hidden": setting.hidden, "epsilon": setting.epsilon, "seed": setting.seed,
             "activation": setting.activation,
-            "final_loss": float(trainer.calculate_loss(run.model, X, y, REG_LAMBDA, num_threads=1)),
+            "final_loss": float(trainer.calculate_loss(run.model, X, y, lecture.REG_LAMBDA, num_threads=1)),
             "train_accuracy": float(np.mean(trainer.predict(run.model, X, num_threads=1) == y)),
             "test_accuracy": float(np.mean(trainer.predict(run.model, X_test, num_threads=1) == y_test)),
-            "run_class": diagnostics.classify_run(run.losses[window]), "seconds": seconds}
+            "run_class": diagnostics.classify_end(run.loss_passes, run.losses, passes), "seconds": seconds}
 
 
 # ---------------------------------------------------------------- running it
@@ -154,7 +141,8 @@ def _run_settings(settings, data, passes, n_jobs, backend, scheduler, scheduler_
     return rows
 
 
-def sweep(hidden=(1, 2, 3, 5, 20), epsilon=(0.01,), seed=(0,), passes=2000, activation=("tanh",), data="moons",
+def sweep(hidden=DEFAULT_HIDDEN, epsilon=(lecture.EPSILON,), seed=(lecture.SEED,), passes=lecture.NUM_PASSES,
+          activation=("tanh",), data="moons",
           out=None, n_jobs=None, backend="threads", scheduler=None, scheduler_timeout=SCHEDULER_TIMEOUT_SECONDS,
           progress=False):
     """Train a network for every setting of the grid -> its rows (dicts keyed
@@ -164,7 +152,8 @@ def sweep(hidden=(1, 2, 3, 5, 20), epsilon=(0.01,), seed=(0,), passes=2000, acti
     Each network trains on the data set ``data`` ("moons": make_moons(200,
     noise=0.2); "spiral": three arms of 100) drawn with its seed, and is tested
     on a fresh sample drawn with seed + 1; L2 strength 0.01. run_class is
-    :func:`fastbp.diagnostics.classify_run` on the last 2000 passes.
+    :func:`fastbp.diagnostics.classify_end`: classify_run on the last 2000
+    passes, or "too short to classify" for fewer than 6000 passes.
     out: a directory to write sweep.csv and the heat map sweep.png into.
     n_jobs: joblib workers (-1: one per core; None: 1 here, every worker of a
         Dask cluster); backend: "threads" or "processes".
@@ -174,7 +163,7 @@ def sweep(hidden=(1, 2, 3, 5, 20), epsilon=(0.01,), seed=(0,), passes=2000, acti
     progress: a bar over the networks, on a terminal.
     """
     settings = make_grid(hidden, epsilon, seed, activation)
-    passes = check.check_int(passes, "passes", MIN_PASSES)
+    passes = check.check_int(passes, "passes", lecture.MIN_PASSES)
     if data not in DATA_SETS:
         raise ValueError("data must be one of %s, got %r" % (DATA_SETS, data))
     if backend not in BACKENDS:
@@ -212,12 +201,43 @@ def write_csv(rows, path):
             writer.writerow({key: repr(value) if isinstance(value, float) else value for key, value in row.items()})
 
 
+# The printed table: the CSV's columns, each as wide as its header or its widest value.
+TABLE_FORMATS = {"hidden": "%d", "epsilon": "%g", "seed": "%d", "activation": "%s", "final_loss": "%.6f",
+                 "train_accuracy": "%.3f", "test_accuracy": "%.3f", "run_class": "%s", "seconds": "%.2f"}
+
+
+def format_table(rows):
+    """-> the rows as a text table whose header is the CSV's (COLUMNS)."""
+    cells = [list(COLUMNS)] + [[TABLE_FORMATS[column] % row[column] for column in COLUMNS] for row in rows]
+    widths = [max(len(line[k]) for line in cells) for k in range(len(COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells)
+
+
 def read_csv(path):
     """-> the rows of a sweep.csv, with their numbers as numbers."""
     kinds = {"hidden": int, "seed": int, "epsilon": float, "final_loss": float, "train_accuracy": float,
              "test_accuracy": float, "seconds": float}
     with open(path, newline="") as file:
         return [{key: kinds.get(key, str)(value) for key, value in row.items()} for row in csv.DictReader(file)]
+
+
+# The heat map's colour scale spans the accuracies shown, widened to whole steps
+# of this size: a fixed 0.5-1.0 scale gives 0.83 and 0.97 nearly the same colour.
+COLOR_STEP = 0.05
+HEAT_MAP_DPI = 150
+STEP_ROUNDING = 1e-9  # in steps: far above the rounding of value / step, far below any real difference
+
+
+def color_limits(values, step=COLOR_STEP):
+    """-> (low, high): the finite values' range widened to multiples of step, within 0..1."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if not len(finite):
+        return 0.0, 1.0
+    # a value on a step (0.8 / 0.05 = 15.999999999999998) opens the scale there
+    low = max(0.0, np.floor(finite.min() / step + STEP_ROUNDING) * step)
+    high = min(1.0, max(np.ceil(finite.max() / step - STEP_ROUNDING) * step, low + step))
+    return float(low), float(high)
 
 
 def draw_heat_map(rows, path, title):
@@ -228,7 +248,9 @@ def draw_heat_map(rows, path, title):
     activations = sorted({row["activation"] for row in rows})
     hidden = sorted({row["hidden"] for row in rows})
     epsilon = sorted({row["epsilon"] for row in rows}, reverse=True)
-    fig = Figure(figsize=(1.5 + 2.2 * len(epsilon) * len(activations), 1.2 + 0.6 * len(hidden)))
+    seeds = sorted({row["seed"] for row in rows})
+    low, high = color_limits([row["test_accuracy"] for row in rows])
+    fig = Figure(figsize=(2.5 + 2.6 * len(epsilon) * len(activations), 1.8 + 0.75 * len(hidden)), dpi=HEAT_MAP_DPI)
     for panel, activation in enumerate(activations, start=1):
         ax = fig.add_subplot(1, len(activations), panel)
         accuracy = np.full((len(hidden), len(epsilon)), np.nan)
@@ -237,72 +259,20 @@ def draw_heat_map(rows, path, title):
                 cell = [row for row in rows if (row["hidden"], row["epsilon"], row["activation"]) == (h, e, activation)]
                 if cell:
                     accuracy[i, j] = np.mean([row["test_accuracy"] for row in cell])
-                    classes = ", ".join(sorted({row["run_class"] for row in cell}))
-                    ax.text(j, i, "%.3f\n%s" % (accuracy[i, j], classes), ha="center", va="center", fontsize=8)
-        image = ax.imshow(accuracy, cmap="viridis", vmin=0.5, vmax=1.0, aspect="auto")
+                    classes = "\n".join(sorted({row["run_class"] for row in cell}))
+                    # dark text on the light (high) end of viridis, white on the dark end
+                    shade = (accuracy[i, j] - low) / (high - low) if np.isfinite(accuracy[i, j]) else 0.0
+                    ax.text(j, i, "%.3f\n%s" % (accuracy[i, j], classes), ha="center", va="center", fontsize=8,
+                            color="black" if shade > 0.6 else "white")
+        image = ax.imshow(accuracy, cmap="viridis", vmin=low, vmax=high, aspect="auto")
         ax.set_xticks(range(len(epsilon)), ["%g" % e for e in epsilon])
         ax.set_yticks(range(len(hidden)), [str(h) for h in hidden])
-        ax.set_xlabel("epsilon")
-        ax.set_ylabel("hidden layer size")
-        ax.set_title("%s: test accuracy" % activation)
-        fig.colorbar(image, ax=ax, fraction=0.05)
+        ax.set_xlabel("step size epsilon")
+        ax.set_ylabel("hidden layer size H")
+        ax.set_title("%s: test accuracy,\nmean over %d seed%s (%s)"
+                     % (activation, len(seeds), "" if len(seeds) == 1 else "s", " ".join(map(str, seeds))))
+        fig.colorbar(image, ax=ax, fraction=0.05).set_label("test accuracy (mean over seeds)")
     fig.suptitle("Sweep (%s)" % title)
     fig.tight_layout()
     fig.savefig(path)
-
-
-# ---------------------------------------------------------------- fastbp sweep
-
-
-
-def run_sweep(args, parser):
-    try:
-        rows = sweep(args.hidden, args.epsilon, args.seed, args.passes, args.activation, args.data, args.out,
-                     args.n_jobs, args.backend, args.scheduler, args.scheduler_timeout, progress=True)
-    except (SchedulerUnreachable, ImportError) as err:
-        parser.exit(1, "%s: error: %s\n" % (parser.prog, err))
-    except ValueError as err:
-        parser.error(str(err))
-    print("%-7s %-9s %-5s %-10s %-11s %-10s %-9s %-22s %s" % (
-        "hidden", "epsilon", "seed", "activation", "final_loss", "train_acc", "test_acc", "run_class", "seconds"))
-    for row in rows:
-        print("%-7d %-9g %-5d %-10s %-11.6f %-10.3f %-9.3f %-22s %.2f" % (
-            row["hidden"], row["epsilon"], row["seed"], row["activation"], row["final_loss"], row["train_accuracy"],
-            row["test_accuracy"], row["run_class"], row["seconds"]))
-    print("\nFiles written:\n  %s\n  %s" % (os.path.join(args.out, "sweep.csv"), os.path.join(args.out, "sweep.png")))
-    return 0
-
-
-def add_sweep_command(subcommands):
-    command = subcommands.add_parser(
-        "sweep", help="train a grid of networks in parallel, locally or on a Dask cluster",
-        description="Train one network per combination of the values given, through joblib (threads or "
-                    "processes here, or an existing Dask cluster with --scheduler), and write DIR/sweep.csv "
-                    "and the heat map DIR/sweep.png.")
-    positive_int = check.int_argument(1)
-    command.add_argument("--hidden", nargs="+", type=positive_int, default=[1, 2, 3, 5, 20],
-                         help="hidden-layer sizes (default: 1 2 3 5 20)")
-    command.add_argument("--epsilon", nargs="+", type=check.positive_real_argument(),
-                         default=[0.01], help="step sizes (default: 0.01)")
-    command.add_argument("--seed", nargs="+", type=check.argument_type(int, _check_seed), default=[0],
-                         help="seeds of the data and the initial weights (default: 0)")
-    command.add_argument("--passes", type=check.int_argument(MIN_PASSES),
-                         default=2000, help="passes per network, at least %d (default: 2000)" % MIN_PASSES)
-    command.add_argument("--activation", nargs="+", choices=sorted(reference.ACTIVATIONS), default=["tanh"],
-                         help="hidden-layer activations (default: tanh)")
-    command.add_argument("--data", choices=DATA_SETS, default="moons", help="data set (default: moons)")
-    command.add_argument("--out", default="fastbp-sweep", help="directory for sweep.csv and sweep.png "
-                                                               "(default: ./fastbp-sweep)")
-    command.add_argument("--n-jobs", type=check.argument_type(int, lambda v: v if v == -1 else check.check_int(v, "value", 1)),
-                         default=None, help="parallel workers, -1 for one per core (default: 1 here, "
-                                            "every worker of the cluster with --scheduler)")
-    command.add_argument("--backend", choices=BACKENDS, default="threads",
-                         help="local workers: threads (the kernels release the GIL) or processes "
-                              "(default: threads)")
-    command.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                         help="run on the Dask cluster whose scheduler is at ADDRESS, e.g. tcp://10.0.0.5:8786")
-    command.add_argument("--scheduler-timeout", type=check.positive_real_argument(),
-                         default=SCHEDULER_TIMEOUT_SECONDS, metavar="SECONDS",
-                         help="give up on an unreachable scheduler after this long (default: %g)"
-                              % SCHEDULER_TIMEOUT_SECONDS)
-    command.set_defaults(run=run_sweep, command_parser=command)
+    return fig

@@ -305,7 +305,7 @@ BAD_INPUTS = [
     ("fastbp sweep", "--hidden 0", "exit 2: argument --hidden: value must be >= 1", cli_call("sweep", "--hidden", "0")),
     ("fastbp sweep", "--epsilon abc", "exit 2: argument --epsilon: could not convert", cli_call("sweep", "--epsilon", "abc")),
     ("fastbp sweep", "--passes 5", "exit 2: argument --passes: value must be >= 200", cli_call("sweep", "--passes", "5")),
-    ("fastbp sweep", "--seed -1", "exit 2: argument --seed: seed must be >= 0", cli_call("sweep", "--seed", "-1")),
+    ("fastbp sweep", "--seed -1", "exit 2: argument --seed: value must be >= 0", cli_call("sweep", "--seed", "-1")),
     ("fastbp sweep", "--data bogus", "exit 2: argument --data: invalid choice", cli_call("sweep", "--data", "bogus")),
     ("fastbp sweep", "--activation softplus", "exit 2: argument --activation: invalid choice",
      cli_call("sweep", "--activation", "softplus")),

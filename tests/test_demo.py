@@ -19,7 +19,7 @@ import pytest
 from matplotlib.colors import to_rgb
 
 import fastbp
-from fastbp import cli, demo, plot, reference
+from fastbp import cli, demo, diagnostics, lecture, plot, reference
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # No side of a demo picture is shorter than 5 inches, at matplotlib's default 100 dpi;
@@ -231,6 +231,10 @@ def test_demo_help_lists_its_options(capsys):
     printed = capsys.readouterr().out
     for option in ("--out", "--hidden", "--passes", "--seed", "--epsilon"):
         assert option in printed
+    assert "at least %d" % lecture.MIN_PASSES in " ".join(printed.split())
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--passes", str(lecture.MIN_PASSES - 1)])
+    assert "must be >= %d" % lecture.MIN_PASSES in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -375,6 +379,9 @@ def test_the_eighth_sweep_panel_plots_accuracy_against_H(figures, short_demo_exp
         np.testing.assert_allclose(lines[label], [expected["network, H = %d" % h][column]
                                                   for h in demo.SWEEP_HIDDEN_SIZES])
     assert panel.get_legend() is not None
+    # neither line is drawn in a class's colour, so neither reads as a class
+    for line in panel.get_lines():
+        assert to_rgb(line.get_color()) not in {to_rgb(color) for color in OKABE_ITO}, line.get_label()
 
 
 def test_the_loss_curve_shows_the_last_passes_one_by_one(figures):
@@ -383,6 +390,41 @@ def test_the_loss_curve_shows_the_last_passes_one_by_one(figures):
     np.testing.assert_array_equal(passes, np.arange(SHORT_DEMO["passes"] - demo.LAST_PASSES_SHOWN, SHORT_DEMO["passes"]))
     assert last.get_lines()[0].get_marker() not in (None, "None", "")
     assert len(whole.get_lines()[0].get_xdata()) == SHORT_DEMO["passes"]
+
+
+def test_the_loss_curve_gives_the_descent_room_and_plain_labels(figures):
+    whole, last = figures["loss_curve_h6.png"].axes
+    assert whole.get_xscale() == "symlog" and whole.get_yscale() == "log"
+    figures["loss_curve_h6.png"].canvas.draw()
+    low, high = whole.get_ylim()
+    labels = [tick.get_text() for tick in whole.yaxis.get_ticklabels()
+              if tick.get_text() and low <= tick.get_position()[1] <= high]
+    assert len(labels) >= 3, labels
+
+
+def test_a_converged_runs_last_losses_are_labelled_without_an_offset():
+    # A converged run's last losses differ in the 7th digit: matplotlib would label the
+    # ticks 4.5 .. 9.5 under an offset "1e-8+6.78725e-2"; the axis must show the losses themselves.
+    passes = 1000
+    losses = 0.0678825 - 1e-8 * np.arange(passes)
+    run = fastbp.TrainingRun({}, np.arange(passes), losses)
+    result = demo.NetworkResult(3, run, 0.1, 100.0, diagnostics.CONVERGED)
+    fig = demo.loss_figure(result, demo.Setting(0.002, passes, 0))
+    fig.canvas.draw()
+    last = fig.axes[1]
+    assert last.yaxis.get_offset_text().get_text() == ""
+    values = [float(tick.get_text().replace("\u2212", "-")) for tick in last.yaxis.get_ticklabels() if tick.get_text()]
+    assert values and all(0.0678 < value < 0.0680 for value in values), values
+
+
+@pytest.mark.parametrize("run_class, words", [(diagnostics.CONVERGED, "settling"),
+                                              (diagnostics.PERIOD_2, "2-cycle"),
+                                              (diagnostics.IRREGULAR, "still moving")])
+def test_the_animation_hint_says_how_the_run_ends(run_class, words):
+    hint = demo.animation_hint(run_class)
+    assert words in hint and "growing" not in hint
+    others = set(demo.ANIMATION_ENDINGS) - {run_class}
+    assert all(demo.ANIMATION_ENDINGS[other] not in hint for other in others)
 
 
 def test_class_colours_refuse_more_classes_than_the_palette():

@@ -43,11 +43,21 @@ def test_the_version_is_written_once_and_read_by_the_build():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert "version" not in project["project"]
     assert "version" in project["project"]["dynamic"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "fastbp.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "fastbp._version.__version__"}
+    assert fastbp.__version__ is fastbp._version.__version__
     assert isinstance(fastbp.__version__, str) and fastbp.__version__.count(".") == 2
+    written = [path.relative_to(REPO).as_posix() for path in (REPO / "fastbp").rglob("*.py")
+               if "__version__ = " in path.read_text()]
+    assert written == ["fastbp/_version.py"]
 
 
 def test_every_subpackage_is_listed_for_installation():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     on_disk = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "fastbp").rglob("__init__.py")}
     assert on_disk == set(project["tool"]["setuptools"]["packages"])
+
+
+def test_fastbp_version_prints_the_packages_version():
+    result = subprocess.run([sys.executable, "-m", "fastbp", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "fastbp %s\n" % fastbp.__version__

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import cli, exercise, reference, sweeps, trainer
+from fastbp import cli, exercise, lecture, reference, sweeps, trainer
 from fastbp import _validation as check
 
 # The lecture's data with a step size that overflows within a hundred passes.
@@ -119,7 +119,7 @@ def test_the_estimator_raises_the_same_error(moons):
 
 
 def test_a_diverged_setting_is_a_row_of_the_sweep_not_its_end(tmp_path):
-    rows = fastbp.sweep(hidden=(3,), epsilon=(0.01, DIVERGING_EPSILON), passes=sweeps.MIN_PASSES, out=str(tmp_path),
+    rows = fastbp.sweep(hidden=(3,), epsilon=(0.01, DIVERGING_EPSILON), passes=lecture.MIN_PASSES, out=str(tmp_path),
                         n_jobs=1)
     by_epsilon = {row["epsilon"]: row for row in rows}
     assert by_epsilon[DIVERGING_EPSILON]["run_class"] == sweeps.DIVERGED
