@@ -144,7 +144,12 @@ def sharpness(model, X, y, reg_lambda=0.01, seed=0):
     y = check.check_y(y, len(X))
     check.check_labels_fit(y, sizes[-1])
     reg_lambda = check.check_real(reg_lambda, "reg_lambda", positive=False)
+    matvec, size = _flat_operator(model, lambda direction: hessian_vector_product(model, X, y, reg_lambda, direction))
+    return largest_eigenvalue(matvec, size, seed)
 
+
+def _flat_operator(model, product):
+    """-> (matvec on flat vectors, their size) for ``product``, a map of dicts of the model's shapes."""
     names = reference.parameter_names(reference.num_layers(model))
     shapes = [model[name].shape for name in names]
     bounds = np.cumsum([0] + [model[name].size for name in names])
@@ -152,10 +157,82 @@ def sharpness(model, X, y, reg_lambda=0.01, seed=0):
     def matvec(flat_direction):
         direction = {name: flat_direction[start:stop].reshape(shape)
                      for name, shape, start, stop in zip(names, shapes, bounds[:-1], bounds[1:])}
-        product = hessian_vector_product(model, X, y, reg_lambda, direction)
-        return np.concatenate([product[name].ravel() for name in names])
+        image = product(direction)
+        return np.concatenate([image[name].ravel() for name in names])
 
-    return largest_eigenvalue(matvec, int(bounds[-1]), seed)
+    return matvec, int(bounds[-1])
+
+
+# ---------------------------------------------------------------- a step size that trains
+
+# The suggested step keeps the run's largest step at STEP_MARGIN times the
+# stability limit 2/sharpness of the starting point: training raises the
+# sharpness (to about 2/epsilon at the lecture's step, the "edge of stability"),
+# and a first step at the limit itself can throw the network far off.
+STEP_MARGIN = 0.5
+# The sharpness of the summed loss grows in proportion to N: it is estimated on
+# at most this many evenly spaced samples and scaled by N/n, so that the advice
+# costs a fraction of a second whatever the data.
+ADVICE_SAMPLES = 1000
+# Power iteration for the advice: a few percent of error in the sharpness moves
+# the suggestion by as much, well inside STEP_MARGIN.
+ADVICE_POWER_ITERATIONS = 500
+# Central differences of the reference gradients give H v for the activations
+# without an exact product (sigmoid, relu), with this step relative to |params|.
+DIFFERENCE_STEP = 1e-5
+
+
+def _difference_product(model, X, y, reg_lambda):
+    scale = DIFFERENCE_STEP * max(1.0, max(float(np.abs(model[name]).max())
+                                           for name in reference.parameter_names(reference.num_layers(model))))
+
+    def product(direction):
+        plus = {name: value + scale * direction[name] if name in direction else value for name, value in model.items()}
+        minus = {name: value - scale * direction[name] if name in direction else value for name, value in model.items()}
+        g_plus, g_minus = reference.gradients(plus, X, y, reg_lambda), reference.gradients(minus, X, y, reg_lambda)
+        return {name: (g_plus[name] - g_minus[name]) / (2 * scale) for name in g_plus}
+
+    return product
+
+
+def _round_down(value):
+    """value rounded down to one significant digit: 0.0123 -> 0.01, 0.0678 -> 0.06."""
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(np.floor(value / power * (1 + 1e-12)) * power)
+
+
+def suggest_epsilon(model, X, y, reg_lambda, epsilon, largest_step=None):
+    """-> a step size to suggest after training from ``model`` at ``epsilon``
+    diverged: the run's steps scaled so that the largest (``largest_step``, for
+    a schedule; epsilon if None) is STEP_MARGIN * 2/sharpness of the summed
+    loss at ``model``, rounded down to one significant digit, and below epsilon.
+
+    The sharpness is estimated on at most ADVICE_SAMPLES evenly spaced samples,
+    by exact Hessian-vector products for tanh networks and central differences
+    of the reference gradients otherwise. Like the reference, it assumes
+    validated input (train calls it); a sharpness that cannot be estimated
+    gives epsilon / 10.
+    """
+    largest_step = epsilon if largest_step is None else largest_step
+    model = {name: np.asarray(value, dtype=np.float64) if name != "activation" else value
+             for name, value in model.items()}
+    stride = max(1, -(-len(X) // ADVICE_SAMPLES))
+    X_sample, y_sample = np.asarray(X[::stride], dtype=np.float64), np.asarray(y[::stride])
+    if reference.activation_of(model) == "tanh":
+        product = lambda direction: hessian_vector_product(model, X_sample, y_sample, reg_lambda, direction)  # noqa: E731
+    else:
+        product = _difference_product(model, X_sample, y_sample, reg_lambda)
+    matvec, size = _flat_operator(model, product)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            sampled = largest_eigenvalue(matvec, size, max_iterations=ADVICE_POWER_ITERATIONS)
+    except ArithmeticError:
+        return epsilon / 10
+    curvature = sampled * len(X) / len(X_sample)
+    if not np.isfinite(curvature) or curvature <= 0:
+        return epsilon / 10
+    suggested = _round_down(epsilon * (STEP_MARGIN * 2 / curvature) / largest_step)
+    return suggested if suggested < epsilon else _round_down(epsilon / 2)
 
 
 # ---------------------------------------------------------------- what the run did

@@ -103,11 +103,11 @@ class _Diverged(Exception):
         self.pass_index, self.what = pass_index, what
 
 
-def _divergence_message(pass_index, what, epsilon, step_size):
+def _divergence_message(pass_index, what, epsilon, step_size, suggested_epsilon):
     rate = ("epsilon=%g" % epsilon if step_size == epsilon
             else "epsilon=%g (step size %g at that pass)" % (epsilon, step_size))
     return ("training diverged at pass %d: the %s became NaN or infinite; the step size %s is too large "
-            "for this problem: try a smaller epsilon (for example %g)" % (pass_index, what, rate, epsilon / 10))
+            "for this problem: try a smaller epsilon (for example %g)" % (pass_index, what, rate, suggested_epsilon))
 
 
 def _flat_params(model, names):
@@ -490,8 +490,11 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
                     progress_bars.write("Loss after iteration %i: %f" % (i, loss))
             runner.run(passes_done, num_passes - passes_done)
     except _Diverged as diverged:
+        from . import diagnostics  # only here: import fastbp does not load it
+
         message = _divergence_message(diverged.pass_index, diverged.what, epsilon,
-                                      float(epsilons[diverged.pass_index * steps_per_pass]))
+                                      float(epsilons[diverged.pass_index * steps_per_pass]),
+                                      diagnostics.suggest_epsilon(start, X, y, reg_lambda, epsilon, float(epsilons.max())))
         if on_divergence == "raise":
             raise DivergenceError(message, diverged.pass_index) from None
         warnings.warn(message + "; returning the model before that pass", DivergenceWarning, stacklevel=2)

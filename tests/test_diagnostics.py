@@ -185,3 +185,96 @@ def test_classify_run_synthetic_sequences():
 def test_classify_run_rejects_too_few_losses():
     with pytest.raises(ValueError):
         diagnostics.classify_run([0.1] * (diagnostics.MIN_LOSSES - 1))
+
+
+def test_classify_runs_rounding_allowance_is_tight():
+    # LOSS_ROUNDING_RTOL (1e-12 of the loss): a rise of half of it is rounding, a rise of
+    # twice it is not, so a converged run is not mistaken for a wobbling one nor the reverse.
+    allowance = diagnostics.LOSS_ROUNDING_RTOL
+    for factor, expected in ((0.5, diagnostics.CONVERGED), (2.0, diagnostics.IRREGULAR)):
+        losses = np.full(300, 0.07)
+        losses[150:] *= 1 + factor * allowance  # one rise, then flat
+        assert diagnostics.classify_run(losses) == expected, factor
+
+
+def test_classify_runs_phase_drift_allowance_is_where_it_says():
+    # A period-2 cycle's phases may each drift by less than PHASE_DRIFT_OF_GAP of the gap between them.
+    passes = np.arange(400)
+    gap = 1e-3
+    cycle = np.where(passes % 2 == 0, 0.070, 0.070 + gap)
+    for share, expected in ((0.9, diagnostics.PERIOD_2), (1.1, diagnostics.IRREGULAR)):
+        drifting = cycle + share * diagnostics.PHASE_DRIFT_OF_GAP * gap * passes / passes[-1]
+        assert diagnostics.classify_run(drifting) == expected, share
+
+
+def test_classify_run_takes_exactly_min_losses():
+    assert diagnostics.classify_run([0.1] * diagnostics.MIN_LOSSES) == diagnostics.CONVERGED
+
+
+def test_classify_end_reads_only_the_last_window():
+    num_passes = diagnostics.MIN_CLASSIFIED_PASSES
+    passes = np.arange(num_passes)
+    losses = 0.1 + 0.05 * 0.999 ** passes
+    first_in_window = num_passes - diagnostics.CLASSIFY_WINDOW
+    early_spike = losses.copy()
+    early_spike[first_in_window - 1] = 0.5  # the last pass before the window: ignored
+    assert diagnostics.classify_end(passes, early_spike, num_passes) == diagnostics.CONVERGED
+    assert diagnostics.classify_run(early_spike) == diagnostics.IRREGULAR
+    late_spike = losses.copy()
+    late_spike[first_in_window + 1] = 0.5  # inside the window: seen
+    assert diagnostics.classify_end(passes, late_spike, num_passes) == diagnostics.IRREGULAR
+    assert diagnostics.classify_end(passes[:-1], losses[:-1], num_passes - 1) == diagnostics.TOO_SHORT
+
+
+# Problems whose step size diverges, each with the passes to train: the hint must name a
+# step at which the same training runs through and learns (the check is the loss itself:
+# no divergence, and the loss after the last pass under half the loss after pass 0).
+DIVERGING_PROBLEMS = {
+    "the lecture's network at epsilon 1e6": (dict(hidden=3, epsilon=1e6), 20000),
+    "two tanh layers at 1e4": (dict(hidden=(5, 4), epsilon=1e4), 5000),
+    "sigmoid at 1e4": (dict(hidden=10, epsilon=1e4, activation="sigmoid"), 5000),
+    "relu at 1e2": (dict(hidden=10, epsilon=1e2, activation="relu"), 5000),
+    "minibatches of 20 at 1e6": (dict(hidden=3, epsilon=1e6, batch_size=20), 2000),
+    "a step schedule at 1e6": (dict(hidden=3, epsilon=1e6, schedule="step"), 2000),
+}
+
+
+def one_digit_down(value):
+    power = 10.0 ** np.floor(np.log10(value))
+    return np.floor(value / power) * power
+
+
+def suggested_step(error):
+    return float(str(error).rsplit("(for example ", 1)[1].split(")")[0])
+
+
+@pytest.mark.parametrize("problem", sorted(DIVERGING_PROBLEMS))
+def test_following_the_divergence_hint_trains(moons, problem):
+    X, y = moons
+    settings, passes = DIVERGING_PROBLEMS[problem]
+    with pytest.raises(fastbp.DivergenceError) as diverged:
+        fastbp.train(X, y, num_passes=passes, **settings)
+    step = suggested_step(diverged.value)
+    assert 0 < step < settings["epsilon"] / 10
+    run = fastbp.train(X, y, num_passes=passes, loss_every=passes - 1, **dict(settings, epsilon=step))
+    assert np.all(np.isfinite(run.losses)) and run.losses[-1] < 0.5 * run.losses[0], run.losses
+
+
+def test_the_hint_scales_with_the_sharpness_the_schedule_and_the_data():
+    # Expected: STEP_MARGIN * 2 / sharpness at the start, from diagnostics.sharpness on all
+    # the data (dense-Hessian-checked above), rounded down to one significant digit.
+    X, y = fastbp.datasets.make_moons(400, seed=2)
+    model = reference.init_params((2, 3, 2), 0)
+    limit = diagnostics.STEP_MARGIN * 2 / diagnostics.sharpness(model, X, y, 0.01)
+    expected = one_digit_down(limit)
+    assert diagnostics.suggest_epsilon(model, X, y, 0.01, 1e6) == pytest.approx(expected, rel=1e-12)
+    # a schedule whose largest step is twice epsilon: epsilon itself must be half as large
+    halved = one_digit_down(limit / 2)
+    assert diagnostics.suggest_epsilon(model, X, y, 0.01, 1e6, largest_step=2e6) == pytest.approx(halved, rel=1e-12)
+    # more data (the same points twice): the summed loss is twice as sharp, the step half as large
+    assert diagnostics.suggest_epsilon(model, np.r_[X, X], np.r_[y, y], 0.01, 1e6) == pytest.approx(
+        halved, rel=1e-12)
+    # a larger L2 strength makes the loss sharper
+    assert diagnostics.suggest_epsilon(model, X, y, 1000.0, 1e6) < expected
+    # a step already below the estimate: still a smaller one
+    assert diagnostics.suggest_epsilon(model, X, y, 0.01, expected / 10) < expected / 10
