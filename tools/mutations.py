@@ -63,11 +63,12 @@ def mutation(name, file, old, new, *tests):
 
 FUSED = "tests/test_fused.py::"
 DEMO = "tests/test_demo.py::"
-CHECKER = "tests/test_exercise.py::test_every_named_mistake_is_recognised"
+CHECKER = "tests/test_checker.py::test_every_named_mistake_is_recognised"
 SCHEDULES = "tests/test_exercises.py::test_schedules_follow_their_closed_forms"
 BLOCKED = "tests/test_kernels.py::test_the_row_blocked_pass_agrees_with_the_reference"
 F32 = "tests/test_float32.py::"
 ROBUST = "tests/test_robustness.py::"
+DATASETS = "tests/test_datasets.py::"
 
 MUTATIONS = (
     # ---- the seven that once survived (issue 7)
@@ -257,6 +258,53 @@ MUTATIONS = (
     mutation("memory check skipped", "fastbp/_validation.py",
              "    if available is not None and num_bytes > available:", "    if False:",
              ROBUST + "test_the_memory_check_compares_with_the_memory_available"),
+    # ---- parameters and tolerances a test must see
+    mutation("moons ignore their seed", "fastbp/datasets.py",
+             "random_state=np.random.RandomState(seed))", "random_state=np.random.RandomState(0))",
+             DATASETS + "test_make_moons_seed_and_noise_change_the_points"),
+    mutation("spiral ignores its noise", "fastbp/datasets.py",
+             "4.0 * radius + noise * rng.standard_normal", "4.0 * radius + 0.2 * rng.standard_normal",
+             DATASETS + "test_make_spiral_noise_is_the_angles_standard_deviation"),
+    mutation("classify_run's rounding allowance 100 times too loose", "fastbp/diagnostics.py",
+             "LOSS_ROUNDING_RTOL = 1e-12", "LOSS_ROUNDING_RTOL = 1e-10",
+             "tests/test_diagnostics.py::test_classify_runs_rounding_allowance_is_tight"),
+    mutation("classify_run's phase drift allowance doubled", "fastbp/diagnostics.py",
+             "PHASE_DRIFT_OF_GAP = 0.1", "PHASE_DRIFT_OF_GAP = 0.2",
+             "tests/test_diagnostics.py::test_classify_runs_phase_drift_allowance_is_where_it_says"),
+    mutation("checker: reference tolerance 100 times too loose", "fastbp/exercise/problems.py",
+             "REFERENCE_RTOL = 1e-9", "REFERENCE_RTOL = 1e-7",
+             "tests/test_checker.py::test_a_gradient_just_outside_the_reference_tolerance_is_wrong"),
+    Mutation("checker accepts gradients 1% off",
+             (("fastbp/exercise/problems.py", "REFERENCE_RTOL = 1e-9", "REFERENCE_RTOL = 2e-2"),
+              ("fastbp/exercise/problems.py", "FD_RTOL = 1e-6", "FD_RTOL = 2e-2")),
+             ("tests/test_checker.py::test_a_gradient_one_percent_off_is_wrong",)),
+    mutation("checker: central-difference tolerance 100 times too loose", "fastbp/exercise/problems.py",
+             "FD_RTOL = 1e-6", "FD_RTOL = 1e-4",
+             "tests/test_checker.py::test_a_reference_just_outside_the_central_difference_tolerance_stops_the_check"),
+    # ---- the apps: pass numbering, files, hints, tables
+    mutation("animation: frame i shows the state after i passes, not after pass i", "fastbp/animate.py",
+             "num_passes=pass_index + 1, **common", "num_passes=max(pass_index, 1), **common",
+             "tests/test_animate.py::test_frames_are_states_of_the_run"),
+    mutation("animation: --out's folder not created", "fastbp/animate.py",
+             "        os.makedirs(directory, exist_ok=True)\n", "        os.listdir(directory)\n",
+             "tests/test_animate.py::test_out_creates_its_folder_and_seed_changes_the_data"),
+    mutation("log loss axes labelled at powers of ten only", "fastbp/plot.py",
+             "LogLocator(subs=LOSS_TICK_MULTIPLES)", "LogLocator()",
+             "tests/test_animate.py::test_the_log_axes_carry_readable_tick_labels"),
+    mutation("divergence hint back to epsilon / 10", "fastbp/diagnostics.py",
+             "return suggested if suggested < epsilon else _round_down(epsilon / 2)", "return epsilon / 10",
+             "tests/test_diagnostics.py::test_following_the_divergence_hint_trains"),
+    mutation("sweep classifies runs too short to show their end", "fastbp/diagnostics.py",
+             "if num_passes < MIN_CLASSIFIED_PASSES:", "if num_passes < MIN_LOSSES:",
+             "tests/test_sweep.py::test_the_default_run_is_long_enough_for_the_lectures_run_class"),
+    mutation("sweep table's header not the CSV's", "fastbp/sweeps.py",
+             "cells = [list(COLUMNS)]",
+             'cells = [["hidden", "epsilon", "seed", "activation", "final_loss", "train_acc", "test_acc", '
+             '"run_class", "seconds"]]',
+             "tests/test_sweep.py::test_command_writes_the_csv_and_heat_map"),
+    mutation("fastbp --version missing", "fastbp/cli.py",
+             '    parser.add_argument("--version", action="version", version="fastbp " + __version__)\n', "",
+             "tests/test_package.py::test_fastbp_version_prints_the_packages_version"),
 )
 
 DEBUG_BUILD = "debug build: kernel tests pass with bounds checks on"

@@ -323,6 +323,38 @@ def test_a_reference_that_disagrees_with_central_differences_stops_the_check(mon
         check(correct_backprop)
 
 
+@pytest.mark.parametrize("share, passes", [(0.1, True), (10.0, False)])
+def test_a_gradient_just_outside_the_reference_tolerance_is_wrong(share, passes):
+    # REFERENCE_RTOL: dW2 scaled by 1 + share * REFERENCE_RTOL is off by that share of the
+    # tolerance (relative to its largest entry); a tenth of it is rounding, ten times it is not.
+    factor = 1 + share * exercise.REFERENCE_RTOL
+    result = check(student((DW2, "%s * %r" % (DW2, factor))))
+    assert result.passed is passes
+    assert (result.verdicts["dW2"].status == exercise.CORRECT) is passes
+
+
+def test_a_gradient_one_percent_off_is_wrong():
+    result = check(student((DW1, "%s * 1.01" % DW1)))
+    assert not result.passed and result.verdicts["dW1"].status == exercise.WRONG
+
+
+@pytest.mark.parametrize("share, stops", [(0.1, False), (10.0, True)])
+def test_a_reference_just_outside_the_central_difference_tolerance_stops_the_check(monkeypatch, share, stops):
+    # FD_RTOL: the reference's own gradients scaled by 1 + share * FD_RTOL.
+    solved_gradients = reference.gradients
+    factor = 1 + share * exercise.FD_RTOL
+
+    def scaled_reference(model, X, y, reg_lambda):
+        return {name: grad * factor for name, grad in solved_gradients(model, X, y, reg_lambda).items()}
+
+    monkeypatch.setattr(reference, "gradients", scaled_reference)
+    if stops:
+        with pytest.raises(exercise.ReferenceDisagreement, match="central differences"):
+            check(correct_backprop)
+    else:
+        assert check(correct_backprop).verdicts  # judged, not stopped
+
+
 # ---------------------------------------------------------------- check_file
 
 def test_check_file_passes_the_example_solution(capsys):
