@@ -228,7 +228,8 @@ def size_table(size, results, dgemm_2t):
         if r["contender"] == "PyTorch torch.compile":
             notes += "; warm-up incl. compile %.1f s" % r["warmup_s"]
         lines.append("| %s | %s | %s (%s) | %s | %.3g | %s | %s | %s | %s |" % (
-            r["contender"], r["threads"], fmt_time(r["per_pass_median"]), fmt_range(r["per_pass_min"], r["per_pass_max"]),
+            r["contender"], r["threads"], fmt_time(r["per_pass_median"]),
+            fmt_range(r["per_pass_min"], r["per_pass_max"]),
             ratio, r["gflops"], "%.1f%%" % r["pct_dgemm_2t"] if r.get("pct_dgemm_2t") is not None else "—",
             mem, loss_text, notes.strip("; ")))
     return lines
@@ -260,7 +261,8 @@ def targets(by_size, dgemm_2t):
         rows = {r["contender"]: r for r in by_size["large"] if r.get("status") == "ok"}
         if rows.get("fastbp", {}).get("peak_added_mib") and rows.get("fastbp float32", {}).get("peak_added_mib"):
             ratio = rows["fastbp float32"]["peak_added_mib"] / rows["fastbp"]["peak_added_mib"]
-            lines.append("| large | float32 peak memory added roughly half of float64's | %.1f vs %.1f MiB (%.2f) | %s |"
+            lines.append("| large | float32 peak memory added roughly half of float64's "
+                         "| %.1f vs %.1f MiB (%.2f) | %s |"
                          % (rows["fastbp float32"]["peak_added_mib"], rows["fastbp"]["peak_added_mib"], ratio,
                             "met" if ratio <= 0.6 else "not met"))
     if "large" in by_size:
@@ -290,7 +292,8 @@ def markdown(report):
     m, d = report["machine"], report["dgemm"]
     out = ["# fastbp benchmark%s" % (" (--quick)" if report["quick"] else ""), "",
            "Run on %s with `%s` (%.0f s in all). fastbp commit %s."
-           % (report["date"], " ".join(["python bench/run.py"] + report["argv"]), report["total_s"], m.get("fastbp_commit", "?")), "",
+           % (report["date"], " ".join(["python bench/run.py"] + report["argv"]), report["total_s"],
+              m.get("fastbp_commit", "?")), "",
            "## Machine", "",
            "- CPU: %s; SIMD: %s; %d cores (%d usable), %.1f GiB"
            % (m["cpu"], m["simd"], m["cores"], m["cores_usable"], m.get("memory_gib", 0)),
@@ -415,7 +418,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer passes and repeats, skip the slowest peers "
                                                               "(under a minute)")
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per contender (default 5; 3 with --quick)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed runs per contender (default 5; 3 with --quick)")
     parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS), default=list(CONTENDERS))
     parser.add_argument("--render", metavar="JSON", help="only redraw the Markdown and PNG from a saved JSON")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="output folder (default bench/results)")

@@ -11,7 +11,7 @@ The lecture's functional API, without globals::
 import importlib
 
 from . import datasets, exercise, reference, schedules
-from ._version import __version__
+from ._version import __version__ as __version__  # re-exported
 from .model_files import ModelFileError, load, save
 from .trainer import (DivergenceError, DivergenceWarning, TrainingRun, build_model, calculate_loss, predict,
                       predict_proba, train)

@@ -85,11 +85,13 @@ def check_y(y, num_samples, name="y"):
             raise ValueError("%s has non-integer labels such as %r; labels must be the integers 0..C-1"
                              % (name, float(array[array != np.floor(array)][0])))
         if array.max() > MAX_LABEL:
-            raise ValueError("%s has label %g; labels must be 0..C-1 with C at most %d" % (name, array.max(), MAX_LABEL + 1))
+            raise ValueError("%s has label %g; labels must be 0..C-1 with C at most %d"
+                             % (name, array.max(), MAX_LABEL + 1))
     if array.min() < 0:
         raise ValueError("%s has a negative label %d; labels must be 0..C-1" % (name, array.min()))
     if array.max() > MAX_LABEL:
-        raise ValueError("%s has label %d; labels must be 0..C-1 with C at most %d" % (name, array.max(), MAX_LABEL + 1))
+        raise ValueError("%s has label %d; labels must be 0..C-1 with C at most %d"
+                         % (name, array.max(), MAX_LABEL + 1))
     return np.ascontiguousarray(array, dtype=np.intp)
 
 

@@ -47,7 +47,7 @@ CURVE_HEIGHT_SHARE = 0.58
 ZOOM_BOUNDS = (0.4, 0.66, 0.57, 0.2)
 FIGURE_SIZE = (11, 4.8)
 DPI = 72
-MIN_PASSES = 2  # two closing frames one pass apart
+MIN_ANIMATED_PASSES = 2  # two closing frames one pass apart
 FLIP_COLOR = "#D55E00"  # Okabe-Ito vermillion: the points whose label flips in the closing frames
 FLIP_MARKER_SIZE = 160
 
@@ -91,8 +91,8 @@ def frame_passes(losses, log_frames=LOG_FRAMES):
     losses[i] is the loss after pass i; len(losses) is the run's length.
     """
     num_passes = len(losses)
-    if num_passes < MIN_PASSES:
-        raise ValueError("an animation needs at least %d passes, got %d" % (MIN_PASSES, num_passes))
+    if num_passes < MIN_ANIMATED_PASSES:
+        raise ValueError("an animation needs at least %d passes, got %d" % (MIN_ANIMATED_PASSES, num_passes))
     log_spaced = np.unique(np.round(np.logspace(0, np.log10(num_passes), log_frames)).astype(int) - 1)
     chosen = set(log_spaced.tolist()) | set(spike_passes(losses)) | {num_passes - 2, num_passes - 1}
     return sorted(pass_index for pass_index in chosen if 0 <= pass_index < num_passes)
@@ -107,7 +107,7 @@ def training_frames(X, y, hidden, epsilon, num_passes, seed):
         warnings.simplefilter("ignore", trainer.DivergenceWarning)
         run = trainer.train(X, y, hidden, num_passes=num_passes, loss_every=1, on_divergence="warn", **common)
     finite_passes = len(run.losses)
-    if finite_passes < MIN_PASSES:
+    if finite_passes < MIN_ANIMATED_PASSES:
         raise ArithmeticError("training diverged at pass %d at epsilon %g: too early to animate"
                               % (run.diverged_at, epsilon))
     frames = []

@@ -77,9 +77,9 @@ def add_animate_command(subcommands):
                          help="hidden-layer size (default: %d)" % lecture.HIDDEN)
     command.add_argument("--epsilon", type=check.positive_real_argument(), default=lecture.EPSILON,
                          help="gradient-descent step size (default: %g, the lecture's)" % lecture.EPSILON)
-    command.add_argument("--passes", type=check.int_argument(animate.MIN_PASSES), default=lecture.NUM_PASSES,
+    command.add_argument("--passes", type=check.int_argument(animate.MIN_ANIMATED_PASSES), default=lecture.NUM_PASSES,
                          help="gradient-descent passes, at least %d (default: %d)"
-                              % (animate.MIN_PASSES, lecture.NUM_PASSES))
+                              % (animate.MIN_ANIMATED_PASSES, lecture.NUM_PASSES))
     command.add_argument("--seed", type=SEED_ARGUMENT, default=lecture.SEED,
                          help="seed of the data and of the initial weights (default: %d)" % lecture.SEED)
     command.add_argument("--out", default="training.gif",

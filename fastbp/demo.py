@@ -16,7 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import datasets, diagnostics, lecture, progress, trainer
-from .lecture import DATA_NOISE, DATA_SIZE, REG_LAMBDA, TEST_SEED_OFFSET
+from .lecture import DATA_NOISE, DATA_SIZE, REG_LAMBDA, SPIRAL_CLASSES, SPIRAL_SAMPLES_PER_CLASS, TEST_SEED_OFFSET
 
 SWEEP_HIDDEN_SIZES = (1, 2, 3, 4, 5, 20, 50)  # the lecture's sweep
 # The sweep's networks record their loss every lecture.RECORD_EVERY passes; the
@@ -41,7 +41,6 @@ ACCURACY_STYLES = (dict(color="#1a1a1a", marker="o", linestyle="-"),
 SWEEP_FIGURE_MARGINS = dict(left=0.06, right=0.97, bottom=0.04, top=0.94, hspace=0.4, wspace=0.18)
 # The many-class picture (the lecture's exercise 4): three spiral arms, a step
 # size at which this network settles (docs/numerics.md: smaller steps are stable).
-SPIRAL_SAMPLES_PER_CLASS, SPIRAL_CLASSES = 100, 3
 SPIRAL_HIDDEN = 20
 SPIRAL_EPSILON = 0.002
 SPIRAL_PASSES = 5000

@@ -185,7 +185,7 @@ class FastBPClassifier(ClassifierMixin, BaseEstimator):
         if self.batch_size == "auto":
             return min(200, num_samples)
         if self.batch_size > num_samples:
-            warnings.warn("Got `batch_size` larger than sample size. It is going to be clipped")
+            warnings.warn("Got `batch_size` larger than sample size. It is going to be clipped", stacklevel=4)
         return min(self.batch_size, num_samples)
 
     def _train(self, X, y, passes):

@@ -16,6 +16,8 @@ EPSILON = 0.01
 REG_LAMBDA = 0.01
 NUM_PASSES = 20000
 SEED = 0
+# The many-class exercise: three spiral arms of 100 points (datasets.make_spiral).
+SPIRAL_SAMPLES_PER_CLASS, SPIRAL_CLASSES = 100, 3
 # A fresh test sample is drawn with the training sample's seed + TEST_SEED_OFFSET.
 TEST_SEED_OFFSET = 1
 # Losses are recorded every RECORD_EVERY passes for diagnostics.classify_run:

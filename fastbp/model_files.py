@@ -240,7 +240,8 @@ def _rebuild(header, arrays, path):
     except (TypeError, ValueError) as err:
         raise ModelFileError("%s holds an invalid model: %s" % (path, err)) from None
     if list(sizes) != header.get("layer_sizes"):
-        raise ModelFileError("%s: its layers %s are not the header's %s" % (path, list(sizes), header.get("layer_sizes")))
+        raise ModelFileError("%s: its layers %s are not the header's %s"
+                             % (path, list(sizes), header.get("layer_sizes")))
     kind = header["kind"]
     expected = {"model": set(), "training_run": {"loss_passes", "losses"},
                 "classifier": {"classes", "loss_curve"} | ({"feature_names_in"} & set(arrays))}[kind]

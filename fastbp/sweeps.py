@@ -20,7 +20,6 @@ import numpy as np
 from . import _validation as check
 from . import datasets, diagnostics, lecture, progress, trainer
 
-SPIRAL_SAMPLES_PER_CLASS, SPIRAL_CLASSES = 100, 3
 DEFAULT_HIDDEN = (1, 2, 3, 5, 20)
 DATA_SETS = ("moons", "spiral")
 BACKENDS = ("threads", "processes")
@@ -73,7 +72,7 @@ def load_data(data, seed):
     if data == "moons":
         draw = lambda s: datasets.make_moons(lecture.DATA_SIZE, noise=lecture.DATA_NOISE, seed=s)  # noqa: E731
     elif data == "spiral":
-        draw = lambda s: datasets.make_spiral(SPIRAL_SAMPLES_PER_CLASS, SPIRAL_CLASSES, seed=s)  # noqa: E731
+        draw = lambda s: datasets.make_spiral(lecture.SPIRAL_SAMPLES_PER_CLASS, lecture.SPIRAL_CLASSES, seed=s)  # noqa: E731
     else:
         raise ValueError("data must be one of %s, got %r" % (DATA_SETS, data))
     return draw(seed) + draw(seed + lecture.TEST_SEED_OFFSET)

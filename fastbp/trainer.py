@@ -228,7 +228,8 @@ def _check_training_memory(X, sizes, backend, num_passes, steps_per_pass, loss_e
         + 8 * N * min(num_passes, MAX_PASSES_PER_CALL) * (batch_size < N))  # minibatch orders
     if backend == "cython":
         needed += itemsize * (X.size  # X feature-major
-                              + num_threads * _kernels.block_rows_for(sizes, batch_size, itemsize) * (2 * units + sizes[-1] + 1)
+                              + num_threads * _kernels.block_rows_for(sizes, batch_size, itemsize)
+                              * (2 * units + sizes[-1] + 1)
                               + 16 * num_params)  # the slabs' gradients
     else:
         # the reference's full-batch (or batch) arrays: activations, deltas, probabilities, gradients
@@ -479,7 +480,7 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
             if print_loss:
                 for i in range(0, num_passes, reference.LOSS_PRINT_EVERY):
                     runner.run(passes_done, i - passes_done)
-                    before = network.snapshot()  # a printed pass is run on its own, to be undone if its loss is not finite
+                    before = network.snapshot()  # a printed pass runs alone, undone if its loss is not finite
                     runner.run(i, 1)
                     passes_done = i + 1
                     recorded_here = loss_every and i % loss_every == 0
@@ -492,9 +493,9 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     except _Diverged as diverged:
         from . import diagnostics  # only here: import fastbp does not load it
 
+        suggested = diagnostics.suggest_epsilon(start, X, y, reg_lambda, epsilon, float(epsilons.max()))
         message = _divergence_message(diverged.pass_index, diverged.what, epsilon,
-                                      float(epsilons[diverged.pass_index * steps_per_pass]),
-                                      diagnostics.suggest_epsilon(start, X, y, reg_lambda, epsilon, float(epsilons.max())))
+                                      float(epsilons[diverged.pass_index * steps_per_pass]), suggested)
         if on_divergence == "raise":
             raise DivergenceError(message, diverged.pass_index) from None
         warnings.warn(message + "; returning the model before that pass", DivergenceWarning, stacklevel=2)

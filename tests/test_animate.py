@@ -184,3 +184,30 @@ def test_the_closing_frames_show_what_changes_between_the_last_two_passes(moons,
     assert len(rings) == 1 and rings[0].get_visible() and len(rings[0].get_offsets()) == flips
     draw(0)
     assert not rings[0].get_visible()
+
+
+def test_spike_passes_parameters_each_change_the_tops():
+    losses = np.linspace(1.0, 0.1, 3000)
+    for pass_index, loss in {500: 1.3, 530: 1.6, 2000: 0.5}.items():
+        losses[pass_index] = loss
+    # expected from the definition: the peaks above factor x the lowest loss so far (1.53, 1.90
+    # and 1.25 times it here), merged when at most `separation` passes apart, the `limit` highest kept
+    assert animate.spike_passes(losses) == [500, 530, 2000]
+    assert animate.spike_passes(losses, separation=29) == [500, 530, 2000]
+    assert animate.spike_passes(losses, separation=30) == [530, 2000]
+    assert animate.spike_passes(losses, limit=2) == [500, 530]
+    assert animate.spike_passes(losses, factor=1.3) == [500, 530]
+    assert animate.spike_passes(losses, factor=2.0) == []
+
+
+def test_frame_passes_spacing_follows_log_frames():
+    losses = np.linspace(1.0, 0.1, 20000)
+    few, many = animate.frame_passes(losses, log_frames=10), animate.frame_passes(losses, log_frames=100)
+    assert len(few) < 14 < 60 < len(many)
+    assert few[0] == many[0] == 0 and few[-2:] == many[-2:] == [19998, 19999]
+
+
+def test_animate_hidden_reaches_the_network(tmp_path):
+    X, y = fastbp.datasets.make_moons()
+    run, frames = animate.training_frames(X, y, 5, 0.01, 20, seed=0)
+    assert frames[-1].model["W1"].shape == (2, 5)

@@ -164,7 +164,8 @@ BAD_INPUTS = [
     ("train", "dtype='float16'", "ValueError: dtype must be float64 or float32", lambda d: train(d, dtype="float16")),
     ("train", "dtype=3", "TypeError: dtype must be 'float64' or 'float32'", lambda d: train(d, dtype=3)),
     ("train", "initial_model a list", "TypeError: initial_model must be a dict", lambda d: train(d, initial_model=[])),
-    ("train", "initial_model of other hidden sizes", "ValueError: initial_model has hidden layers (3,) but hidden is (4,)",
+    ("train", "initial_model of other hidden sizes",
+     "ValueError: initial_model has hidden layers (3,) but hidden is (4,)",
      lambda d: train(d, hidden=4, initial_model=d.model)),
     ("train", "initial_model read-only", "accepted",
      lambda d: train(d, initial_model={k: read_only(v) for k, v in d.model.items()})),
@@ -212,7 +213,8 @@ BAD_INPUTS = [
     ("predict", "X with 3 features for a 2-input model", "ValueError: X has 3 features but the model expects 2",
      lambda d: fastbp.predict(d.model, np.hstack([d.X, d.X[:, :1]]))),
     ("predict", "X one sample", "accepted", lambda d: fastbp.predict(d.model, d.X[:1])),
-    ("predict", "X 1-D (one sample, unwrapped)", "ValueError: X must be 2-D", lambda d: fastbp.predict(d.model, d.X[0])),
+    ("predict", "X 1-D (one sample, unwrapped)", "ValueError: X must be 2-D",
+     lambda d: fastbp.predict(d.model, d.X[0])),
     ("predict", "X with no samples", "ValueError: X is empty", lambda d: fastbp.predict(d.model, d.X[:0])),
     ("predict", "X complex", "TypeError: X must hold real numbers", lambda d: fastbp.predict(d.model, d.X + 0j)),
     ("predict", "X huge values (1e300)", "accepted", lambda d: fastbp.predict(d.model, d.X * HUGE)),
@@ -233,7 +235,8 @@ BAD_INPUTS = [
      lambda d: fastbp.calculate_loss(d.model, d.X, d.y.astype(float))),
     ("calculate_loss", "y label beyond the output layer", "ValueError: y has label 2 but the model has only 2 classes",
      lambda d: fastbp.calculate_loss(d.model, d.X, d.y * 2)),
-    ("calculate_loss", "y a single class", "accepted", lambda d: fastbp.calculate_loss(d.model, d.X, np.zeros_like(d.y))),
+    ("calculate_loss", "y a single class", "accepted",
+     lambda d: fastbp.calculate_loss(d.model, d.X, np.zeros_like(d.y))),
     ("calculate_loss", "y of strings", "TypeError: y must hold integer class labels",
      lambda d: fastbp.calculate_loss(d.model, d.X, d.y.astype(str))),
     ("calculate_loss", "y longer than X", "ValueError: y has 201 labels but X has 200 samples",
@@ -263,7 +266,8 @@ BAD_INPUTS = [
      lambda d: classifier(learning_rate_init=float("nan")).fit(d.X, d.y)),
     ("FastBPClassifier.fit", "learning_rate_init=2e8 (diverges)", "DivergenceError: training diverged at pass",
      lambda d: classifier(learning_rate_init=2e8, max_iter=500).fit(d.X, d.y)),
-    ("FastBPClassifier.predict", "before fit", "NotFittedError: is not fitted yet", lambda d: classifier().predict(d.X)),
+    ("FastBPClassifier.predict", "before fit", "NotFittedError: is not fitted yet",
+     lambda d: classifier().predict(d.X)),
     ("FastBPClassifier.predict", "X with 3 features", "ValueError: X has 3 features",
      lambda d: classifier().fit(d.X, d.y).predict(np.hstack([d.X, d.X[:, :1]]))),
     # ---- model files
@@ -284,7 +288,8 @@ BAD_INPUTS = [
     ("fastbp demo", "an unknown option", "exit 2: unrecognized arguments: --bogus", cli_call("demo", "--bogus")),
     ("fastbp demo", "--hidden 0", "exit 2: argument --hidden: value must be >= 1", cli_call("demo", "--hidden", "0")),
     ("fastbp demo", "--hidden abc", "exit 2: argument --hidden: invalid literal", cli_call("demo", "--hidden", "abc")),
-    ("fastbp demo", "--passes 10", "exit 2: argument --passes: value must be >= 200", cli_call("demo", "--passes", "10")),
+    ("fastbp demo", "--passes 10", "exit 2: argument --passes: value must be >= 200",
+     cli_call("demo", "--passes", "10")),
     ("fastbp demo", "--epsilon nan", "exit 2: argument --epsilon: value must be a finite positive number",
      cli_call("demo", "--epsilon", "nan")),
     ("fastbp demo", "--epsilon -1", "exit 2: argument --epsilon: value must be a finite positive number",
@@ -303,8 +308,10 @@ BAD_INPUTS = [
     ("fastbp check", "a backprop that raises", "exit 1: RuntimeError: not written yet",
      cli_call("check", "{tmp}/raising.py")),
     ("fastbp sweep", "--hidden 0", "exit 2: argument --hidden: value must be >= 1", cli_call("sweep", "--hidden", "0")),
-    ("fastbp sweep", "--epsilon abc", "exit 2: argument --epsilon: could not convert", cli_call("sweep", "--epsilon", "abc")),
-    ("fastbp sweep", "--passes 5", "exit 2: argument --passes: value must be >= 200", cli_call("sweep", "--passes", "5")),
+    ("fastbp sweep", "--epsilon abc", "exit 2: argument --epsilon: could not convert",
+     cli_call("sweep", "--epsilon", "abc")),
+    ("fastbp sweep", "--passes 5", "exit 2: argument --passes: value must be >= 200",
+     cli_call("sweep", "--passes", "5")),
     ("fastbp sweep", "--seed -1", "exit 2: argument --seed: value must be >= 0", cli_call("sweep", "--seed", "-1")),
     ("fastbp sweep", "--data bogus", "exit 2: argument --data: invalid choice", cli_call("sweep", "--data", "bogus")),
     ("fastbp sweep", "--activation softplus", "exit 2: argument --activation: invalid choice",
@@ -321,7 +328,8 @@ BAD_INPUTS = [
     ("fastbp sweep", "--out an existing file", "exit 2: exists and is not a directory",
      cli_call("sweep", "--out", "{tmp}/text.npz")),
     ("fastbp sweep", "--epsilon 1e6 (diverges)", "exit 0: the row's run_class is 'diverged'",
-     cli_call("sweep", "--hidden", "3", "--epsilon", "1e6", "--passes", "200", "--n-jobs", "1", "--out", "{tmp}/sweep")),
+     cli_call("sweep", "--hidden", "3", "--epsilon", "1e6", "--passes", "200", "--n-jobs", "1",
+              "--out", "{tmp}/sweep")),
 ]
 
 
@@ -351,14 +359,15 @@ def render_doc():
         "The exceptions: `TypeError` for a wrong kind of value, `ValueError` for a wrong value,",
         "`fastbp.DivergenceError` (a `ValueError`) when training produces a NaN or infinite loss or weight,",
         "`fastbp.ModelFileError` (a `ValueError`) for a file that is not a model file, `OSError`s for a path that",
-        "cannot be read, and scikit-learn's own errors from the estimator (`InvalidParameterError` is a `ValueError`). Sizes that would need more memory than",
+        "cannot be read, and scikit-learn's own errors from the estimator (`InvalidParameterError` is a `ValueError`). "
+        "Sizes that would need more memory than",
         "the machine has available are refused with a `ValueError` (\"... would need N GB of memory\") before",
         "anything is allocated. Inputs are never modified (tests/test_robustness.py).",
         "",
         "| Entry point | Input | Outcome |",
         "|---|---|---|",
     ]
-    for entry, case, outcome, call in BAD_INPUTS:
+    for entry, case, outcome, _call in BAD_INPUTS:
         lines.append("| `%s` | %s | %s |" % (entry, case.replace("|", "\\|"), outcome.replace("|", "\\|")))
     return "\n".join(lines) + "\n"
 
@@ -456,7 +465,7 @@ def exception_type(name):
 
 def test_rows_tested_elsewhere_name_an_existing_test():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for entry, case, outcome, test in BAD_INPUTS:
+    for _entry, _case, _outcome, test in BAD_INPUTS:
         if not callable(test):
             path, name = test.split("::")
             with open(os.path.join(root, path), encoding="utf-8") as file:

@@ -19,7 +19,8 @@ def test_a_correct_solution_passes():
 
 def test_an_averaged_gradient_is_named(tmp_path):
     buggy = tmp_path / "averaged.py"
-    buggy.write_text(SOLUTION.read_text().replace("dW2 = (a1.T).dot(delta3)", "dW2 = (a1.T).dot(delta3) / num_examples"))
+    buggy.write_text(SOLUTION.read_text().replace("dW2 = (a1.T).dot(delta3)",
+                                                  "dW2 = (a1.T).dot(delta3) / num_examples"))
     result = fastbp_check(buggy)
     assert result.returncode == 1
     dW2_lines = [line for line in result.stdout.splitlines() if line.strip().startswith("dW2")]

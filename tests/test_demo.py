@@ -387,7 +387,8 @@ def test_the_eighth_sweep_panel_plots_accuracy_against_H(figures, short_demo_exp
 def test_the_loss_curve_shows_the_last_passes_one_by_one(figures):
     whole, last = figures["loss_curve_h6.png"].axes
     passes = last.get_lines()[0].get_xdata()
-    np.testing.assert_array_equal(passes, np.arange(SHORT_DEMO["passes"] - demo.LAST_PASSES_SHOWN, SHORT_DEMO["passes"]))
+    first_shown = SHORT_DEMO["passes"] - demo.LAST_PASSES_SHOWN
+    np.testing.assert_array_equal(passes, np.arange(first_shown, SHORT_DEMO["passes"]))
     assert last.get_lines()[0].get_marker() not in (None, "None", "")
     assert len(whole.get_lines()[0].get_xdata()) == SHORT_DEMO["passes"]
 

@@ -278,3 +278,19 @@ def test_the_hint_scales_with_the_sharpness_the_schedule_and_the_data():
     assert diagnostics.suggest_epsilon(model, X, y, 1000.0, 1e6) < expected
     # a step already below the estimate: still a smaller one
     assert diagnostics.suggest_epsilon(model, X, y, 0.01, expected / 10) < expected / 10
+
+
+def test_largest_eigenvalue_gives_up_after_max_iterations():
+    # eigenvalues 1 and -1 of equal magnitude: the plain run never settles and the shifted
+    # one needs more than 3 iterations; the default budget is enough.
+    matrix = symmetric_matrix([1.0, -1.0, 0.5], seed=1)
+    with pytest.raises(ArithmeticError, match="did not converge in 3 iterations"):
+        diagnostics.largest_eigenvalue(lambda v: matrix @ v, 3, max_iterations=3)
+    assert diagnostics.largest_eigenvalue(lambda v: matrix @ v, 3) == pytest.approx(1.0, rel=SHARPNESS_RTOL)
+
+
+def test_largest_eigenvalue_seed_sets_the_start():
+    matrix = symmetric_matrix([3.0, 1.0, 0.5, 0.2], seed=2)
+    values = {diagnostics.largest_eigenvalue(lambda v: matrix @ v, 4, seed=seed) for seed in (0, 1)}
+    assert len(values) == 2  # two starts stop at two points within the residual
+    assert all(value == pytest.approx(3.0, rel=SHARPNESS_RTOL) for value in values)

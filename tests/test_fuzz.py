@@ -10,7 +10,7 @@ ModelFileError are ValueErrors). Results are checked against the NumPy
 reference (fastbp/reference.py).
 
 The runs are derandomized, so CI tries the same inputs every time. The counts
-of outcomes are printed at the end (pytest -s) and written to the file named by
+of outcomes are printed at the end of the run and written to the file named by
 FASTBP_FUZZ_REPORT when it is set.
 """
 
@@ -307,7 +307,8 @@ def models(draw, valid=False):
         with np.errstate(over="ignore"):  # 1e300 in a float32 model is infinite: refused, as it should be
             model["W%d" % l] = draw(hnp.arrays(np.float64, (sizes[l - 1], sizes[l]), elements=elements)).astype(dtype)
             model["b%d" % l] = draw(hnp.arrays(np.float64, (1, sizes[l]), elements=elements)).astype(dtype)
-    change = draw(st.sampled_from(["none", "activation"] if valid else ["none"] * 6 + ["activation", "bad activation", "drop b1", "transpose W1",
+    change = draw(st.sampled_from(["none", "activation"] if valid else
+                                  ["none"] * 6 + ["activation", "bad activation", "drop b1", "transpose W1",
                                                   "zero width", "int", "complex", "float16", "mixed", "extra key",
                                                   "list"]))
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -405,7 +406,8 @@ def test_estimator(child, data):
     X = data.draw(data_arrays(valid=not broken("X")), "X")
     y = data.draw(labels(X.shape[0] if X.ndim else 0, valid=not broken("y"), every_class=True), "y")
     params = data.draw(st.fixed_dictionaries({
-        "hidden_layer_sizes": st.sampled_from([(3,), 2, (2, 2)] + ([0, (), (10**5, 10**5)] if broken("params") else [])),
+        "hidden_layer_sizes": st.sampled_from([(3,), 2, (2, 2)]
+                                              + ([0, (), (10**5, 10**5)] if broken("params") else [])),
         "activation": st.sampled_from(["tanh", "logistic", "relu"] + (["identity"] if broken("params") else [])),
         "learning_rate_init": st.sampled_from([2.0, 0.1, 1e8] + ([-1.0] if broken("params") else [])),
         "max_iter": st.sampled_from([1, 5, 30]),

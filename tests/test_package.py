@@ -1,6 +1,7 @@
 """The package as a newcomer meets it: submodules reachable after a bare
 `import fastbp` without slowing it down, one version, every subpackage installed."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ def test_documented_submodules_work_after_import_fastbp_and_load_on_first_use():
 
 def test_an_unknown_attribute_is_still_an_attribute_error():
     try:
-        fastbp.no_such_submodule
+        _ = fastbp.no_such_submodule
     except AttributeError as err:
         assert "no_such_submodule" in str(err)
     else:
@@ -61,3 +62,20 @@ def test_fastbp_version_prints_the_packages_version():
     result = subprocess.run([sys.executable, "-m", "fastbp", "--version"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "fastbp %s\n" % fastbp.__version__
+
+
+def test_the_lectures_settings_are_written_once():
+    # fastbp/lecture.py is their home: no other module of the package assigns one of its names.
+    from fastbp import lecture
+
+    names = [name for name in vars(lecture) if name.isupper()]
+    assert {"DATA_SIZE", "DATA_NOISE", "REG_LAMBDA", "EPSILON", "NUM_PASSES", "SEED", "TEST_SEED_OFFSET",
+            "RECORD_EVERY", "MIN_PASSES"} <= set(names)
+    for path in (REPO / "fastbp").rglob("*.py"):
+        if path.name == "lecture.py":
+            continue
+        text = path.read_text()
+        for name in names:
+            assert not re.search(r"^\s*%s\s*=" % name, text, re.MULTILINE), (path.name, name)
+    for module in ("demo", "animate", "sweeps", "cli"):
+        assert re.search(r"\blecture\b", (REPO / "fastbp" / ("%s.py" % module)).read_text()), module

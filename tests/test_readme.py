@@ -2,6 +2,7 @@
 interpreter, every `fastbp ...` command line in it parses, and every link
 points at a heading or a file that exists."""
 
+import importlib.util
 import os
 import re
 import shlex
@@ -78,3 +79,57 @@ def test_every_link_points_at_something_real():
             assert link[1:] in anchors, link
         elif not re.match(r"\w+://", link):
             assert (REPO / link).exists(), link
+
+
+# ---------------------------------------------------------------- the README's figures about the code
+
+README = (REPO / "README.md").read_text()
+
+
+def mentioned(pattern):
+    """-> the numbers the README's text gives where ``pattern`` (one number group) matches."""
+    found = [float(value) for value in re.findall(pattern, " ".join(README.split()))]
+    assert found, "the README no longer says %r" % pattern
+    return found
+
+
+def test_the_mutation_count_is_the_tables():
+    spec = importlib.util.spec_from_file_location("mutations", REPO / "tools" / "mutations.py")
+    mutations = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mutations)
+    assert mentioned(r"applies (\d+) deliberate mistakes") == [len(mutations.MUTATIONS)]
+
+
+def test_the_figures_about_the_apps_are_the_codes():
+    from fastbp import animate, demo, diagnostics, lecture, progress, sweeps
+
+    assert set(mentioned(r"`CLASSIFY_WINDOW` = (\d+)")) == {diagnostics.CLASSIFY_WINDOW}
+    assert set(mentioned(r"`MIN_CLASSIFIED_PASSES` = (\d+)")) == {diagnostics.MIN_CLASSIFIED_PASSES}
+    assert set(mentioned(r"shorter than (\d+) passes")) == {diagnostics.MIN_CLASSIFIED_PASSES}
+    assert set(mentioned(r"at least (\d+) of them")) == {diagnostics.MIN_LOSSES}
+    assert set(mentioned(r"`--passes` must be at least (\d+)")) == {lecture.MIN_PASSES}
+    assert set(mentioned(r"one every (\d+) passes")) == {lecture.RECORD_EVERY}
+    assert set(mentioned(r"the last (\d+) passes one by one")) == {demo.LAST_PASSES_SHOWN}
+    assert set(mentioned(r"a zoom on the last (\d+) passes")) == {animate.ZOOMED_PASSES}
+    sizes = re.search(r"sweeps the hidden-layer sizes ((?:\d+, )+\d+)", " ".join(README.split())).group(1)
+    assert tuple(int(size) for size in sizes.split(", ")) == demo.SWEEP_HIDDEN_SIZES
+    assert "has lasted half a second" in " ".join(README.split()) and progress.BAR_DELAY_SECONDS == 0.5
+    assert set(mentioned(r"`--scheduler-timeout` seconds \(default (\d+)\)")) == {sweeps.SCHEDULER_TIMEOUT_SECONDS}
+    assert set(mentioned(r"each for the lecture's (\d+) passes")) == {lecture.NUM_PASSES}
+
+
+def test_the_progress_example_shows_a_bar(monkeypatch, capsys):
+    # The README's train(..., progress=True) line must run long enough for the bar's delay.
+    import fastbp
+    from fastbp import progress
+
+    line = next(line for block in PYTHON_BLOCKS for line in block.splitlines() if "progress=True" in line)
+    drawn = progress.progress_bar
+
+    def on_a_terminal(total, description, unit, enabled=None, **options):
+        return drawn(total, description, unit, enabled=True if enabled is None else enabled, **options)
+
+    monkeypatch.setattr(progress, "progress_bar", on_a_terminal)
+    X, y = fastbp.datasets.make_moons(200, noise=0.20, seed=0)
+    exec(line.split("#")[0], {"fastbp": fastbp, "X": X, "y": y})
+    assert "training" in capsys.readouterr().err

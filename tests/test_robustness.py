@@ -50,7 +50,8 @@ def test_divergence_raises_naming_the_first_non_finite_pass(moons, backend, loss
     expected_pass, _, _ = reference_divergence(X, y, 3, DIVERGING_EPSILON, DIVERGING_PASSES, loss_every == 1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # NumPy's overflow warnings must not leak through: the error says it
-        with pytest.raises(fastbp.DivergenceError, match=r"diverged at pass %d\b.*smaller epsilon" % expected_pass) as info:
+        with pytest.raises(fastbp.DivergenceError,
+                           match=r"diverged at pass %d\b.*smaller epsilon" % expected_pass) as info:
             fastbp.train(X, y, 3, num_passes=DIVERGING_PASSES, epsilon=DIVERGING_EPSILON, backend=backend,
                          loss_every=loss_every)
     assert info.value.pass_index == expected_pass
@@ -259,15 +260,15 @@ def test_thread_counts_give_identical_bits(threaded_jobs):
 
 def test_concurrent_trainings_give_the_serial_bits(threaded_jobs):
     serial = [fastbp.train(**job, num_threads=2) for job in threaded_jobs]
+
+    def work(index, start_together, results):
+        start_together.wait()
+        results[index] = fastbp.train(**threaded_jobs[index], num_threads=2)
+
     for _ in range(3):  # a race would show in some of the interleavings
         results = [None] * len(threaded_jobs)
         start_together = threading.Barrier(len(threaded_jobs))
-
-        def work(index):
-            start_together.wait()
-            results[index] = fastbp.train(**threaded_jobs[index], num_threads=2)
-
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(threaded_jobs))]
+        threads = [threading.Thread(target=work, args=(i, start_together, results)) for i in range(len(threaded_jobs))]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -62,8 +62,8 @@ def test_command_writes_the_csv_and_heat_map(tmp_path, capsys):
     table = printed.split("\n\nFiles written")[0].splitlines()
     assert table[0].split() == list(sweeps.COLUMNS)  # the printed table's header is the CSV's
     assert len(table) == 1 + len(written)
-    assert [line.split()[:3] for line in table[1:]] == [["%d" % row["hidden"], "%g" % row["epsilon"], "%d" % row["seed"]]
-                                                      for row in written]
+    assert [line.split()[:3] for line in table[1:]] == [
+        ["%d" % row["hidden"], "%g" % row["epsilon"], "%d" % row["seed"]] for row in written]
     local = sweeps.sweep(**SMALL_GRID)
     assert without_seconds(written) == without_seconds(local)
     assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -174,3 +174,12 @@ def test_the_heat_map_says_what_its_cells_are_on_a_scale_that_tells_them_apart(t
     assert sweeps.color_limits([0.799, 0.97]) == pytest.approx((0.75, 1.0))
     assert sweeps.color_limits([0.5, 0.61]) == pytest.approx((0.5, 0.65))
     assert sweeps.color_limits([float("nan")]) == (0.0, 1.0)
+
+
+def test_a_bar_waits_its_delay_and_shows_only_when_enabled(capsys):
+    from fastbp import progress
+
+    for enabled, delay, shown in ((True, 0, True), (True, 1000, False), (False, 0, False)):
+        with progress.progress_bar(3, "waiting", "network", enabled=enabled, delay=delay, mininterval=0) as bar:
+            bar.update(3)
+        assert ("waiting" in capsys.readouterr().err) is shown, (enabled, delay)

@@ -188,8 +188,8 @@ MUTATIONS = (
              "            fold_lanes(grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l), J * K)\n",
              "            pass\n", BLOCKED),
     mutation("tiled weight gradient: partial sums not zeroed at a slab's start", DRIVER,
-             "            memset(thread_lanes(ws, thread, l), 0,", "            pass  # (thread_lanes(ws, thread, l), 0,",
-             BLOCKED),
+             "            memset(thread_lanes(ws, thread, l), 0,",
+             "            pass  # (thread_lanes(ws, thread, l), 0,", BLOCKED),
     mutation("tiled weight gradient: the samples after the last full lane group dropped", "src/products_kernels.h",
              "*lane = SFMA(A[a * ld_a + i], B[b * n + i], *lane);", "*lane = *lane;",
              "tests/test_products.py"),
@@ -473,7 +473,7 @@ def main(argv=None):
     results = {}
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {name: pool.submit(job) for name, _, job in jobs}
-        for name, files, _ in jobs:
+        for name, _files, _ in jobs:
             results[name] = futures[name].result()
             print("  %s: %s" % (results[name][0], name), file=sys.stderr, flush=True)
 
