@@ -69,10 +69,11 @@ def run_animate(args, parser):
 
 def add_animate_command(subcommands):
     command = subcommands.add_parser(
-        "animate", help="the lecture's training as an animated GIF: the boundary moving, the loss growing",
+        "animate", help="the lecture's training as an animated GIF: the boundary moving, the loss falling",
         description="Train the lecture's network and write an animated GIF: its decision boundary after "
                     "logarithmically spaced passes (and at the top of each spike of the loss) beside the "
-                    "loss curve up to that pass, ending with the last two passes, one pass apart.")
+                    "loss curve up to that pass, ending with the last two passes, one pass apart, and what "
+                    "changes between them. Passes count from 0, as in the lecture's printed losses.")
     command.add_argument("--hidden", type=check.int_argument(1), default=lecture.HIDDEN,
                          help="hidden-layer size (default: %d)" % lecture.HIDDEN)
     command.add_argument("--epsilon", type=check.positive_real_argument(), default=lecture.EPSILON,

@@ -211,3 +211,9 @@ def test_animate_hidden_reaches_the_network(tmp_path):
     X, y = fastbp.datasets.make_moons()
     run, frames = animate.training_frames(X, y, 5, 0.01, 20, seed=0)
     assert frames[-1].model["W1"].shape == (2, 5)
+
+
+def test_the_commands_help_does_not_say_the_loss_grows(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "growing" not in capsys.readouterr().out

@@ -423,7 +423,7 @@ def test_a_converged_runs_last_losses_are_labelled_without_an_offset():
                                               (diagnostics.IRREGULAR, "still moving")])
 def test_the_animation_hint_says_how_the_run_ends(run_class, words):
     hint = demo.animation_hint(run_class)
-    assert words in hint and "growing" not in hint
+    assert words in hint and "growing" not in hint  # a loss "growing" reads as one increasing
     others = set(demo.ANIMATION_ENDINGS) - {run_class}
     assert all(demo.ANIMATION_ENDINGS[other] not in hint for other in others)
 
