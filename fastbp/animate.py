@@ -34,7 +34,7 @@ LOG_FRAMES = 48
 # this factor. Each spike gets a frame at its top (at most MAX_SPIKE_FRAMES, the highest).
 SPIKE_FACTOR = 1.2
 MAX_SPIKE_FRAMES = 12
-# Peaks closer than this belong to one spike (a spike alternates as it decays).
+# Peaks at most this many passes apart belong to one spike (a spike alternates as it decays).
 SPIKE_SEPARATION = 20
 # The closing frames, alternating the last two passes this many times each.
 CLOSING_REPEATS = 3
