@@ -195,10 +195,15 @@ def _difference_product(model, X, y, reg_lambda):
     return product
 
 
+# value / power is computed with rounding (0.3 / 0.1 = 2.9999999999999996): this
+# relative slack keeps a value on a digit there, far below a digit's width.
+ROUND_DOWN_SLACK = 1e-12
+
+
 def _round_down(value):
     """value rounded down to one significant digit: 0.0123 -> 0.01, 0.0678 -> 0.06."""
     power = 10.0 ** np.floor(np.log10(value))
-    return float(np.floor(value / power * (1 + 1e-12)) * power)
+    return float(np.floor(value / power * (1 + ROUND_DOWN_SLACK)) * power)
 
 
 def suggest_epsilon(model, X, y, reg_lambda, epsilon, largest_step=None):
