@@ -202,8 +202,9 @@ ROUND_DOWN_SLACK = 1e-12
 
 def _round_down(value):
     """value rounded down to one significant digit: 0.0123 -> 0.01, 0.0678 -> 0.06."""
-    power = 10.0 ** np.floor(np.log10(value))
-    return float(np.floor(value / power * (1 + ROUND_DOWN_SLACK)) * power)
+    exponent = int(np.floor(np.log10(value)))
+    digit = int(np.floor(value / 10.0 ** exponent * (1 + ROUND_DOWN_SLACK)))
+    return float("%de%d" % (digit, exponent))  # the decimal itself: 3 * 0.1 would be 0.30000000000000004
 
 
 def suggest_epsilon(model, X, y, reg_lambda, epsilon, largest_step=None):

@@ -292,7 +292,7 @@ MUTATIONS = (
              "LogLocator(subs=LOSS_TICK_MULTIPLES)", "LogLocator()",
              "tests/test_animate.py::test_the_log_axes_carry_readable_tick_labels"),
     mutation("divergence hint's rounding without its slack", "fastbp/diagnostics.py",
-             "np.floor(value / power * (1 + ROUND_DOWN_SLACK))", "np.floor(value / power)",
+             "value / 10.0 ** exponent * (1 + ROUND_DOWN_SLACK)", "value / 10.0 ** exponent",
              "tests/test_diagnostics.py::test_the_hints_rounding_keeps_a_value_on_a_digit_and_only_that"),
     mutation("divergence hint back to epsilon / 10", "fastbp/diagnostics.py",
              "return suggested if suggested < epsilon else _round_down(epsilon / 2)", "return epsilon / 10",
