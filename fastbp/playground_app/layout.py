@@ -285,12 +285,14 @@ class Page:
         redraws = sum(1 for t in self._redraw_times if t > now - 1.0)
         test = progress.curve_test[-1] if progress.curve_test else float("nan")
         state = "training" if self.session.playing else "paused"
-        self.status.object = (
+        status = (
             "<div id='fbp-status'><b>pass <span id='fbp-passes'>%d</span></b> &middot; %s &middot; "
             "<span id='fbp-rate'>%.0f</span> passes/s &middot; <span id='fbp-redraws'>%d</span> redraws/s &middot; "
             "train loss <span id='fbp-train-loss'>%.6f</span> &middot; test loss %s</div>"
             % (progress.passes, state, progress.passes_per_second if self.session.playing else 0.0, redraws,
                progress.curve_train[-1], "%.6f" % test if test == test else "(no test points)"))
+        if status != self.status.object:  # an unchanged text is not sent to the browser again
+            self.status.object = status
 
     def _show_printed(self, progress):
         lines = ["Loss after iteration %i: %f" % (i, loss) for i, loss in progress.printed]

@@ -6,6 +6,7 @@ the tab closes, Bokeh destroys the session within about a second
 (UNUSED_SESSION_MILLISECONDS) and the page's training stops with it.
 """
 
+import logging
 import socket
 import sys
 import webbrowser
@@ -21,6 +22,7 @@ LOCAL_HOST = "127.0.0.1"
 DEFAULT_PORT = 5006  # Bokeh's and Panel's usual port
 # A closed tab's session is noticed and destroyed within about this long.
 UNUSED_SESSION_MILLISECONDS = 1000
+OPEN_PAGES = set()  # the served pages, closed when the server stops
 
 
 def _page_maker(student, verdict):
@@ -28,7 +30,12 @@ def _page_maker(student, verdict):
         strings = S.query_to_strings(pn.state.session_args or {})
         page = Page(strings, student, verdict, location=pn.state.location)
         page.start()
-        pn.state.on_session_destroyed(lambda context: page.close())
+        OPEN_PAGES.add(page)
+
+        def closed(context):
+            page.close()
+            OPEN_PAGES.discard(page)
+        pn.state.on_session_destroyed(closed)
         return page.panel()
     return make_page
 
@@ -57,19 +64,24 @@ def serve(host=LOCAL_HOST, port=DEFAULT_PORT, open_browser=True, backprop_path=N
     origins = ["%s:%d" % (name, port) for name in ("localhost", LOCAL_HOST)] if host == LOCAL_HOST else ["*"]
     server = pn.serve({"/": _page_maker(student, verdict)}, port=port, address=host, websocket_origin=origins,
                       show=False, start=False, title="fastbp playground", verbose=False,
-                      check_unused_sessions=UNUSED_SESSION_MILLISECONDS,
-                      unused_session_lifetime=UNUSED_SESSION_MILLISECONDS)
+                      check_unused_sessions_milliseconds=UNUSED_SESSION_MILLISECONDS,
+                      unused_session_lifetime_milliseconds=UNUSED_SESSION_MILLISECONDS)
+    # A tab closed between two redraws makes Bokeh log each update it could not send: expected, not news.
+    logging.getLogger("bokeh.server.views.ws").setLevel(logging.ERROR)
     server.start()
     url = "http://%s:%d/" % ("localhost" if host in (LOCAL_HOST, "0.0.0.0") else host, port)
     print("fastbp playground at %s (Ctrl-C stops it)" % url, flush=True)
     if open_browser:
         webbrowser.open(url)
     try:
-        server.io_loop.start()
-    except KeyboardInterrupt:
-        print("\nfastbp playground: stopped", flush=True)
+        server.io_loop.start()  # Panel's Ctrl-C handler stops the loop, and this returns
+    except KeyboardInterrupt:  # a second Ctrl-C while it stops
+        pass
     finally:
+        for page in list(OPEN_PAGES):
+            page.close()
         server.stop()
+    print("\nfastbp playground: stopped", flush=True)
     return 0
 
 

@@ -29,6 +29,9 @@ CHUNK_SECONDS = 0.04  # a quarter of a redraw period at 10 redraws a second, so 
 MAX_CHUNK_GROWTH = 16  # a chunk is at most this many times the last: one fast chunk may be noise
 MAX_CURVE_POINTS = 4000  # the loss curve keeps every other point once it is this long
 SHARPNESS_SECONDS = 0.5  # how often the sharpness is measured while training
+# Power iteration's limit on the page: enough for the lecture's networks (a few hundred at most, see
+# fastbp.diagnostics); a network whose two largest eigenvalues are closer is left unmeasured.
+SHARPNESS_MAX_ITERATIONS = 2000
 RATE_SMOOTHING = 0.3  # weight of the newest chunk in the passes-per-second shown
 
 
@@ -265,8 +268,9 @@ class TrainingSession:
                 continue
             model64 = {name: np.asarray(value, dtype=np.float64) for name, value in progress.model.items()}
             try:
-                value = diagnostics.sharpness(model64, X, y, settings.l2)
-            except (ArithmeticError, ValueError):  # no convergence, or weights that overflow
+                value = self._sharpness(model64, X, y, settings.l2, generation)
+            except (ArithmeticError, _Stopped):  # no convergence, overflow (FloatingPointError), or closed
+                measured = (generation, progress.passes)  # not again for the same model
                 continue
             measured = (generation, progress.passes)
             step = current_step_size(settings, progress.passes, len(X))
@@ -275,6 +279,29 @@ class TrainingSession:
                     self.progress = Progress(**dict(vars(self.progress),
                                                     sharpness=self.progress.sharpness + [(progress.passes, value,
                                                                                           2.0 / step)]))
+
+
+    def _sharpness(self, model, X, y, reg_lambda, generation):
+        """fastbp.diagnostics.sharpness, with at most SHARPNESS_MAX_ITERATIONS products, given up
+        (_Stopped) as soon as the session closes or starts over."""
+        names = reference.parameter_names(reference.num_layers(model))
+        shapes = [model[name].shape for name in names]
+        bounds = np.cumsum([0] + [model[name].size for name in names])
+
+        def product(flat):
+            if self._closed.is_set() or generation != self._generation:
+                raise _Stopped()
+            direction = {name: flat[start:stop].reshape(shape)
+                         for name, shape, start, stop in zip(names, shapes, bounds[:-1], bounds[1:])}
+            with np.errstate(over="raise", invalid="raise"):
+                result = diagnostics.hessian_vector_product(model, X, y, reg_lambda, direction)
+            return np.concatenate([result[name].ravel() for name in names])
+
+        return diagnostics.largest_eigenvalue(product, int(bounds[-1]), max_iterations=SHARPNESS_MAX_ITERATIONS)
+
+
+class _Stopped(Exception):
+    """The session closed or started over while its sharpness was being measured."""
 
 
 def current_step_size(settings, passes, num_train):
