@@ -6,7 +6,7 @@ the browser, which is what lets the page redraw many times a second.
 """
 
 import numpy as np
-from bokeh.models import ColumnDataSource, Range1d
+from bokeh.models import ColumnDataSource, LinearColorMapper, Range1d
 from bokeh.plotting import figure
 
 from .. import reference
@@ -16,7 +16,7 @@ from .data import features, grid
 CLASS_COLOURS = np.array([[245, 147, 34], [8, 119, 189], [90, 160, 44]], dtype=np.float64)  # orange, blue, green
 CLASS_HEX = ["#f59322", "#0877bd", "#5aa02c"]
 NEGATIVE, POSITIVE = CLASS_COLOURS[0], CLASS_COLOURS[1]  # the sign of a weight or of a unit's output
-BOUNDARY_RESOLUTION = 100  # grid points per side of the decision boundary's picture
+BOUNDARY_RESOLUTION = 80  # grid points per side of the decision boundary's picture
 UNIT_RESOLUTION = 32  # grid points per side of each unit's small picture
 BOUNDARY_ALPHA = 0.55  # the picture's opacity under the points
 
@@ -27,23 +27,34 @@ def _rgba(rgb, alpha=1.0):
     return rgb[..., 0] | (rgb[..., 1] << 8) | (rgb[..., 2] << 16) | (np.uint32(round(255 * alpha)) << 24)
 
 
-def diverging_image(values):
-    """values (n, n) in -1..1 -> RGBA: orange for -1, white for 0, blue for +1, as TensorFlow Playground."""
-    values = np.clip(values, -1.0, 1.0)[..., None]
+PALETTE_LEVELS = 256  # the unit pictures' colours: this many steps from orange through white to blue
+
+
+def _diverging_palette():
+    levels = np.linspace(-1.0, 1.0, PALETTE_LEVELS)[:, None]
     white = np.full(3, 255.0)
-    rgb = np.where(values < 0, white + (white - NEGATIVE) * values, white + (POSITIVE - white) * values)
-    return _rgba(rgb)
+    return _rgba(np.where(levels < 0, white + (white - NEGATIVE) * levels, white + (POSITIVE - white) * levels))
+
+
+DIVERGING_PALETTE = _diverging_palette()
+
+
+def diverging_image(values):
+    """values in -1..1 -> RGBA of the same shape: orange for -1, white for 0, blue for +1, as
+    TensorFlow Playground draws them (a lookup in DIVERGING_PALETTE)."""
+    levels = np.rint((np.clip(values, -1.0, 1.0) + 1.0) * ((PALETTE_LEVELS - 1) / 2.0)).astype(np.intp)
+    return DIVERGING_PALETTE[levels]
 
 
 def _scaled(values, activation):
-    """A unit's outputs mapped to -1..1 for its picture: tanh as it is, sigmoid 0..1 to -1..1,
-    ReLU (or an input feature) divided by its largest magnitude."""
+    """Units' outputs (points, units) mapped to -1..1 for their pictures: tanh as it is, sigmoid 0..1
+    to -1..1, ReLU (or an input feature) divided by each unit's largest magnitude."""
     if activation == "tanh":
         return values
     if activation == "sigmoid":
         return 2.0 * values - 1.0
-    largest = np.max(np.abs(values))
-    return values / largest if largest > 0 else values
+    largest = np.max(np.abs(values), axis=0)
+    return values / np.where(largest > 0, largest, 1.0)
 
 
 def _set_range(axis_range, start, end):
@@ -108,10 +119,11 @@ class LossPicture:
 
     def update(self, progress, student):
         test = np.array(progress.curve_test, dtype=np.float64)
-        self.source.data = dict(passes=progress.curve_passes, train=progress.curve_train,
-                                test=np.where(np.isfinite(test), test, np.nan))
+        self.source.data = dict(passes=np.array(progress.curve_passes, dtype=np.float64),
+                                train=np.array(progress.curve_train), test=test)
         if student is not None:
-            self.student.data = dict(passes=student.curve_passes, loss=student.curve_losses)
+            self.student.data = dict(passes=np.array(student.curve_passes, dtype=np.float64),
+                                     loss=np.array(student.curve_losses))
 
 
 class StabilityPicture:
@@ -130,11 +142,8 @@ class StabilityPicture:
         self.figure.legend.location = "bottom_right"
 
     def update(self, progress):
-        if progress.sharpness:
-            passes, values, limits = zip(*progress.sharpness)
-        else:
-            passes, values, limits = (), (), ()
-        self.source.data = dict(passes=list(passes), sharpness=list(values), limit=list(limits))
+        passes, values, limits = np.array(progress.sharpness, dtype=np.float64).reshape(-1, 3).T
+        self.source.data = dict(passes=passes, sharpness=values, limit=limits)
 
 
 UNIT_SIZE = 1.0  # a unit's picture is this wide in the diagram's coordinates
@@ -153,8 +162,10 @@ class NetworkPicture:
                              tools="", toolbar_location=None, x_range=Range1d(0, 1), y_range=Range1d(0, 1))
         self.figure.axis.visible = False
         self.figure.grid.visible = False
-        self.lines = ColumnDataSource(dict(xs=[], ys=[], width=[], colour=[]))
-        self.figure.multi_line("xs", "ys", source=self.lines, line_width="width", line_color="colour", line_alpha=0.7)
+        self.lines = ColumnDataSource(dict(x0=[], y0=[], x1=[], y1=[], width=[], sign=[]))
+        signs = LinearColorMapper(palette=[CLASS_HEX[0], CLASS_HEX[1]], low=-1.0, high=1.0)
+        self.figure.segment("x0", "y0", "x1", "y1", source=self.lines, line_width="width",
+                            line_color={"field": "sign", "transform": signs}, line_alpha=0.7)
         self.units = ColumnDataSource(dict(image=[], x=[], y=[], dw=[], dh=[]))
         self.figure.image_rgba("image", "x", "y", "dw", "dh", source=self.units)
         self.labels = ColumnDataSource(dict(x=[], y=[], text=[]))
@@ -185,17 +196,19 @@ class NetworkPicture:
         self.units.data = self._units(settings, data, model, positions)
 
     def _lines(self, model, positions):
+        """One segment per weight, layer by layer, in the order of W.ravel() (source unit j, target unit k)."""
         weights = [np.asarray(model["W%d" % l], dtype=np.float64) for l in range(1, len(positions))]
         largest = max(float(np.max(np.abs(W))) for W in weights) or 1.0
-        xs, ys, widths, colours = [], [], [], []
-        for W, sources, targets in zip(weights, positions[:-1], positions[1:]):
-            for j, (x0, y0) in enumerate(sources):
-                for k, (x1, y1) in enumerate(targets):
-                    xs.append([x0 + UNIT_SIZE / 2, x1 - UNIT_SIZE / 2])
-                    ys.append([y0, y1])
-                    widths.append(0.5 + MAX_LINE_WIDTH * abs(W[j, k]) / largest)
-                    colours.append(CLASS_HEX[1] if W[j, k] > 0 else CLASS_HEX[0])
-        return dict(xs=xs, ys=ys, width=widths, colour=colours)
+        ends = {"x0": [], "y0": [], "x1": [], "y1": []}
+        for sources, targets in zip(positions[:-1], positions[1:]):
+            sources, targets = np.array(sources), np.array(targets)
+            ends["x0"].append(np.repeat(sources[:, 0] + UNIT_SIZE / 2, len(targets)))
+            ends["y0"].append(np.repeat(sources[:, 1], len(targets)))
+            ends["x1"].append(np.tile(targets[:, 0] - UNIT_SIZE / 2, len(sources)))
+            ends["y1"].append(np.tile(targets[:, 1], len(sources)))
+        flat = np.concatenate([W.ravel() for W in weights])
+        return dict({name: np.concatenate(parts) for name, parts in ends.items()},
+                    width=0.5 + MAX_LINE_WIDTH * np.abs(flat) / largest, sign=np.sign(flat))
 
     def _units(self, settings, data, model, positions):
         plane = grid(data.bounds, UNIT_RESOLUTION)
@@ -204,12 +217,9 @@ class NetworkPicture:
         probabilities = reference.softmax_forward(np.asarray(outputs[-1], dtype=np.float64))
         layers = ([(inputs, "identity")] + [(a, settings.activation) for a in outputs[:-1]]
                   + [(probabilities, "sigmoid")])  # each output unit: its class's probability, 0..1
-        images, xs, ys = [], [], []
-        for (values, activation), centres in zip(layers, positions):
-            values = np.asarray(values, dtype=np.float64)
-            for k, (x, y) in enumerate(centres):
-                images.append(diverging_image(_scaled(values[:, k], activation).reshape(UNIT_RESOLUTION, -1)))
-                xs.append(x - UNIT_SIZE / 2)
-                ys.append(y - UNIT_SIZE / 2)
-        count = len(images)
-        return dict(image=images, x=xs, y=ys, dw=[UNIT_SIZE] * count, dh=[UNIT_SIZE] * count)
+        values = np.column_stack([_scaled(np.asarray(values, dtype=np.float64), activation)
+                                  for values, activation in layers])  # (grid points, every unit)
+        images = list(diverging_image(values.T.reshape(-1, UNIT_RESOLUTION, UNIT_RESOLUTION)))
+        centres = np.array([centre for layer in positions for centre in layer])
+        xs, ys = centres[:, 0] - UNIT_SIZE / 2, centres[:, 1] - UNIT_SIZE / 2
+        return dict(image=images, x=xs, y=ys, dw=np.full(len(images), UNIT_SIZE), dh=np.full(len(images), UNIT_SIZE))

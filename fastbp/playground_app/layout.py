@@ -45,6 +45,12 @@ def _escape(text):
     return html.escape(str(text))
 
 
+def _set_text(pane, markup):
+    """Change a text pane only if its text changes: every change is sent to the browser and laid out again."""
+    if pane.object != markup:
+        pane.object = markup
+
+
 class Page:
     """A playground page. ``location``: the page's address to read settings from and write them to
     (pn.state.location in a served app), or None in a notebook."""
@@ -243,9 +249,9 @@ class Page:
 
     def _show_messages(self, diverged=""):
         lines = list(self.messages) + ([diverged] if diverged else [])
-        self.message.object = ("<div id='fbp-message' style='color:#b00020;border:1px solid #b00020;padding:4px 8px'>"
-                               + "<br>".join(_escape(line) for line in lines) + "</div>"
-                               if lines else "<div id='fbp-message'></div>")
+        box = "style='color:#b00020;border:1px solid #b00020;padding:4px 8px'" if lines else ""
+        text = "<br>".join(_escape(line) for line in lines)
+        _set_text(self.message, "<div id='fbp-message' %s>%s</div>" % (box, text))
 
     # ------------------------------------------------------------ redrawing
 
@@ -291,15 +297,14 @@ class Page:
             "train loss <span id='fbp-train-loss'>%.6f</span> &middot; test loss %s</div>"
             % (progress.passes, state, progress.passes_per_second if self.session.playing else 0.0, redraws,
                progress.curve_train[-1], "%.6f" % test if test == test else "(no test points)"))
-        if status != self.status.object:  # an unchanged text is not sent to the browser again
-            self.status.object = status
+        _set_text(self.status, status)
 
     def _show_printed(self, progress):
         lines = ["Loss after iteration %i: %f" % (i, loss) for i, loss in progress.printed]
         if len(lines) > PRINTED_LINES_SHOWN:  # the first two (the lecture's checkpoints 0 and 1000) and the last ones
             lines = lines[:2] + ["..."] + lines[3 - PRINTED_LINES_SHOWN:]
-        self.printed.object = ("<div><b>the lecture's printout</b><pre id='fbp-printed' style='font-size:11px'>%s"
-                               "</pre></div>" % _escape("\n".join(lines)))
+        _set_text(self.printed, "<div><b>the lecture's printout</b><pre id='fbp-printed' style='font-size:11px'>%s"
+                                "</pre></div>" % _escape("\n".join(lines)))
 
     def _show_stability(self, settings, progress):
         if settings.activation != "tanh":
@@ -315,9 +320,9 @@ class Page:
                    if run_class else "Run class: shown after %d passes at one step size (full batch)."
                    % diagnostics.CLASSIFY_WINDOW)
         step = current_step_size(settings, progress.passes, len(self.session.X_train))
-        self.stability_text.object = ("<div id='fbp-stability'>%s (current step %g)<br>%s<br><small>%s</small></div>"
-                                      % (_escape(measured), step, verdict, _escape(EDGE_OF_STABILITY)))
+        _set_text(self.stability_text, "<div id='fbp-stability'>%s (current step %g)<br>%s<br><small>%s</small></div>"
+                  % (_escape(measured), step, verdict, _escape(EDGE_OF_STABILITY)))
 
     def _show_student(self, student):
-        self.student_text.object = "<div id='fbp-student'>%s<br><pre>%s</pre></div>" % (
-            _escape(student.summary), _escape(self.verdict))
+        _set_text(self.student_text, "<div id='fbp-student'>%s<br><pre>%s</pre></div>"
+                  % (_escape(student.summary), _escape(self.verdict)))

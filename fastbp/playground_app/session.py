@@ -29,6 +29,9 @@ CHUNK_SECONDS = 0.04  # a quarter of a redraw period at 10 redraws a second, so 
 MAX_CHUNK_GROWTH = 16  # a chunk is at most this many times the last: one fast chunk may be noise
 MAX_CURVE_POINTS = 4000  # the loss curve keeps every other point once it is this long
 SHARPNESS_SECONDS = 0.5  # how often the sharpness is measured while training
+# ... but no more often than this many times its own duration, so that its NumPy work (which
+# holds the GIL between small operations) leaves the redraws most of the time on a large network.
+SHARPNESS_TIME_RATIO = 5
 # Power iteration's limit on the page: enough for the lecture's networks (a few hundred at most, see
 # fastbp.diagnostics); a network whose two largest eigenvalues are closer is left unmeasured.
 SHARPNESS_MAX_ITERATIONS = 2000
@@ -260,26 +263,28 @@ class TrainingSession:
 
     def _measure_sharpness(self):
         measured = (None, -1)
-        while not self._closed.wait(SHARPNESS_SECONDS):
+        pause = SHARPNESS_SECONDS
+        while not self._closed.wait(pause):
             with self._lock:
                 settings, progress, generation = self.settings, self.progress, self._generation
                 X, y = self.X_train, self.data.y_train
             if settings.activation != "tanh" or (generation, progress.passes) == measured:
                 continue
             model64 = {name: np.asarray(value, dtype=np.float64) for name, value in progress.model.items()}
+            started = time.perf_counter()
+            measured = (generation, progress.passes)
             try:
                 value = self._sharpness(model64, X, y, settings.l2, generation)
             except (ArithmeticError, _Stopped):  # no convergence, overflow (FloatingPointError), or closed
-                measured = (generation, progress.passes)  # not again for the same model
                 continue
-            measured = (generation, progress.passes)
+            finally:
+                pause = max(SHARPNESS_SECONDS, SHARPNESS_TIME_RATIO * (time.perf_counter() - started))
             step = current_step_size(settings, progress.passes, len(X))
             with self._lock:
                 if generation == self._generation:
                     self.progress = Progress(**dict(vars(self.progress),
                                                     sharpness=self.progress.sharpness + [(progress.passes, value,
                                                                                           2.0 / step)]))
-
 
     def _sharpness(self, model, X, y, reg_lambda, generation):
         """fastbp.diagnostics.sharpness, with at most SHARPNESS_MAX_ITERATIONS products, given up
