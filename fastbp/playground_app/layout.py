@@ -11,6 +11,7 @@ import time
 import traceback
 
 import panel as pn
+from bokeh.models import Div
 
 from .. import diagnostics
 from . import settings as S
@@ -45,10 +46,10 @@ def _escape(text):
     return html.escape(str(text))
 
 
-def _set_text(pane, markup):
-    """Change a text pane only if its text changes: every change is sent to the browser and laid out again."""
-    if pane.object != markup:
-        pane.object = markup
+def _set_text(div, markup):
+    """Change a text only if it changes: every change is sent to the browser and laid out again."""
+    if div.text != markup:
+        div.text = markup
 
 
 class Page:
@@ -112,12 +113,14 @@ class Page:
         self.loss = LossPicture(with_student=bool(verdict))
         self.network = NetworkPicture()
         self.stability = StabilityPicture()
-        self.message = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.status = pn.pane.HTML("", width=560)
-        self.printed = pn.pane.HTML("", width=300)
-        self.stability_text = pn.pane.HTML("", width=420)
+        # Texts that change while training are Bokeh Divs: a new text is one property sent, with
+        # none of a Panel pane's rendering on the server.
+        self.message = Div(text="", width=1100)
+        self.status = Div(text="", width=1100)
+        self.printed = Div(text="", width=300)
+        self.stability_text = Div(text="", width=420)
         self.student_boundary = BoundaryPicture("your backprop's decision boundary", 300, 300) if verdict else None
-        self.student_text = pn.pane.HTML("", width=420)
+        self.student_text = Div(text="", width=600)
         self.verdict = verdict
 
     def panel(self):
@@ -134,13 +137,14 @@ class Page:
         buttons = pn.Row(b["play"], b["pause"], b["step"], b["reset"], b["lecture"], b["stable"])
         pictures = pn.Column(
             pn.Row(pn.pane.Bokeh(self.boundary.figure), pn.pane.Bokeh(self.network.figure)),
-            pn.Row(pn.pane.Bokeh(self.loss.figure), pn.pane.Bokeh(self.stability.figure), self.printed),
-            self.stability_text)
+            pn.Row(pn.pane.Bokeh(self.loss.figure), pn.pane.Bokeh(self.stability.figure), pn.pane.Bokeh(self.printed)),
+            pn.pane.Bokeh(self.stability_text))
         if self.verdict:
-            pictures.append(pn.Row(pn.pane.Bokeh(self.student_boundary.figure), self.student_text))
+            pictures.append(pn.Row(pn.pane.Bokeh(self.student_boundary.figure), pn.pane.Bokeh(self.student_text)))
         header = pn.pane.HTML("<h2>fastbp playground</h2><p>The backprop lecture's network, trained live by "
                               "fastbp's compiled kernels.</p>")
-        return pn.Column(header, buttons, self.status, self.message, pn.Row(controls, pictures))
+        return pn.Column(header, buttons, pn.pane.Bokeh(self.status), pn.pane.Bokeh(self.message),
+                         pn.Row(controls, pictures))
 
     # ------------------------------------------------------------ the controls
 
