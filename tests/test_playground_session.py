@@ -28,7 +28,7 @@ def wait_for(condition, what):
 
 @pytest.fixture
 def lecture_session():
-    session = T.TrainingSession(replace(S.LECTURE, stop_at=1001))
+    session = T.TrainingSession(replace(S.LECTURE, stop_at=1001, speed=0))
     yield session
     session.close()
 
@@ -63,7 +63,7 @@ def test_one_pass_is_one_pass_of_the_lecture(lecture_session):
 
 def test_a_diverging_run_stops_and_says_so():
     # tanh saturates instead; a ReLU network at this step overflows within 50 passes
-    session = T.TrainingSession(replace(S.LECTURE, activation="relu", epsilon=50.0))
+    session = T.TrainingSession(replace(S.LECTURE, activation="relu", epsilon=50.0, speed=0))
     try:
         session.play()
         wait_for(lambda: session.view()[2].diverged, "the divergence")
@@ -88,7 +88,7 @@ def test_closing_ends_the_worker_threads(lecture_session):
 def test_a_new_step_size_goes_on_from_the_pass_reached(lecture_session):
     lecture_session.play()
     wait_for(lambda: not lecture_session.playing, "the first 1001 passes")
-    lecture_session.apply(replace(S.LECTURE, epsilon=0.002, stop_at=1500))
+    lecture_session.apply(replace(S.LECTURE, epsilon=0.002, stop_at=1500, speed=0))
     lecture_session.play()
     wait_for(lambda: lecture_session.view()[2].passes == 1500 and not lecture_session.playing, "1500 passes")
     X, y = fastbp.datasets.make_moons(200, noise=0.20, seed=0)
@@ -99,12 +99,12 @@ def test_a_new_step_size_goes_on_from_the_pass_reached(lecture_session):
 
 
 def test_sharpness_is_measured_and_gives_a_stable_step():
-    session = T.TrainingSession(replace(S.LECTURE, stop_at=3000))
+    session = T.TrainingSession(replace(S.LECTURE, stop_at=3000, speed=0))
     try:
         session.play()
         wait_for(lambda: session.view()[2].sharpness, "a sharpness measurement")
         passes, value, limit = session.view()[2].sharpness[0]
-        model = None
+        assert passes == 0  # the initial model is measured first
         X, y = fastbp.datasets.make_moons(200, noise=0.20, seed=0)
         model = fastbp.train(X, y, 3, num_passes=passes).model if passes else reference.init_params((2, 3, 2), 0)
         assert value == pytest.approx(fastbp.diagnostics.sharpness(model, X, y, 0.01), rel=1e-6)
@@ -115,6 +115,27 @@ def test_sharpness_is_measured_and_gives_a_stable_step():
         session.close()
 
 
+def test_a_speed_limit_spreads_the_passes_over_time():
+    session = T.TrainingSession(replace(S.LECTURE, stop_at=1000, speed=2000))
+    try:
+        started = time.monotonic()
+        session.play()
+        wait_for(lambda: session.view()[2].passes == 1000, "1000 passes")
+        # at most 2000 passes a second: 1000 passes take half a second at least, however fast the machine
+        assert time.monotonic() - started >= 0.5 - 1 / T.SPEED_CHUNKS_PER_SECOND
+    finally:
+        session.close()
+
+
+def test_the_sharpness_is_measured_at_fixed_passes_whatever_the_speed():
+    passes, spaced = 0, []
+    while passes < 250000:
+        passes = T.next_sharpness_pass(passes)
+        spaced.append(passes)
+    assert spaced[:3] == [250, 500, 750] and 20000 in spaced and spaced[spaced.index(20000) + 1] == 22500
+    assert 200000 in spaced and spaced[spaced.index(200000) + 1] == 225000
+
+
 def test_a_continued_schedule_gives_the_rest_of_the_rates():
     schedule = schedules.get("inverse")
     np.testing.assert_array_equal(T.ContinuedSchedule(schedule, 700).rates(0.01, 300), schedule.rates(0.01, 1000)[700:])
@@ -122,7 +143,7 @@ def test_a_continued_schedule_gives_the_rest_of_the_rates():
 
 def test_the_run_class_appears_after_a_window_of_passes():
     # the lecture's H = 3 run at epsilon 0.01 ends in a period-2 cycle (docs/numerics.md)
-    session = T.TrainingSession(replace(S.LECTURE, stop_at=20000))
+    session = T.TrainingSession(replace(S.LECTURE, speed=0))
     try:
         session.play()
         wait_for(lambda: session.view()[2].passes == 20000, "20000 passes")

@@ -17,12 +17,14 @@ def test_the_lecture_preset_is_the_lectures_run():
     assert (lecture.hidden, lecture.activation, lecture.features) == ((3,), "tanh", ("x1", "x2"))
     assert (lecture.epsilon, lecture.l2, lecture.batch, lecture.test_percent) == (0.01, 0.01, 0, 0)
     assert (lecture.schedule, lecture.dtype, lecture.stop_at) == ("constant", "float64", 20000)
+    assert lecture.speed > 0  # slowed down to be watched; the passes themselves are the same
 
 
 def test_every_setting_reads_back_from_its_text():
     odd = S.Settings(dataset="spiral", noise=0.1 + 0.2, samples=1000, test_percent=30, seed=7, show_test=False,
                      hidden=(20, 20), activation="relu", features=("x1", "x2", "x1*x2", "sin(x2)"),
-                     epsilon=1e-3 / 3, l2=0.0, batch=50, schedule="inverse", dtype="float32", stop_at=5000)
+                     epsilon=1e-3 / 3, l2=0.0, batch=50, schedule="inverse", dtype="float32", stop_at=5000,
+                     speed=300)
     for settings in (S.Settings(), S.LECTURE, odd):
         strings = S.to_strings(settings)
         assert set(strings) == set(S.NAMES)  # every setting is in the address
@@ -40,7 +42,8 @@ def test_features_are_kept_in_one_order():
     ("hidden", "0"), ("hidden", "3,0"), ("hidden", ",".join(["2"] * (S.MAX_LAYERS + 1))),
     ("hidden", str(S.MAX_UNITS + 1)), ("dataset", "mnist"), ("activation", "softplus"), ("features", "x3"),
     ("features", ""), ("test_percent", "95"), ("seed", "-1"), ("seed", str(2**32)), ("show_test", "maybe"),
-    ("schedule", "cosine"), ("dtype", "float16"), ("stop_at", "-1"), ("batch", "-2")])
+    ("schedule", "cosine"), ("dtype", "float16"), ("stop_at", "-1"), ("batch", "-2"), ("speed", "-3"),
+    ("speed", "fast")])
 def test_a_bad_value_is_named_and_the_previous_one_kept(name, text):
     before = S.Settings(seed=3)
     settings, messages = S.parse({name: text}, fallback=before)

@@ -22,7 +22,7 @@ from .session import TrainingSession, current_step_size
 REDRAW_MILLISECONDS = 50  # at most 20 redraws a second; a redraw happens only when the model changed
 # Changing these starts over: they change the data, the network or the precision.
 RESET_FIELDS = ("dataset", "noise", "samples", "test_percent", "seed", "hidden", "activation", "features", "dtype")
-TEXT_FIELDS = ("noise", "samples", "test_percent", "seed", "hidden", "epsilon", "l2", "batch", "stop_at")
+TEXT_FIELDS = ("noise", "samples", "test_percent", "seed", "hidden", "epsilon", "l2", "batch", "stop_at", "speed")
 PRINTED_LINES_SHOWN = 21  # the lecture's 20000 passes print 20 lines
 
 EDGE_OF_STABILITY = (
@@ -32,7 +32,8 @@ EDGE_OF_STABILITY = (
 RUN_CLASS_NOTES = {
     diagnostics.CONVERGED: "the loss never rises: gradient descent is settling into a minimum.",
     diagnostics.PERIOD_2: "the loss alternates between two values: each step overshoots a valley too sharp "
-                          "for this epsilon.",
+                          "for this epsilon (the sharpness alternates too; measured every 250 passes, the curve "
+                          "sees one of its two values).",
     diagnostics.IRREGULAR: "the loss rises and falls without a pattern: the run is spiking at the edge of stability.",
 }
 EPSILON_NOTE = (
@@ -132,7 +133,7 @@ class Page:
             pn.pane.HTML("<h3>network</h3>"), f["hidden"], pn.Row(b["add_layer"], b["remove_layer"]),
             f["activation"], pn.pane.HTML("input features"), f["features"],
             pn.pane.HTML("<h3>training</h3>"), pn.Row(f["epsilon"], f["l2"]), pn.pane.HTML(EPSILON_NOTE, width=280),
-            pn.Row(f["batch"], f["schedule"]), pn.Row(f["dtype"], f["stop_at"]),
+            pn.Row(f["batch"], f["schedule"]), pn.Row(f["dtype"], f["stop_at"]), f["speed"],
             width=300)
         buttons = pn.Row(b["play"], b["pause"], b["step"], b["reset"], b["lecture"], b["stable"])
         pictures = pn.Column(
@@ -315,10 +316,10 @@ class Page:
             measured = "The sharpness is measured for tanh networks only."
         elif progress.sharpness:
             passes, value, limit = progress.sharpness[-1]
-            measured = ("sharpness %.4g after pass %d; 2/epsilon = %.4g: %s." % (
-                value, passes, limit, "below, stable" if value < limit else "at or above: GD cannot settle here"))
+            measured = ("Sharpness %.4g after %d passes; 2/epsilon = %.4g: %s." % (
+                value, passes, limit, "below" if value < limit else "above: gradient descent cannot settle here"))
         else:
-            measured = "The sharpness is measured twice a second while training."
+            measured = "The sharpness is measured after passes 0, 250, 500, ... while training."
         run_class = progress.run_class
         verdict = ("Run class: <b id='fbp-run-class'>%s</b>, %s" % (run_class, RUN_CLASS_NOTES[run_class])
                    if run_class else "Run class: shown after %d passes at one step size (full batch)."

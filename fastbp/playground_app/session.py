@@ -26,12 +26,21 @@ from ..trainer import MAX_SEED, DivergenceError, calculate_loss, train
 from .data import features, make_data
 
 CHUNK_SECONDS = 0.04  # a quarter of a redraw period at 10 redraws a second, so every redraw shows a new model
+SPEED_CHUNKS_PER_SECOND = 20  # with a speed limit, the passes of a second come in this many chunks
 MAX_CHUNK_GROWTH = 16  # a chunk is at most this many times the last: one fast chunk may be noise
 MAX_CURVE_POINTS = 4000  # the loss curve keeps every other point once it is this long
-SHARPNESS_SECONDS = 0.5  # how often the sharpness is measured while training
-# ... but no more often than this many times its own duration, so that its NumPy work (which
-# holds the GIL between small operations) leaves the redraws most of the time on a large network.
-SHARPNESS_TIME_RATIO = 5
+# The sharpness is measured on the models after passes 0, 250, 500, ... 20000, then every 2500
+# passes up to 200000, and so on: about 80 points per decade of passes, whatever the speed.
+SHARPNESS_FIRST_SPACING = 250
+SHARPNESS_SPACING_DECADE = 80 * SHARPNESS_FIRST_SPACING
+# Models waiting to be measured hold at most this many parameters in all (16 MB), and at most
+# SHARPNESS_QUEUE models: when measuring lags further behind, the oldest are dropped.
+SHARPNESS_QUEUE_PARAMETERS = 2_000_000
+SHARPNESS_QUEUE = 400
+SHARPNESS_POLL_SECONDS = 0.1
+# The measuring thread rests this many times as long as each measurement took, so that its NumPy
+# work (which holds the GIL between small operations) leaves the redraws most of the time.
+SHARPNESS_TIME_RATIO = 3
 # Power iteration's limit on the page: enough for the lecture's networks (a few hundred at most, see
 # fastbp.diagnostics); a network whose two largest eigenvalues are closer is left unmeasured.
 SHARPNESS_MAX_ITERATIONS = 2000
@@ -105,6 +114,10 @@ class TrainingSession:
             self.X_train, self.X_test = X_train, X_test
             self.playing, self._pending_passes = False, 0
             self._chunk_passes = 1
+            num_parameters = sum(value.size for name, value in model.items() if name != "activation")
+            self._to_measure = collections.deque(
+                [(self._generation, 0, model)],
+                maxlen=max(1, min(SHARPNESS_QUEUE, SHARPNESS_QUEUE_PARAMETERS // num_parameters)))
             self._recent_losses = collections.deque(maxlen=diagnostics.CLASSIFY_WINDOW)
             self.progress = Progress(model=model)
             self._student = self.student(settings, X_train, data.y_train, model) if self.student else None
@@ -168,6 +181,9 @@ class TrainingSession:
             count = self._chunk_passes
         else:
             return 0, self._generation
+        count = min(count, next_sharpness_pass(self.progress.passes) - self.progress.passes)
+        if self.settings.speed:
+            count = min(count, max(1, self.settings.speed // SPEED_CHUNKS_PER_SECOND))
         if self.settings.stop_at:
             count = min(count, self.settings.stop_at - self.progress.passes)
             if count <= 0:
@@ -183,7 +199,11 @@ class TrainingSession:
             if not count:
                 self._wake.wait()
                 continue
+            started = time.perf_counter()
             seconds = self._run_chunk(count, generation)
+            speed = self.settings.speed
+            if speed:  # wait until the chunk's passes are due at that speed
+                self._closed.wait(max(0.0, started + count / speed - time.perf_counter()))
             with self._lock:
                 if generation == self._generation:
                     wanted = int(count * CHUNK_SECONDS / seconds) if seconds > 0 else count * MAX_CHUNK_GROWTH
@@ -238,6 +258,8 @@ class TrainingSession:
             if len(self._recent_losses) == self._recent_losses.maxlen and not settings.batch:
                 updated.run_class = diagnostics.classify_run(np.array(self._recent_losses))
             self.progress = updated
+            if run is not None and updated.passes == next_sharpness_pass(first):
+                self._to_measure.append((generation, updated.passes, updated.model))
             if diverged or self._finished():
                 self.playing = False
         return seconds
@@ -262,29 +284,29 @@ class TrainingSession:
     # ------------------------------------------------------------ sharpness, on its own thread
 
     def _measure_sharpness(self):
-        measured = (None, -1)
-        pause = SHARPNESS_SECONDS
+        pause = SHARPNESS_POLL_SECONDS
         while not self._closed.wait(pause):
+            pause = SHARPNESS_POLL_SECONDS
             with self._lock:
-                settings, progress, generation = self.settings, self.progress, self._generation
-                X, y = self.X_train, self.data.y_train
-            if settings.activation != "tanh" or (generation, progress.passes) == measured:
+                if not self._to_measure:
+                    continue
+                generation, passes, model = self._to_measure.popleft()
+                settings, X, y = self.settings, self.X_train, self.data.y_train
+            if settings.activation != "tanh" or generation != self._generation:
                 continue
-            model64 = {name: np.asarray(value, dtype=np.float64) for name, value in progress.model.items()}
+            model64 = {name: np.asarray(value, dtype=np.float64) for name, value in model.items()}
             started = time.perf_counter()
-            measured = (generation, progress.passes)
             try:
                 value = self._sharpness(model64, X, y, settings.l2, generation)
             except (ArithmeticError, _Stopped):  # no convergence, overflow (FloatingPointError), or closed
                 continue
             finally:
-                pause = max(SHARPNESS_SECONDS, SHARPNESS_TIME_RATIO * (time.perf_counter() - started))
-            step = current_step_size(settings, progress.passes, len(X))
+                pause = max(SHARPNESS_POLL_SECONDS, SHARPNESS_TIME_RATIO * (time.perf_counter() - started))
+            limit = 2.0 / current_step_size(settings, passes, len(X))
             with self._lock:
                 if generation == self._generation:
                     self.progress = Progress(**dict(vars(self.progress),
-                                                    sharpness=self.progress.sharpness + [(progress.passes, value,
-                                                                                          2.0 / step)]))
+                                                    sharpness=self.progress.sharpness + [(passes, value, limit)]))
 
     def _sharpness(self, model, X, y, reg_lambda, generation):
         """fastbp.diagnostics.sharpness, with at most SHARPNESS_MAX_ITERATIONS products, given up
@@ -307,6 +329,14 @@ class TrainingSession:
 
 class _Stopped(Exception):
     """The session closed or started over while its sharpness was being measured."""
+
+
+def next_sharpness_pass(passes):
+    """The first pass count after ``passes`` at which the sharpness is measured."""
+    spacing = SHARPNESS_FIRST_SPACING
+    while passes >= spacing * SHARPNESS_SPACING_DECADE // SHARPNESS_FIRST_SPACING:
+        spacing *= 10
+    return (passes // spacing + 1) * spacing
 
 
 def current_step_size(settings, passes, num_train):

@@ -30,6 +30,7 @@ MAX_UNITS = 64
 MAX_NOISE = 2.0
 MAX_TEST_PERCENT = 90
 MAX_STOP_AT = 10**9
+MAX_SPEED = 10**7
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,13 @@ class Settings:
     schedule: str = "constant"
     dtype: str = "float64"
     stop_at: int = 0  # stop after this many passes; 0: run until paused
+    speed: int = 0  # at most this many passes a second, to watch a run unfold; 0: as fast as it goes
 
 
 # The lecture's exact run: make_moons(200, noise=0.20) after np.random.seed(0),
 # every point used for training, H = 3, epsilon 0.01, reg_lambda 0.01, 20000 passes.
-LECTURE = Settings(test_percent=0, stop_at=20000)
+# It runs at 2000 passes a second, so that its 20000 passes take ten seconds to watch.
+LECTURE = Settings(test_percent=0, stop_at=20000, speed=2000)
 
 NAMES = tuple(field.name for field in fields(Settings))
 
@@ -65,6 +68,7 @@ LABELS = {
     "show_test": "show test points", "hidden": "hidden layers", "activation": "activation",
     "features": "input features", "epsilon": "step size epsilon", "l2": "L2 (reg_lambda)",
     "batch": "batch size", "schedule": "schedule", "dtype": "precision", "stop_at": "stop after pass",
+    "speed": "passes/s limit",
 }
 
 
@@ -129,6 +133,7 @@ PARSERS = {
     "schedule": _choice(SCHEDULES),
     "dtype": _choice(DTYPES),
     "stop_at": lambda text: _integer(text, 0, MAX_STOP_AT),
+    "speed": lambda text: _integer(text, 0, MAX_SPEED),
 }
 
 
