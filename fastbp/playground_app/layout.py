@@ -11,7 +11,7 @@ import time
 import traceback
 
 import panel as pn
-from bokeh.models import Div
+from bokeh.models import CustomJS, Div
 
 from .. import diagnostics
 from . import settings as S
@@ -23,6 +23,11 @@ REDRAW_MILLISECONDS = 50  # at most 20 redraws a second; a redraw happens only w
 # Changing these starts over: they change the data, the network or the precision.
 RESET_FIELDS = ("dataset", "noise", "samples", "test_percent", "seed", "hidden", "activation", "features", "dtype")
 TEXT_FIELDS = ("noise", "samples", "test_percent", "seed", "hidden", "epsilon", "l2", "batch", "stop_at", "speed")
+# Flow control in a served page: the browser acknowledges each new decision boundary it has
+# applied, and the server draws again only while fewer than this many are unacknowledged, so a
+# slow browser sees the newest model instead of a growing queue of old ones ...
+MAX_UNACKNOWLEDGED = 2
+ACK_TIMEOUT_SECONDS = 2.0  # ... unless no acknowledgement came for this long (then it draws anyway)
 PRINTED_LINES_SHOWN = 21  # the lecture's 20000 passes print 20 lines
 
 EDGE_OF_STABILITY = (
@@ -57,8 +62,9 @@ class Page:
     """A playground page. ``location``: the page's address to read settings from and write them to
     (pn.state.location in a served app), or None in a notebook."""
 
-    def __init__(self, strings=None, student=None, verdict=None, location=None):
+    def __init__(self, strings=None, student=None, verdict=None, location=None, wait_for_browser=False):
         self.location = location
+        self.wait_for_browser = wait_for_browser
         self.settings, messages = S.parse(strings or {})
         try:
             self.session = TrainingSession(self.settings, student)
@@ -73,7 +79,9 @@ class Page:
         self._show_settings(self.settings)
         self._drawn = None
         self._redraw_times = []
+        self._sent, self._acknowledged, self._last_acknowledged = 0, 0, time.perf_counter()
         self.redraw()
+        self._sent = 0  # the first picture is part of the page the browser loads, not a change to acknowledge
         self._timer = None
 
     # ------------------------------------------------------------ building
@@ -123,6 +131,10 @@ class Page:
         self.student_boundary = BoundaryPicture("your backprop's decision boundary", 300, 300) if verdict else None
         self.student_text = Div(text="", width=600)
         self.verdict = verdict
+        self.acknowledgements = Div(text="", visible=False, tags=[0])
+        self.boundary.image.js_on_change("data", CustomJS(args=dict(counter=self.acknowledgements),
+                                                          code="counter.tags = [counter.tags[0] + 1];"))
+        self.acknowledgements.on_change("tags", self._on_acknowledged)
 
     def panel(self):
         """The page as one Panel layout."""
@@ -145,7 +157,7 @@ class Page:
         header = pn.pane.HTML("<h2>fastbp playground</h2><p>The backprop lecture's network, trained live by "
                               "fastbp's compiled kernels.</p>")
         return pn.Column(header, buttons, pn.pane.Bokeh(self.status), pn.pane.Bokeh(self.message),
-                         pn.Row(controls, pictures))
+                         pn.Row(controls, pictures), pn.pane.Bokeh(self.acknowledgements))
 
     # ------------------------------------------------------------ the controls
 
@@ -276,12 +288,16 @@ class Page:
         if key == self._drawn:
             self._show_status(settings, progress)
             return
+        now = time.perf_counter()
+        if (self.wait_for_browser and self._sent - self._acknowledged >= MAX_UNACKNOWLEDGED
+                and now - self._last_acknowledged < ACK_TIMEOUT_SECONDS):
+            return  # the browser is behind: draw the newest model once it has caught up
         self._drawn = key
+        self._sent += 1
         self.boundary.update(settings, data, progress.model)
         self.network.update(settings, data, progress.model)
         self.loss.update(progress, student)
         self.stability.update(progress)
-        now = time.perf_counter()
         self._redraw_times = [t for t in self._redraw_times if t > now - 1.0] + [now]
         self._show_status(settings, progress)
         self._show_messages(progress.diverged)
@@ -290,6 +306,9 @@ class Page:
         if student is not None:
             self.student_boundary.update(settings, data, student.model)
             self._show_student(student)
+
+    def _on_acknowledged(self, attribute, old, new):
+        self._acknowledged, self._last_acknowledged = new[0], time.perf_counter()
 
     def _show_status(self, settings, progress):
         now = time.perf_counter()

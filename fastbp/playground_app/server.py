@@ -28,7 +28,7 @@ OPEN_PAGES = set()  # the served pages, closed when the server stops
 def _page_maker(student, verdict):
     def make_page():
         strings = S.query_to_strings(pn.state.session_args or {})
-        page = Page(strings, student, verdict, location=pn.state.location)
+        page = Page(strings, student, verdict, location=pn.state.location, wait_for_browser=True)
         page.start()
         OPEN_PAGES.add(page)
 
