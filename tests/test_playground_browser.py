@@ -226,3 +226,45 @@ def test_closing_a_tab_stops_its_training(server, browser):
     time.sleep(2)
     # a training tab keeps a core busy (about 2 s in 2 s); a stopped one leaves the server idle
     assert _cpu_seconds(process.pid) - before < 0.5
+
+
+def test_the_stable_epsilon_button_sets_a_step_below_the_limit(server, browser):
+    page = Page(browser, server[1] + "?test_percent=0&epsilon=0.02&stop_at=500")
+    page.click("play")
+    # the run stops at pass 500, whose sharpness is the last measured
+    text = wait_for(lambda: "after 500 passes" in page.text("fbp-stability") and page.text("fbp-stability"),
+                    "the sharpness after pass 500")
+    sharpness = float(re.search(r"Sharpness ([0-9.e+]+) after", text).group(1))
+    page.click("stable")
+    epsilon = float(wait_for(lambda: page.field("epsilon") != "0.02" and page.field("epsilon"), "the new epsilon"))
+    # half the stability limit 2/sharpness, rounded down to two digits
+    assert 0.4 / sharpness < epsilon <= 1.0 / sharpness * (1 + 1e-3)
+    wait_for(lambda: page.query().get("epsilon") == page.field("epsilon"), "the address to follow")
+
+
+@pytest.fixture(scope="module")
+def server_with_backprop(tmp_path_factory):
+    """``fastbp playground --backprop`` with a solution that forgets dW1's L2 term."""
+    solution = os.path.join(os.path.dirname(__file__), "..", "examples", "backprop_solution.py")
+    buggy = tmp_path_factory.mktemp("student") / "no_l2.py"
+    with open(solution) as original:
+        buggy.write_text(original.read().replace("dW1 += reg_lambda * W1", "pass"))
+    port = free_port("127.0.0.1")
+    process = subprocess.Popen([sys.executable, "-m", "fastbp", "playground", "--port", str(port), "--no-browser",
+                                "--backprop", str(buggy)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first_line = process.stdout.readline()
+    assert "fastbp playground at" in first_line, first_line
+    yield "http://localhost:%d/" % port
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=STOP_SECONDS)
+
+
+def test_a_students_backprop_is_trained_beside_the_reference(server_with_backprop, browser):
+    page = Page(browser, server_with_backprop + "?test_percent=0")
+    page.click("play")
+    text = wait_for(lambda: "the runs part" in (page.text("fbp-student") or "") and page.text("fbp-student"),
+                    "the student's run to part from the reference's")
+    page.click("pause")
+    # the checker's verdict on the file, and the pass and gradient where the runs part
+    assert "the runs part at pass 0: your dW1" in text
+    assert "FAILED: dW1 is wrong" in text and "missing regularisation" in text
