@@ -124,10 +124,11 @@ class Page:
         self.stability = StabilityPicture()
         # Texts that change while training are Bokeh Divs: a new text is one property sent, with
         # none of a Panel pane's rendering on the server.
-        self.message = Div(text="", width=1100)
-        self.status = Div(text="", width=1100)
-        self.printed = Div(text="", width=300)
-        self.stability_text = Div(text="", width=420)
+        # Fixed sizes: a new text then changes no other element's place, and the browser lays out nothing.
+        self.message = Div(text="", width=1100, height=44)
+        self.status = Div(text="", width=1100, height=24)
+        self.printed = Div(text="", width=300, height=360)
+        self.stability_text = Div(text="", width=620, height=120)
         self.student_boundary = BoundaryPicture("your backprop's decision boundary", 300, 300) if verdict else None
         self.student_text = Div(text="", width=600)
         self.verdict = verdict
