@@ -130,7 +130,13 @@ def add_playground_command(subcommands):
         description="Start a local web page that trains the lecture's network (or any of its generalisations) "
                     "live with fastbp's compiled kernels and draws the decision boundary, every unit, the loss "
                     "and the sharpness as it trains. Ctrl-C stops it.")
-    command.add_argument("--port", type=check.int_argument(0), default=5006,
+    def port(text):
+        value = check.int_argument(0)(text)
+        if value > 65535:
+            raise argparse.ArgumentTypeError("a port is at most 65535, got %d" % value)
+        return value
+
+    command.add_argument("--port", type=port, default=5006,
                          help="the port to listen on (default: 5006; 0: any free port)")
     command.add_argument("--host", default="127.0.0.1",
                          help="the address to listen on (default: 127.0.0.1, this machine only; another address "

@@ -46,3 +46,11 @@ def test_a_backprop_file_that_cannot_be_loaded_is_a_usage_error(tmp_path):
                         "cli.main(['playground', '--no-browser', '--backprop', %r])" % str(tmp_path / "missing.py"))
     assert result.returncode == 2
     assert "missing.py: no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("port", ["-1", "65536", "http"])
+def test_a_port_out_of_range_is_a_usage_error(port):
+    from fastbp import cli
+    with pytest.raises(SystemExit) as exit_status:
+        cli.build_parser().parse_args(["playground", "--port", port])
+    assert exit_status.value.code == 2
