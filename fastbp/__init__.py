@@ -33,6 +33,9 @@ def __getattr__(name):
     if name == "FastBPClassifier":
         from .estimator import FastBPClassifier
         return FastBPClassifier
+    if name == "playground":  # the live page in a notebook; needs the extra fastbp[playground]
+        from .playground_app.server import playground
+        return playground
     if name == "sweep":
         from .sweeps import sweep
         return sweep
@@ -40,4 +43,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | {"FastBPClassifier", "sweep"})
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | {"FastBPClassifier", "playground", "sweep"})

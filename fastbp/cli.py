@@ -163,7 +163,51 @@ def add_sweep_command(subcommands):
     command.set_defaults(run=run_sweep, command_parser=command)
 
 
-SUBCOMMANDS = (add_demo_command, add_animate_command, add_check_command, add_sweep_command)
+# ---------------------------------------------------------------- fastbp playground
+
+def add_playground_command(subcommands):
+    """``fastbp playground``: the live page in the browser (needs the optional extra fastbp[playground])."""
+    def run_playground(args, parser):
+        try:
+            from .playground_app import server
+        except ModuleNotFoundError as err:
+            if err.name not in ("panel", "bokeh", "param"):
+                raise
+            print('fastbp playground needs the optional web libraries: pip install "fastbp[playground]"',
+                  file=sys.stderr)
+            return 2
+        from .exercise import StudentFileError
+        try:
+            return server.serve(args.host, args.port, not args.no_browser, args.backprop)
+        except StudentFileError as err:
+            parser.error(str(err))
+        except OSError as err:  # the port is taken, or the address is not this machine's
+            parser.error("cannot listen on %s:%d: %s" % (args.host, args.port, err.strerror or err))
+
+    command = subcommands.add_parser(
+        "playground", help="watch the lecture's network learn, live, in the browser",
+        description="Start a local web page that trains the lecture's network (or any of its generalisations) "
+                    "live with fastbp's compiled kernels and draws the decision boundary, every unit, the loss "
+                    "and the sharpness as it trains. Ctrl-C stops it.")
+    def port(text):
+        value = check.int_argument(0)(text)
+        if value > 65535:
+            raise argparse.ArgumentTypeError("a port is at most 65535, got %d" % value)
+        return value
+
+    command.add_argument("--port", type=port, default=5006,
+                         help="the port to listen on (default: 5006; 0: any free port)")
+    command.add_argument("--host", default="127.0.0.1",
+                         help="the address to listen on (default: 127.0.0.1, this machine only; another address "
+                              "lets other machines train here, with a warning)")
+    command.add_argument("--no-browser", action="store_true", help="do not open the page in the browser")
+    command.add_argument("--backprop", metavar="FILE.py",
+                         help="train the function backprop of FILE.py (the signature of fastbp check) beside "
+                              "the reference and show where the two runs part")
+    command.set_defaults(run=run_playground, command_parser=command)
+
+
+SUBCOMMANDS = (add_demo_command, add_animate_command, add_check_command, add_sweep_command, add_playground_command)
 
 
 def build_parser():
