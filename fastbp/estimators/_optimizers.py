@@ -1,0 +1,78 @@
+"""The stochastic optimisers' state: SGD (momentum, Nesterov, the three
+learning-rate schedules) and Adam. The updates themselves are
+fastbp.reference_mlp's sgd_update and adam_update."""
+
+import numpy as np
+
+from .. import reference_mlp
+
+# "adaptive" stops once the rate, divided by 5 at each stall, is this small
+ADAPTIVE_MIN_LEARNING_RATE = 1e-6
+
+
+class SGD:
+    """Plain, momentum or Nesterov SGD with a constant, inverse-scaling or adaptive rate."""
+
+    def __init__(self, params, learning_rate_init, schedule, momentum, nesterov, power_t):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+        self.schedule, self.momentum, self.nesterov, self.power_t = schedule, momentum, nesterov, power_t
+        self.velocities = [np.zeros_like(param) for param in params]
+
+    def update(self, params, grads):
+        reference_mlp.sgd_update(params, grads, self.velocities, self.learning_rate, self.momentum, self.nesterov)
+
+    def iteration_ends(self, samples_seen):
+        """invscaling: rate = learning_rate_init / (samples seen + 1) ** power_t, set after each epoch."""
+        if self.schedule == "invscaling":
+            self.learning_rate = float(self.learning_rate_init) / (samples_seen + 1) ** self.power_t
+
+    def trigger_stopping(self, message, verbose):
+        """-> True to stop after a stall; "adaptive" divides the rate by 5 instead, until it is tiny."""
+        if self.schedule != "adaptive":
+            if verbose:
+                print(message + " Stopping.")
+            return True
+        if self.learning_rate <= ADAPTIVE_MIN_LEARNING_RATE:
+            if verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(message + " Setting learning rate to %f" % self.learning_rate)
+        return False
+
+
+class Adam:
+    """Adam: per-parameter steps from the moments' running means, bias-corrected."""
+
+    def __init__(self, params, learning_rate_init, beta_1, beta_2, epsilon):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.t = 0
+        self.ms = [np.zeros_like(param) for param in params]
+        self.vs = [np.zeros_like(param) for param in params]
+
+    def update(self, params, grads):
+        self.t += 1
+        self.learning_rate = reference_mlp.adam_learning_rate(self.learning_rate_init, self.beta_1, self.beta_2,
+                                                              self.t)
+        reference_mlp.adam_update(params, grads, self.ms, self.vs, self.learning_rate, self.beta_1, self.beta_2,
+                                  self.epsilon)
+
+    def iteration_ends(self, samples_seen):
+        """Adam's rate has no schedule."""
+
+    def trigger_stopping(self, message, verbose):
+        if verbose:
+            print(message + " Stopping.")
+        return True
+
+
+def make_optimizer(estimator, params):
+    """The optimiser that estimator's solver names, on params (coefs_ + intercepts_)."""
+    if estimator.solver == "sgd":
+        return SGD(params, estimator.learning_rate_init, estimator.learning_rate, estimator.momentum,
+                   estimator.nesterovs_momentum, estimator.power_t)
+    return Adam(params, estimator.learning_rate_init, estimator.beta_1, estimator.beta_2, estimator.epsilon)
