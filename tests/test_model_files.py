@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import FastBPClassifier, ModelFileError, model_files, schedules
+from fastbp import LectureClassifier, ModelFileError, model_files, schedules
 
 
 
@@ -50,9 +50,9 @@ def test_training_run_round_trip_is_bit_exact(run, tmp_path):
 ])
 def test_classifier_round_trip_predicts_and_continues_identically(moons, tmp_path, labels, settings):
     X, y = moons
-    classifier = FastBPClassifier(max_iter=200, warm_start=True, **settings).fit(X, labels[y])
+    classifier = LectureClassifier(max_iter=200, warm_start=True, **settings).fit(X, labels[y])
     loaded = fastbp.load(fastbp.save(classifier, tmp_path / "classifier.npz"))
-    assert isinstance(loaded, FastBPClassifier)
+    assert isinstance(loaded, LectureClassifier)
     saved_parameters, loaded_parameters = classifier.get_params(), loaded.get_params()
     saved_schedule, loaded_schedule = saved_parameters.pop("schedule"), loaded_parameters.pop("schedule")
     assert loaded_parameters == saved_parameters
@@ -72,16 +72,16 @@ def test_classifier_round_trip_predicts_and_continues_identically(moons, tmp_pat
 
 def test_classifier_pickles(moons):
     X, y = moons
-    classifier = FastBPClassifier(max_iter=100, random_state=0).fit(X, y)
+    classifier = LectureClassifier(max_iter=100, random_state=0).fit(X, y)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(classifier)).predict_proba(X),
                                   classifier.predict_proba(X))
 
 
 def test_saving_other_objects_is_refused(tmp_path):
-    with pytest.raises(TypeError, match="model dict, a TrainingRun or a fitted FastBPClassifier"):
+    with pytest.raises(TypeError, match="model dict, a TrainingRun or a fitted LectureClassifier"):
         fastbp.save([1, 2], tmp_path / "list")
     with pytest.raises(Exception, match="not fitted"):
-        fastbp.save(FastBPClassifier(), tmp_path / "unfitted")
+        fastbp.save(LectureClassifier(), tmp_path / "unfitted")
 
 
 def header_of(path):

@@ -12,13 +12,26 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from .. import reference_mlp
+from .. import _validation, reference_mlp
 from . import _params, _solvers
 
 # Rows per block of prediction: the forward pass of a block of a sparse X is
 # dense (its first layer's output), so prediction holds at most this many rows
 # of every layer at once, whatever N is.
 PREDICT_BLOCK_ROWS = 4096
+
+
+# Copies of the weights a stochastic fit holds at once: the weights, their
+# gradients, the optimiser's one or two moments, the float64 draws, and the
+# best weights of early stopping.
+WEIGHT_COPIES = 6
+
+
+def _check_network_memory(layer_units, dtype):
+    """Refuse, before drawing them, weights that would not fit in memory (a clear ValueError, not a crash)."""
+    num_params = sum(J * K + K for J, K in zip(layer_units[:-1], layer_units[1:]))
+    _validation.check_memory(max(np.dtype(dtype).itemsize, 8) * num_params * WEIGHT_COPIES,
+                             "a network of layers %s" % (layer_units,))
 
 
 class BaseFastBP(BaseEstimator):
@@ -69,6 +82,7 @@ class BaseFastBP(BaseEstimator):
         layer_units = [X.shape[1]] + hidden + [self.n_outputs_]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
+            _check_network_memory(layer_units, X.dtype)
             self._initialize(layer_units, X.dtype)
         if self.solver in _params.STOCHASTIC_SOLVERS:
             _solvers.fit_stochastic(self, X, y, sample_weight, incremental)

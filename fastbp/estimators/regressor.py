@@ -41,6 +41,8 @@ class FastBPRegressor(RegressorMixin, BaseFastBP):
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
                              dtype=(np.float64, np.float32), reset=reset)
+        if y.dtype.kind not in "biuf":  # scikit-learn's MLPRegressor fails later, in a NumPy subtraction
+            raise TypeError("y must hold numbers (the regression targets), got an array of dtype %s" % y.dtype)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
