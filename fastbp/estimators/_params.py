@@ -80,5 +80,6 @@ def batch_size(requested, num_samples):
     if requested == "auto":
         return min(200, num_samples)
     if requested > num_samples:
-        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped")
+        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                      stacklevel=2)
     return int(np.clip(requested, 1, num_samples))

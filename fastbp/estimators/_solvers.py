@@ -70,9 +70,9 @@ def fit_stochastic(estimator, X, y, sample_weight, incremental):
                 break
             if estimator.n_iter_ == estimator.max_iter:
                 warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the optimization "
-                              "hasn't converged yet." % estimator.max_iter, ConvergenceWarning)
+                              "hasn't converged yet." % estimator.max_iter, ConvergenceWarning, stacklevel=2)
     except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user.")
+        warnings.warn("Training interrupted by user.", stacklevel=2)
     if estimator.early_stopping:
         estimator.coefs_ = estimator._best_coefs
         estimator.intercepts_ = estimator._best_intercepts

@@ -190,7 +190,7 @@ class LectureClassifier(ClassifierMixin, BaseEstimator):
         if self.batch_size == "auto":
             return min(200, num_samples)
         if self.batch_size > num_samples:
-            warnings.warn("Got `batch_size` larger than sample size. It is going to be clipped")
+            warnings.warn("Got `batch_size` larger than sample size. It is going to be clipped", stacklevel=2)
         return min(self.batch_size, num_samples)
 
     def _train(self, X, y, passes):
