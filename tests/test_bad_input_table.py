@@ -254,7 +254,8 @@ BAD_INPUTS = [
      lambda d: fastbp.calculate_loss({k: v * HUGE for k, v in d.model.items()}, d.X, d.y)),
     # ---- the estimator
     ("LectureClassifier.fit", "y of strings", "accepted", lambda d: classifier().fit(d.X, np.where(d.y, "a", "b"))),
-    ("LectureClassifier.fit", "y integer-valued floats", "accepted", lambda d: classifier().fit(d.X, d.y.astype(float))),
+    ("LectureClassifier.fit", "y integer-valued floats", "accepted",
+     lambda d: classifier().fit(d.X, d.y.astype(float))),
     ("LectureClassifier.fit", "X of dtype object holding numbers", "accepted",
      lambda d: classifier().fit(d.X.astype(object), d.y)),
     ("LectureClassifier.fit", "X with a NaN", "ValueError: Input X contains NaN",

@@ -28,7 +28,8 @@ def check_names(estimator):
 def test_the_checks_are_those_of_scikit_learns_mlps(ours, theirs):
     # expected: the checks scikit-learn generates for its own MLPs, multi-label and sample weights included
     assert check_names(ours) == check_names(theirs)
-    assert {"check_sample_weight_equivalence_on_dense_data", "check_sample_weights_not_overwritten"} <= set(check_names(ours))
+    sample_weight_checks = {"check_sample_weight_equivalence_on_dense_data", "check_sample_weights_not_overwritten"}
+    assert sample_weight_checks <= set(check_names(ours))
 
 
 def test_the_classifier_checks_include_multilabel():

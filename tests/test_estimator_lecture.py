@@ -1,4 +1,5 @@
-"""fastbp.LectureClassifier: the lecture's network with scikit-learn's conventions, and MLPClassifier's meaning of its parameters."""
+"""fastbp.LectureClassifier: the lecture's network with scikit-learn's conventions,
+and MLPClassifier's meaning of its parameters."""
 
 import pickle
 import warnings
