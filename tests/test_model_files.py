@@ -3,6 +3,7 @@
 import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,3 +189,16 @@ def test_header_is_documented_json(tmp_path, run):
     assert header["kind"] == "training_run" and header["activation"] == "relu"
     assert header["layer_sizes"] == [2, 4, 3, 2]
     assert set(header["arrays"]) == {"W1", "b1", "W2", "b2", "W3", "b3", "loss_passes", "losses"}
+
+
+def test_a_classifier_file_written_before_the_mlp_estimators_still_loads(moons):
+    # tests/data's file was written by fastbp 0.1.0's FastBPClassifier(max_iter=100, random_state=0) on
+    # the moons with labels "lower"/"upper"; expected: the same fit made now by LectureClassifier
+    X, y = moons
+    loaded = fastbp.load(Path(__file__).parent / "data" / "classifier-written-by-fastbp-0.1.0.npz")
+    assert isinstance(loaded, LectureClassifier)
+    refit = LectureClassifier(max_iter=100, random_state=0).fit(X, np.where(y, "upper", "lower"))
+    for mine, theirs in zip(loaded.coefs_ + loaded.intercepts_, refit.coefs_ + refit.intercepts_):
+        np.testing.assert_array_equal(mine, theirs)
+    assert loaded.loss_curve_ == refit.loss_curve_ and loaded.n_iter_ == 100
+    np.testing.assert_array_equal(loaded.predict(X), refit.predict(X))
