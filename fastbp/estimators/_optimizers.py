@@ -17,10 +17,16 @@ class SGD:
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
         self.schedule, self.momentum, self.nesterov, self.power_t = schedule, momentum, nesterov, power_t
-        self.velocities = [np.zeros_like(param) for param in params]
+        self.velocity_buffer, self.velocities = flat_zeros_like(params)
 
     def update(self, params, grads):
         reference_mlp.sgd_update(params, grads, self.velocities, self.learning_rate, self.momentum, self.nesterov)
+
+    def epoch(self, workspace, params, order):
+        """One compiled epoch (src/_mlp.pyx) -> the sum of the batches' losses times their sizes."""
+        summed, _ = workspace.epoch(params, order, "sgd", self.velocity_buffer, None, self.learning_rate,
+                                    momentum=self.momentum, nesterov=self.nesterov)
+        return summed
 
     def iteration_ends(self, samples_seen):
         """invscaling: rate = learning_rate_init / (samples seen + 1) ** power_t, set after each epoch."""
@@ -51,8 +57,8 @@ class Adam:
         self.learning_rate = float(learning_rate_init)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.t = 0
-        self.ms = [np.zeros_like(param) for param in params]
-        self.vs = [np.zeros_like(param) for param in params]
+        self.m_buffer, self.ms = flat_zeros_like(params)
+        self.v_buffer, self.vs = flat_zeros_like(params)
 
     def update(self, params, grads):
         self.t += 1
@@ -61,6 +67,14 @@ class Adam:
         reference_mlp.adam_update(params, grads, self.ms, self.vs, self.learning_rate, self.beta_1, self.beta_2,
                                   self.epsilon)
 
+    def epoch(self, workspace, params, order):
+        """One compiled epoch (src/_mlp.pyx) -> the sum of the batches' losses times their sizes."""
+        summed, self.t = workspace.epoch(params, order, "adam", self.m_buffer, self.v_buffer, self.learning_rate_init,
+                                         t=self.t, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        self.learning_rate = reference_mlp.adam_learning_rate(self.learning_rate_init, self.beta_1, self.beta_2,
+                                                              self.t)
+        return summed
+
     def iteration_ends(self, samples_seen):
         """Adam's rate has no schedule."""
 
@@ -68,6 +82,16 @@ class Adam:
         if verbose:
             print(message + " Stopping.")
         return True
+
+
+def flat_zeros_like(params):
+    """-> (one zeroed buffer, views of it shaped as params): the state of the compiled and the NumPy updates."""
+    buffer = np.zeros(sum(param.size for param in params), dtype=params[0].dtype)
+    views, start = [], 0
+    for param in params:
+        views.append(buffer[start:start + param.size].reshape(param.shape))
+        start += param.size
+    return buffer, views
 
 
 def make_optimizer(estimator, params):

@@ -15,11 +15,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing, gen_batches, shuffle
 from sklearn.utils.optimize import _check_optimize_result
 
-from . import _optimizers, _params
+from . import _compiled, _optimizers, _params
 
 
 def fit_stochastic(estimator, X, y, sample_weight, incremental):
     """Epochs of minibatch steps until max_iter, a stall, or (incremental) one epoch."""
+    compiled = _compiled.applies(X)
+    flat = _compiled.flatten(estimator) if compiled else None
     params = estimator.coefs_ + estimator.intercepts_
     if not incremental or not hasattr(estimator, "_optimizer"):
         estimator._optimizer = _optimizers.make_optimizer(estimator, params)
@@ -34,20 +36,17 @@ def fit_stochastic(estimator, X, y, sample_weight, incremental):
     sample_index = np.arange(num_samples, dtype=int)
     batch = _params.batch_size(estimator.batch_size, num_samples)
     optimizer = estimator._optimizer
+    workspace = _compiled.workspace(estimator, X_train, y_train, weight_train, batch) if compiled else None
     try:
         estimator.n_iter_ = 0
         for _ in range(estimator.max_iter):
             if estimator.shuffle:
                 sample_index = shuffle(sample_index, random_state=estimator._random_state)
-            summed_loss = 0.0
-            for batch_slice in gen_batches(num_samples, batch):
-                rows = sample_index[batch_slice] if estimator.shuffle else batch_slice
-                X_batch = _safe_indexing(X_train, rows) if estimator.shuffle else X_train[rows]
-                weight_batch = None if weight_train is None else weight_train[rows]
-                batch_loss, coef_grads, intercept_grads = estimator._loss_and_gradients(X_batch, y_train[rows],
-                                                                                        weight_batch)
-                summed_loss += batch_loss * (batch_slice.stop - batch_slice.start)
-                optimizer.update(params, coef_grads + intercept_grads)
+            if workspace is not None:
+                summed_loss = optimizer.epoch(workspace, flat, sample_index)
+            else:
+                summed_loss = _reference_epoch(estimator, optimizer, params, X_train, y_train, weight_train,
+                                               sample_index, batch)
             estimator.n_iter_ += 1
             estimator.loss_ = summed_loss / num_samples
             estimator.t_ += num_samples
@@ -76,6 +75,19 @@ def fit_stochastic(estimator, X, y, sample_weight, incremental):
     if estimator.early_stopping:
         estimator.coefs_ = estimator._best_coefs
         estimator.intercepts_ = estimator._best_intercepts
+
+
+def _reference_epoch(estimator, optimizer, params, X, y, sample_weight, sample_index, batch):
+    """One epoch on the NumPy reference -> the sum of the batches' losses times their sizes."""
+    summed_loss = 0.0
+    for batch_slice in gen_batches(X.shape[0], batch):
+        rows = sample_index[batch_slice] if estimator.shuffle else batch_slice
+        X_batch = _safe_indexing(X, rows) if estimator.shuffle else X[rows]
+        weight_batch = None if sample_weight is None else sample_weight[rows]
+        batch_loss, coef_grads, intercept_grads = estimator._loss_and_gradients(X_batch, y[rows], weight_batch)
+        summed_loss += batch_loss * (batch_slice.stop - batch_slice.start)
+        optimizer.update(params, coef_grads + intercept_grads)
+    return summed_loss
 
 
 def _validation_split(estimator, X, y, sample_weight):
@@ -127,8 +139,14 @@ def fit_lbfgs(estimator, X, y, sample_weight):
         L = len(estimator.coefs_)
         estimator.coefs_, estimator.intercepts_ = arrays[:L], arrays[L:]
 
+    # the compiled objective takes the weights in X's precision: float64 X only (SciPy's vector is float64)
+    workspace = (_compiled.workspace(estimator, X, y, sample_weight, X.shape[0])
+                 if _compiled.applies(X) and X.dtype == np.float64 else None)
+
     def objective(flat):
         unpack(flat)
+        if workspace is not None:
+            return workspace.loss_and_gradient(flat)
         loss, coef_grads, intercept_grads = estimator._loss_and_gradients(X, y, sample_weight)
         return loss, _pack(coef_grads, intercept_grads)
 
