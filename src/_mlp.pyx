@@ -184,7 +184,7 @@ cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
                                     Py_ssize_t rows, double alpha) noexcept nogil:
     # reference_mlp.loss_and_gradients: -> the objective; the gradient in ws.grads
     cdef real *grads = <real *> ws.grads
-    cdef Py_ssize_t start, n, l, i
+    cdef Py_ssize_t start, n, l, i, block, block_rows = BLOCK_ROWS
     cdef double loss = 0.0, squares = 0.0, weight_sum = rows
     cdef real alpha_r = <real> alpha, weight_sum_r
     memset(grads, 0, ws.num_params * sizeof(real))
@@ -192,7 +192,6 @@ cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
         if use_tiles(ws.sizes[l], ws.sizes[l + 1]):
             memset(<real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight, 0,
                    ws.sizes[l] * ws.sizes[l + 1] * ws.lanes_per_weight * sizeof(real))
-    cdef Py_ssize_t block, block_rows = BLOCK_ROWS
     for block in range((rows + block_rows - 1) // block_rows):
         start = block * block_rows
         n = min(block_rows, rows - start)
@@ -233,7 +232,8 @@ cdef void sgd_update(real *params, const real *grads, real *velocities, double l
 
 cdef void adam_update(real *params, const real *grads, real *ms, real *vs, double learning_rate, double beta_1,
                       double beta_2, double epsilon, Py_ssize_t size) noexcept nogil:
-    # m = beta_1 m + (1 - beta_1) g; v = beta_2 v + (1 - beta_2) g**2; params += -learning_rate * m / (sqrt(v) + epsilon)
+    # m = beta_1 m + (1 - beta_1) g; v = beta_2 v + (1 - beta_2) g**2
+    # params += -learning_rate * m / (sqrt(v) + epsilon)
     cdef Py_ssize_t i
     for i in range(size):
         ms[i] = beta_1 * ms[i] + (1 - beta_1) * grads[i]
