@@ -17,7 +17,12 @@ class SGD:
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
         self.schedule, self.momentum, self.nesterov, self.power_t = schedule, momentum, nesterov, power_t
-        self.velocity_buffer, self.velocities = flat_zeros_like(params)
+        self.shapes = [param.shape for param in params]
+        self.velocity_buffer = flat_zeros_like(params)
+
+    @property
+    def velocities(self):
+        return views(self.velocity_buffer, self.shapes)
 
     def update(self, params, grads):
         reference_mlp.sgd_update(params, grads, self.velocities, self.learning_rate, self.momentum, self.nesterov)
@@ -57,8 +62,17 @@ class Adam:
         self.learning_rate = float(learning_rate_init)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.t = 0
-        self.m_buffer, self.ms = flat_zeros_like(params)
-        self.v_buffer, self.vs = flat_zeros_like(params)
+        self.shapes = [param.shape for param in params]
+        self.m_buffer = flat_zeros_like(params)
+        self.v_buffer = flat_zeros_like(params)
+
+    @property
+    def ms(self):
+        return views(self.m_buffer, self.shapes)
+
+    @property
+    def vs(self):
+        return views(self.v_buffer, self.shapes)
 
     def update(self, params, grads):
         self.t += 1
@@ -85,13 +99,19 @@ class Adam:
 
 
 def flat_zeros_like(params):
-    """-> (one zeroed buffer, views of it shaped as params): the state of the compiled and the NumPy updates."""
-    buffer = np.zeros(sum(param.size for param in params), dtype=params[0].dtype)
-    views, start = [], 0
-    for param in params:
-        views.append(buffer[start:start + param.size].reshape(param.shape))
-        start += param.size
-    return buffer, views
+    """-> one zeroed buffer for a state of every parameter: the compiled updates take it whole,
+    the NumPy updates its views (views), so both always see the same state."""
+    return np.zeros(sum(param.size for param in params), dtype=params[0].dtype)
+
+
+def views(buffer, shapes):
+    """-> the parameters' parts of a flat buffer, shaped as the parameters."""
+    parts, start = [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        parts.append(buffer[start:start + size].reshape(shape))
+        start += size
+    return parts
 
 
 def make_optimizer(estimator, params):
