@@ -64,6 +64,9 @@ extensions = [
     # Test and benchmark wrappers around src/vecmath.h (vectorised exp, tanh
     # and sigmoid with run-time AVX2/AVX-512 dispatch).
     extension("fastbp._vecmath", "src/_vecmath.pyx"),
+    # The MLP estimators' compiled objective, gradient and optimiser steps
+    # (src/_mlp.pyx, the twin of fastbp/reference_mlp.py).
+    extension("fastbp._mlp", "src/_mlp.pyx"),
 ]
 if X86_64 and POSIX and BUILD_SIMD_VARIANTS:
     extensions += [extension("fastbp." + name, "src/%s.pyx" % name, openmp=True, simd_flags=flags)

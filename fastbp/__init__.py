@@ -16,7 +16,8 @@ from .model_files import ModelFileError, load, save
 from .trainer import (DivergenceError, DivergenceWarning, TrainingRun, build_model, calculate_loss, predict,
                       predict_proba, train)
 
-__all__ = ["DivergenceError", "DivergenceWarning", "FastBPClassifier", "ModelFileError", "build_model",
+__all__ = ["DivergenceError", "DivergenceWarning", "FastBPClassifier", "FastBPRegressor", "LectureClassifier",
+           "ModelFileError", "build_model",
            "calculate_loss", "datasets", "diagnostics", "exercise", "load", "plot", "predict", "predict_proba",
            "reference", "save", "schedules", "sweep", "train", "TrainingRun"]
 
@@ -25,14 +26,17 @@ __all__ = ["DivergenceError", "DivergenceWarning", "FastBPClassifier", "ModelFil
 _LAZY_SUBMODULES = ("animate", "demo", "diagnostics", "plot")
 
 
+_ESTIMATORS = ("FastBPClassifier", "FastBPRegressor", "LectureClassifier")
+
+
 def __getattr__(name):
     if name in _LAZY_SUBMODULES:
         return importlib.import_module("." + name, __name__)  # also binds it here: asked once
     # The estimator imports scikit-learn, which takes most of a second, and the
     # sweep fastbp.diagnostics: only when asked for.
-    if name == "FastBPClassifier":
-        from .estimator import FastBPClassifier
-        return FastBPClassifier
+    if name in _ESTIMATORS:
+        from . import estimators
+        return getattr(estimators, name)
     if name == "playground":  # the live page in a notebook; needs the extra fastbp[playground]
         from .playground_app.server import playground
         return playground
@@ -43,4 +47,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | {"FastBPClassifier", "playground", "sweep"})
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | set(_ESTIMATORS) | {"playground", "sweep"})

@@ -1,4 +1,4 @@
-"""Model files: a model dict, a TrainingRun or a fitted FastBPClassifier in a
+"""Model files: a model dict, a TrainingRun or a fitted LectureClassifier in a
 versioned ``.npz`` archive that loads without running code from the file.
 
 The layout (docs/model-files.md): every array is one ``.npy`` member of a
@@ -13,14 +13,13 @@ the arrays the header lists, each with the dtype, shape and digest it names.
 
 import hashlib
 import json
-import numbers
 import os
 import zipfile
 
 import numpy as np
 
 from . import _validation as check
-from . import reference, schedules
+from . import reference
 
 FORMAT_NAME = "fastbp-model"
 FORMAT_VERSION = 1
@@ -49,14 +48,14 @@ def _digest(array):
 
 def save(obj, path):
     """Write a model dict, a :class:`fastbp.TrainingRun` or a fitted
-    :class:`fastbp.FastBPClassifier` to ``path`` -> the path written.
+    :class:`fastbp.LectureClassifier` to ``path`` -> the path written.
 
     NumPy's rule for archives applies: ".npz" is appended to a path without it.
     """
-    from .estimator import FastBPClassifier
+    from .estimators import LectureClassifier
     from .trainer import TrainingRun
 
-    if isinstance(obj, FastBPClassifier):
+    if isinstance(obj, LectureClassifier):
         kind, model, arrays, extra = "classifier", obj.model_, *_classifier_contents(obj)
     elif isinstance(obj, TrainingRun):
         kind, model = "training_run", obj.model
@@ -66,7 +65,7 @@ def save(obj, path):
     elif isinstance(obj, dict):
         kind, model, arrays, extra = "model", obj, {}, {}
     else:
-        raise TypeError("save takes a model dict, a TrainingRun or a fitted FastBPClassifier, got %s"
+        raise TypeError("save takes a model dict, a TrainingRun or a fitted LectureClassifier, got %s"
                         % type(obj).__name__)
     model, sizes = check.check_model(model)
     for name, value in model.items():
@@ -99,38 +98,20 @@ def _text_array(values, what):
 
 
 def _classifier_contents(classifier):
-    """-> (its arrays beyond the weights, its header entries)."""
-    arrays = {"classes": _text_array(classifier.classes_, "classes_"),
-              "loss_curve": np.asarray(classifier.loss_curve_, dtype=np.float64)}
-    if hasattr(classifier, "feature_names_in_"):
-        arrays["feature_names_in"] = _text_array(classifier.feature_names_in_, "feature_names_in_")
-    parameters = classifier.get_params()
-    parameters["hidden_layer_sizes"] = list(classifier._hidden())
-    if not (parameters["random_state"] is None or isinstance(parameters["random_state"], numbers.Integral)):
-        parameters["random_state"] = None  # a RandomState's state is not carried: documented
-    else:
-        parameters["random_state"] = None if parameters["random_state"] is None else int(parameters["random_state"])
-    parameters["schedule"] = _schedule_to_json(parameters["schedule"])
-    state = {"n_iter": int(classifier.n_iter_), "seed": int(classifier._seed),
-             "n_features_in": int(classifier.n_features_in_)}
-    return arrays, {"parameters": parameters, "state": state, "classes": arrays["classes"].tolist()}
-
-
-def _schedule_to_json(schedule):
-    if isinstance(schedule, str):
-        return schedule
-    for name, cls in schedules.SCHEDULES.items():
-        if type(schedule) is cls:
-            return {"name": name, "attributes": dict(vars(schedule))}
-    raise ValueError("the classifier's schedule %r is not one of fastbp's; a model file can carry only "
-                     "those (%s)" % (schedule, sorted(schedules.SCHEDULES)))
+    """-> (its arrays beyond the weights, its header entries), from the estimator's saved_state."""
+    saved = classifier.saved_state()
+    arrays = {"classes": _text_array(saved["classes"], "classes_"),
+              "loss_curve": np.asarray(saved["loss_curve"], dtype=np.float64)}
+    if saved["feature_names_in"] is not None:
+        arrays["feature_names_in"] = _text_array(saved["feature_names_in"], "feature_names_in_")
+    return arrays, {"parameters": saved["parameters"], "state": saved["state"], "classes": arrays["classes"].tolist()}
 
 
 # ---------------------------------------------------------------- loading
 
 def load(path):
     """Read a file written by :func:`save` -> the same kind of object: a model
-    dict, a TrainingRun or a fitted FastBPClassifier, bit for bit.
+    dict, a TrainingRun or a fitted LectureClassifier, bit for bit.
 
     Raises :class:`ModelFileError` (a ValueError) for a file that is not one.
     """
@@ -256,32 +237,11 @@ def _rebuild(header, arrays, path):
 
 
 def _rebuild_classifier(header, arrays, model, sizes, path):
-    from .estimator import FastBPClassifier
+    from .estimators import LectureClassifier
 
     try:
-        parameters = dict(header["parameters"])
-        parameters["hidden_layer_sizes"] = tuple(parameters["hidden_layer_sizes"])
-        schedule = parameters["schedule"]
-        if isinstance(schedule, dict):
-            parameters["schedule"] = schedules.SCHEDULES[schedule["name"]](**schedule["attributes"])
-        classifier = FastBPClassifier(**parameters)
-        classifier._validate_params()
-        state = header["state"]
-        classes = arrays["classes"]
-        if len(classes) != sizes[-1] or classes.ndim != 1:
-            raise ValueError("%d classes for a network of %d outputs" % (len(classes), sizes[-1]))
-        if state["n_features_in"] != sizes[0]:
-            raise ValueError("n_features_in %r for a network of %d inputs" % (state["n_features_in"], sizes[0]))
-        classifier.classes_ = classes
-        classifier._set_weights(model)
-        classifier.n_features_in_ = int(state["n_features_in"])
-        if "feature_names_in" in arrays:
-            classifier.feature_names_in_ = arrays["feature_names_in"].astype(object)
-        classifier.n_iter_ = int(state["n_iter"])
-        classifier._seed = int(state["seed"])
-        classifier.loss_curve_ = arrays["loss_curve"].tolist()
-        if classifier.loss_curve_:
-            classifier.loss_ = classifier.loss_curve_[-1]
+        return LectureClassifier.from_saved_state(model, arrays["classes"], arrays["loss_curve"].tolist(),
+                                                  arrays.get("feature_names_in"), header["parameters"],
+                                                  header["state"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ModelFileError("%s holds an invalid classifier: %s" % (path, err)) from None
-    return classifier

@@ -20,9 +20,9 @@ CALL_TIMEOUT_SECONDS = 120
 def _call(name, args, kwargs):
     import fastbp
     if name == "estimator":
-        from fastbp import FastBPClassifier
+        from fastbp import LectureClassifier
         X, y = args
-        classifier = FastBPClassifier(**kwargs).fit(X, y)
+        classifier = LectureClassifier(**kwargs).fit(X, y)
         return {"classes": classifier.classes_, "predicted": classifier.predict(X),
                 "probabilities": classifier.predict_proba(X)}
     if name == "abort_for_test":  # what a crash in the kernels does to the process

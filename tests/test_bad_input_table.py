@@ -55,8 +55,18 @@ def cli_call(*argv):
 
 
 def classifier(**params):
+    from fastbp import LectureClassifier
+    return LectureClassifier(**dict(dict(max_iter=20, random_state=0), **params))
+
+
+def mlp_classifier(**params):
     from fastbp import FastBPClassifier
-    return FastBPClassifier(**dict(dict(max_iter=20, random_state=0), **params))
+    return FastBPClassifier(**dict(dict(max_iter=5, random_state=0), **params))
+
+
+def mlp_regressor(**params):
+    from fastbp import FastBPRegressor
+    return FastBPRegressor(**dict(dict(max_iter=5, random_state=0), **params))
 
 
 HUGE = 1e300  # finite, but its square is not
@@ -246,30 +256,65 @@ BAD_INPUTS = [
     ("calculate_loss", "model weights 1e300 (the loss overflows)", "accepted",
      lambda d: fastbp.calculate_loss({k: v * HUGE for k, v in d.model.items()}, d.X, d.y)),
     # ---- the estimator
-    ("FastBPClassifier.fit", "y of strings", "accepted", lambda d: classifier().fit(d.X, np.where(d.y, "a", "b"))),
-    ("FastBPClassifier.fit", "y integer-valued floats", "accepted", lambda d: classifier().fit(d.X, d.y.astype(float))),
-    ("FastBPClassifier.fit", "X of dtype object holding numbers", "accepted",
+    ("LectureClassifier.fit", "y of strings", "accepted", lambda d: classifier().fit(d.X, np.where(d.y, "a", "b"))),
+    ("LectureClassifier.fit", "y integer-valued floats", "accepted",
+     lambda d: classifier().fit(d.X, d.y.astype(float))),
+    ("LectureClassifier.fit", "X of dtype object holding numbers", "accepted",
      lambda d: classifier().fit(d.X.astype(object), d.y)),
-    ("FastBPClassifier.fit", "X with a NaN", "ValueError: Input X contains NaN",
+    ("LectureClassifier.fit", "X with a NaN", "ValueError: Input X contains NaN",
      lambda d: classifier().fit(with_value(d.X, np.nan), d.y)),
-    ("FastBPClassifier.fit", "X complex", "ValueError: Complex data not supported",
+    ("LectureClassifier.fit", "X complex", "ValueError: Complex data not supported",
      lambda d: classifier().fit(d.X + 1j, d.y)),
-    ("FastBPClassifier.fit", "y a single class", "ValueError: y has one class",
+    ("LectureClassifier.fit", "y a single class", "ValueError: y has one class",
      lambda d: classifier().fit(d.X, np.zeros_like(d.y))),
-    ("FastBPClassifier.fit", "y continuous", "ValueError: Unknown label type",
+    ("LectureClassifier.fit", "y continuous", "ValueError: Unknown label type",
      lambda d: classifier().fit(d.X, d.y + 0.5)),
-    ("FastBPClassifier.fit", "hidden_layer_sizes=0", "InvalidParameterError: The 'hidden_layer_sizes' parameter",
+    ("LectureClassifier.fit", "hidden_layer_sizes=0", "InvalidParameterError: The 'hidden_layer_sizes' parameter",
      lambda d: classifier(hidden_layer_sizes=0).fit(d.X, d.y)),
-    ("FastBPClassifier.fit", "hidden_layer_sizes=(10^5, 10^5)", "ValueError: would need",
+    ("LectureClassifier.fit", "hidden_layer_sizes=(10^5, 10^5)", "ValueError: would need",
      lambda d: classifier(hidden_layer_sizes=(10**5, 10**5)).fit(d.X, d.y)),
-    ("FastBPClassifier.fit", "learning_rate_init=NaN", "InvalidParameterError: The 'learning_rate_init' parameter",
+    ("LectureClassifier.fit", "learning_rate_init=NaN", "InvalidParameterError: The 'learning_rate_init' parameter",
      lambda d: classifier(learning_rate_init=float("nan")).fit(d.X, d.y)),
-    ("FastBPClassifier.fit", "learning_rate_init=2e8 (diverges)", "DivergenceError: training diverged at pass",
+    ("LectureClassifier.fit", "learning_rate_init=2e8 (diverges)",
+     "DivergenceError: training diverged at pass",
      lambda d: classifier(learning_rate_init=2e8, max_iter=500).fit(d.X, d.y)),
-    ("FastBPClassifier.predict", "before fit", "NotFittedError: is not fitted yet",
+    ("LectureClassifier.predict", "before fit", "NotFittedError: is not fitted yet",
      lambda d: classifier().predict(d.X)),
-    ("FastBPClassifier.predict", "X with 3 features", "ValueError: X has 3 features",
+    ("LectureClassifier.predict", "X with 3 features", "ValueError: X has 3 features",
      lambda d: classifier().fit(d.X, d.y).predict(np.hstack([d.X, d.X[:, :1]]))),
+    # ---- the scikit-learn MLP estimators (each outcome is MLPClassifier's or MLPRegressor's own)
+    ("FastBPClassifier.fit", "X with a NaN", "ValueError: Input X contains NaN",
+     lambda d: mlp_classifier().fit(with_value(d.X, np.nan), d.y)),
+    ("FastBPClassifier.fit", "hidden_layer_sizes=0", "InvalidParameterError: The 'hidden_layer_sizes' parameter",
+     lambda d: mlp_classifier(hidden_layer_sizes=0).fit(d.X, d.y)),
+    ("FastBPClassifier.fit", "hidden_layer_sizes=(10^5, 10^5)", "ValueError: would need",
+     lambda d: mlp_classifier(hidden_layer_sizes=(10**5, 10**5)).fit(d.X, d.y)),
+    ("FastBPClassifier.fit", "solver='newton'", "InvalidParameterError: The 'solver' parameter",
+     lambda d: mlp_classifier(solver="newton").fit(d.X, d.y)),
+    ("FastBPClassifier.fit", "sample_weight of another length", "ValueError: sample_weight.shape == (20,)",
+     lambda d: mlp_classifier().fit(d.X, d.y, sample_weight=np.ones(20))),
+    ("FastBPClassifier.fit", "warm_start, then y with other classes",
+     "ValueError: warm_start can only be used where `y` has the same classes",
+     lambda d: mlp_classifier(warm_start=True).fit(d.X, d.y + np.arange(len(d.y)) % 3).fit(d.X, d.y)),
+    ("FastBPClassifier.fit", "early_stopping with a one-sample validation set",
+     "ValueError: should be greater or equal to the number of classes",
+     lambda d: mlp_classifier(early_stopping=True, validation_fraction=0.001).fit(d.X, d.y)),
+    ("FastBPClassifier.partial_fit", "first call without classes",
+     "ValueError: classes must be passed on the first call to partial_fit",
+     lambda d: mlp_classifier().partial_fit(d.X, d.y)),
+    ("FastBPClassifier.partial_fit", "a class not in classes", "ValueError: `y` has classes not in `self.classes_`",
+     lambda d: mlp_classifier().partial_fit(d.X, d.y, classes=[0, 1]).partial_fit(d.X, d.y + 1)),
+    ("FastBPClassifier.partial_fit", "early_stopping=True", "ValueError: partial_fit does not support early_stopping",
+     lambda d: mlp_classifier(early_stopping=True).partial_fit(d.X, d.y, classes=[0, 1])),
+    ("FastBPClassifier.partial_fit", "solver='lbfgs'", "AttributeError: has no attribute 'partial_fit'",
+     lambda d: mlp_classifier(solver="lbfgs").partial_fit(d.X, d.y, classes=[0, 1])),
+    ("FastBPClassifier.predict", "before fit", "NotFittedError: is not fitted yet",
+     lambda d: mlp_classifier().predict(d.X)),
+    ("FastBPRegressor.fit", "y of strings", "TypeError: y must hold numbers",
+     lambda d: mlp_regressor().fit(d.X, np.where(d.y, "a", "b"))),
+    ("FastBPRegressor.fit", "targets of 1e6 with learning_rate_init=1e6 (diverges)",
+     "ValueError: Solver produced non-finite parameter weights",
+     lambda d: mlp_regressor(solver="sgd", learning_rate_init=1e6).fit(d.X, d.y * 1e6)),
     # ---- model files
     ("load", "no such file", "FileNotFoundError: No such file", lambda d: fastbp.load(d.file("missing.npz"))),
     ("load", "a directory", "IsADirectoryError: Is a directory", lambda d: fastbp.load(d.tmp)),

@@ -415,8 +415,8 @@ def test_estimator(child, data):
         "dtype": st.sampled_from(["float64", "float32"]),
         "random_state": st.just(0),
     }), "params")
-    description = "FastBPClassifier(**%r).fit(X=%r, y=%r)" % (params, X, y)
-    fitted = judged("FastBPClassifier", child.call("estimator", X, y, **params), description)
+    description = "LectureClassifier(**%r).fit(X=%r, y=%r)" % (params, X, y)
+    fitted = judged("LectureClassifier", child.call("estimator", X, y, **params), description)
     if fitted is None:
         return
     assert set(np.unique(fitted["predicted"])) <= set(fitted["classes"].tolist()), description
@@ -436,7 +436,7 @@ def test_report_the_outcomes(capsys):
     calls = sum(OUTCOMES.values())
     assert calls >= sum(EXAMPLES.values()), "fewer calls than generated inputs: %s" % OUTCOMES
     # the inputs reach the kernels: a good share of every entry point's calls returns a result
-    for entry in ("train", "predict_proba", "calculate_loss", "FastBPClassifier"):
+    for entry in ("train", "predict_proba", "calculate_loss", "LectureClassifier"):
         assert OUTCOMES[(entry, "result")] >= 10, OUTCOMES
 
 

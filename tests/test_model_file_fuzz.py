@@ -48,11 +48,11 @@ def child():
 @pytest.fixture(scope="module")
 def originals(tmp_path_factory):
     """-> {kind: (object saved, the file's bytes, its members)} for each kind of model file."""
-    from fastbp import FastBPClassifier
+    from fastbp import LectureClassifier
     tmp = tmp_path_factory.mktemp("model-files")
     X, y = fastbp.datasets.make_moons(60, noise=0.2, seed=0)
     run = fastbp.train(X, y, (3, 2), num_passes=20, loss_every=5, activation="relu")
-    classifier = FastBPClassifier(max_iter=20, random_state=0, dtype="float32").fit(X, np.where(y, "cat", "dog"))
+    classifier = LectureClassifier(max_iter=20, random_state=0, dtype="float32").fit(X, np.where(y, "cat", "dog"))
     files = {}
     for kind, obj in (("model", run.model), ("training_run", run), ("classifier", classifier)):
         path = fastbp.save(obj, str(tmp / ("%s.npz" % kind)))

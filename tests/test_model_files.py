@@ -3,12 +3,13 @@
 import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import fastbp
-from fastbp import FastBPClassifier, ModelFileError, model_files, schedules
+from fastbp import LectureClassifier, ModelFileError, model_files, schedules
 
 
 
@@ -50,9 +51,9 @@ def test_training_run_round_trip_is_bit_exact(run, tmp_path):
 ])
 def test_classifier_round_trip_predicts_and_continues_identically(moons, tmp_path, labels, settings):
     X, y = moons
-    classifier = FastBPClassifier(max_iter=200, warm_start=True, **settings).fit(X, labels[y])
+    classifier = LectureClassifier(max_iter=200, warm_start=True, **settings).fit(X, labels[y])
     loaded = fastbp.load(fastbp.save(classifier, tmp_path / "classifier.npz"))
-    assert isinstance(loaded, FastBPClassifier)
+    assert isinstance(loaded, LectureClassifier)
     saved_parameters, loaded_parameters = classifier.get_params(), loaded.get_params()
     saved_schedule, loaded_schedule = saved_parameters.pop("schedule"), loaded_parameters.pop("schedule")
     assert loaded_parameters == saved_parameters
@@ -72,16 +73,16 @@ def test_classifier_round_trip_predicts_and_continues_identically(moons, tmp_pat
 
 def test_classifier_pickles(moons):
     X, y = moons
-    classifier = FastBPClassifier(max_iter=100, random_state=0).fit(X, y)
+    classifier = LectureClassifier(max_iter=100, random_state=0).fit(X, y)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(classifier)).predict_proba(X),
                                   classifier.predict_proba(X))
 
 
 def test_saving_other_objects_is_refused(tmp_path):
-    with pytest.raises(TypeError, match="model dict, a TrainingRun or a fitted FastBPClassifier"):
+    with pytest.raises(TypeError, match="model dict, a TrainingRun or a fitted LectureClassifier"):
         fastbp.save([1, 2], tmp_path / "list")
     with pytest.raises(Exception, match="not fitted"):
-        fastbp.save(FastBPClassifier(), tmp_path / "unfitted")
+        fastbp.save(LectureClassifier(), tmp_path / "unfitted")
 
 
 def header_of(path):
@@ -188,3 +189,16 @@ def test_header_is_documented_json(tmp_path, run):
     assert header["kind"] == "training_run" and header["activation"] == "relu"
     assert header["layer_sizes"] == [2, 4, 3, 2]
     assert set(header["arrays"]) == {"W1", "b1", "W2", "b2", "W3", "b3", "loss_passes", "losses"}
+
+
+def test_a_classifier_file_written_before_the_mlp_estimators_still_loads(moons):
+    # tests/data's file was written by fastbp 0.1.0's FastBPClassifier(max_iter=100, random_state=0) on
+    # the moons with labels "lower"/"upper"; expected: the same fit made now by LectureClassifier
+    X, y = moons
+    loaded = fastbp.load(Path(__file__).parent / "data" / "classifier-written-by-fastbp-0.1.0.npz")
+    assert isinstance(loaded, LectureClassifier)
+    refit = LectureClassifier(max_iter=100, random_state=0).fit(X, np.where(y, "upper", "lower"))
+    for mine, theirs in zip(loaded.coefs_ + loaded.intercepts_, refit.coefs_ + refit.intercepts_):
+        np.testing.assert_array_equal(mine, theirs)
+    assert loaded.loss_curve_ == refit.loss_curve_ and loaded.n_iter_ == 100
+    np.testing.assert_array_equal(loaded.predict(X), refit.predict(X))

@@ -103,15 +103,15 @@ def test_print_loss_never_prints_nan(moons, capsys):
 
 
 def test_the_estimator_raises_the_same_error(moons):
-    from fastbp import FastBPClassifier
+    from fastbp import LectureClassifier
     X, y = moons
     # the estimator's epsilon is learning_rate_init / N: DIVERGING_EPSILON for the lecture's data
-    classifier = FastBPClassifier(learning_rate_init=DIVERGING_EPSILON * len(X), max_iter=DIVERGING_PASSES,
+    classifier = LectureClassifier(learning_rate_init=DIVERGING_EPSILON * len(X), max_iter=DIVERGING_PASSES,
                                   random_state=0)
     with pytest.raises(fastbp.DivergenceError, match="diverged at pass"):
         classifier.fit(X, y)
     # partial_fit, one pass a call: the call whose pass diverges raises and leaves the last finite weights
-    incremental = FastBPClassifier(learning_rate_init=DIVERGING_EPSILON * len(X), random_state=0)
+    incremental = LectureClassifier(learning_rate_init=DIVERGING_EPSILON * len(X), random_state=0)
     incremental.partial_fit(X, y, classes=[0, 1])
     with pytest.raises(fastbp.DivergenceError, match="diverged at pass"):
         for _ in range(DIVERGING_PASSES):
@@ -309,7 +309,7 @@ def read_only(*arrays):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("read_only_inputs", [True, False])
 def test_no_entry_point_writes_to_its_inputs(moons, tmp_path, dtype, read_only_inputs):
-    from fastbp import FastBPClassifier
+    from fastbp import LectureClassifier
     X, y = moons
     X = X.astype(dtype)
     model = fastbp.train(X, y, 3, num_passes=10, dtype=dtype).model
@@ -324,7 +324,7 @@ def test_no_entry_point_writes_to_its_inputs(moons, tmp_path, dtype, read_only_i
     fastbp.predict_proba(model, X)
     fastbp.calculate_loss(model, X, y)
     fastbp.save(model, str(tmp_path / "model.npz"))
-    classifier = FastBPClassifier(max_iter=20, random_state=0, dtype=dtype).fit(X, y)
+    classifier = LectureClassifier(max_iter=20, random_state=0, dtype=dtype).fit(X, y)
     classifier.partial_fit(X, y)
     classifier.predict(X)
     classifier.predict_proba(X)

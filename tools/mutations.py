@@ -308,6 +308,22 @@ MUTATIONS = (
     mutation("fastbp --version missing", "fastbp/cli.py",
              '    parser.add_argument("--version", action="version", version="fastbp " + __version__)\n', "",
              "tests/test_package.py::test_fastbp_version_prints_the_packages_version"),
+    # ---- the scikit-learn MLP estimators
+    mutation("MLP epochs shuffled by a generator of their own", "fastbp/estimators/_solvers.py",
+             "shuffle(sample_index, random_state=estimator._random_state)", "shuffle(sample_index, random_state=0)",
+             "tests/test_estimator_mlp.py::test_classifier_fit_is_mlp_classifiers"),
+    mutation("reference Nesterov step without the look-ahead", "fastbp/reference_mlp.py",
+             "            param += momentum * velocity - learning_rate * grad\n", "            param += velocity\n",
+             "tests/test_mlp_kernels.py::test_the_reference_path_is_scikit_learns_bit_for_bit"),
+    mutation("compiled Adam's second moment decays by beta_1", "src/_mlp.pyx",
+             "vs[i] = beta_2 * vs[i] + (1 - beta_2)", "vs[i] = beta_2 * vs[i] + (1 - beta_1)",
+             "tests/test_mlp_kernels.py::test_a_compiled_epoch_is_the_references"),
+    mutation("compiled output delta ignores the sample weights", "src/_mlp.pyx",
+             "top[c * n + i] = (a - y) * weights[i] if weights != NULL else a - y", "top[c * n + i] = a - y",
+             "tests/test_mlp_kernels.py::test_batch_gradient_is_the_references"),
+    mutation("a failed MLP fit keeps its half-trained state", "fastbp/estimators/_base.py",
+             "            vars(self).clear()\n            vars(self).update(before)\n", "",
+             "tests/test_estimator_mlp.py::test_a_failed_fit_leaves_the_estimator_unfitted"),
 )
 
 DEBUG_BUILD = "debug build: kernel tests pass with bounds checks on"

@@ -1,4 +1,5 @@
-"""fastbp.FastBPClassifier: scikit-learn's conventions, and MLPClassifier's meaning of its parameters."""
+"""fastbp.LectureClassifier: the lecture's network with scikit-learn's conventions,
+and MLPClassifier's meaning of its parameters."""
 
 import pickle
 import warnings
@@ -14,7 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastbp
-from fastbp import FastBPClassifier, reference
+from fastbp import LectureClassifier, reference
 
 # scikit-learn computes lr * (g / N), fastbp (lr / N) * g: the same update up to
 # one rounding per step, which a few passes of a well-conditioned run grow by
@@ -26,15 +27,17 @@ MLP_PASSES = 20
 
 # Fewer passes than the default keep the ~50 checks to a second; the checks'
 # accuracy thresholds are met after 1000 passes on their small problems.
-@parametrize_with_checks([FastBPClassifier(max_iter=1000), FastBPClassifier(max_iter=1000, dtype="float32")])
+@parametrize_with_checks([LectureClassifier(max_iter=1000), LectureClassifier(max_iter=1000, dtype="float32")])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
 
-def test_defaults_are_the_lectures_build_model_bit_for_bit(moons):
+@pytest.mark.parametrize("make", [LectureClassifier, fastbp.FastBPClassifier.lecture], ids=["class", "classmethod"])
+def test_defaults_are_the_lectures_build_model_bit_for_bit(moons, make):
     X, y = moons
     model = fastbp.build_model(X, y, 3)
-    classifier = FastBPClassifier(random_state=0).fit(X, y)
+    classifier = make(random_state=0).fit(X, y)
+    assert type(classifier) is LectureClassifier
     assert 2.0 / 200 == 0.01  # learning_rate_init / N is the lecture's epsilon exactly
     for l in (1, 2):
         np.testing.assert_array_equal(classifier.coefs_[l - 1], model["W%d" % l])
@@ -47,7 +50,7 @@ def test_defaults_are_the_lectures_build_model_bit_for_bit(moons):
 def test_float32_classifier_is_fastbp_train_in_float32(moons):
     # expected: fastbp.train with dtype="float32" and the mapped settings
     X, y = moons
-    classifier = FastBPClassifier(random_state=0, max_iter=500, dtype="float32").fit(X, y)
+    classifier = LectureClassifier(random_state=0, max_iter=500, dtype="float32").fit(X, y)
     model = fastbp.train(X, y, 3, num_passes=500, dtype="float32").model
     for l in (1, 2):
         assert classifier.coefs_[l - 1].dtype == np.float32
@@ -80,7 +83,7 @@ def test_parameters_mean_what_they_mean_in_mlp_classifier(activation, alpha, lea
     X, y = fastbp.datasets.make_spiral(30, 3, seed=1)
     settings = dict(hidden_layer_sizes=(5, 4), activation=activation, alpha=alpha,
                     learning_rate_init=learning_rate_init)
-    ours = FastBPClassifier(max_iter=MLP_PASSES, random_state=3, **settings).fit(X, y)
+    ours = LectureClassifier(max_iter=MLP_PASSES, random_state=3, **settings).fit(X, y)
     start = reference.init_params((2, 5, 4, 3), 3)
     theirs = mlp_after(X, y, start, MLP_PASSES, **settings)
     for mine, sklearns in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
@@ -94,7 +97,7 @@ def test_minibatches_mean_what_they_mean_in_mlp_classifier():
     """With B dividing N and the same sample order, one epoch is MLPClassifier's epoch."""
     X, y = fastbp.datasets.make_spiral(30, 3, seed=2)  # N = 90, batches of 30
     settings = dict(hidden_layer_sizes=(5,), activation="tanh", alpha=0.2, learning_rate_init=0.5)
-    ours = FastBPClassifier(batch_size=30, max_iter=1, random_state=4, **settings).fit(X, y)
+    ours = LectureClassifier(batch_size=30, max_iter=1, random_state=4, **settings).fit(X, y)
     order = np.arange(len(X))
     np.random.default_rng(4).shuffle(order)  # fastbp's order of the first epoch (trainer._Shuffler)
     start = reference.init_params((2, 5, 3), 4)
@@ -113,7 +116,7 @@ def test_minibatches_mean_what_they_mean_in_mlp_classifier():
 def test_string_labels_and_probability_columns_in_classes_order(moons):
     X, y = moons
     names = np.array(["zebra", "aardvark"])[y]  # class 0 is "zebra", which sorts last
-    classifier = FastBPClassifier(max_iter=500, random_state=0).fit(X, names)
+    classifier = LectureClassifier(max_iter=500, random_state=0).fit(X, names)
     assert classifier.classes_.tolist() == ["aardvark", "zebra"]
     model = fastbp.train(X, 1 - y, 3, num_passes=500).model  # "aardvark" is class 0 now
     np.testing.assert_array_equal(classifier.predict_proba(X), fastbp.predict_proba(model, X))
@@ -123,11 +126,11 @@ def test_string_labels_and_probability_columns_in_classes_order(moons):
 
 def test_warm_start_and_partial_fit_continue_the_run(moons):
     X, y = moons
-    whole = FastBPClassifier(max_iter=300, random_state=0).fit(X, y)
-    warm = FastBPClassifier(max_iter=100, random_state=0, warm_start=True).fit(X, y)
+    whole = LectureClassifier(max_iter=300, random_state=0).fit(X, y)
+    warm = LectureClassifier(max_iter=100, random_state=0, warm_start=True).fit(X, y)
     warm.set_params(max_iter=200).fit(X, y)
-    cold = FastBPClassifier(max_iter=100, random_state=0).fit(X, y).set_params(max_iter=200).fit(X, y)
-    partial = FastBPClassifier(random_state=0)
+    cold = LectureClassifier(max_iter=100, random_state=0).fit(X, y).set_params(max_iter=200).fit(X, y)
+    partial = LectureClassifier(random_state=0)
     for _ in range(300):
         partial.partial_fit(X, y, classes=[0, 1])
     for other in (warm, partial):
@@ -140,7 +143,7 @@ def test_warm_start_and_partial_fit_continue_the_run(moons):
 
 def test_partial_fit_takes_batches_missing_a_class(moons):
     X, y = moons
-    classifier = FastBPClassifier(random_state=0)
+    classifier = LectureClassifier(random_state=0)
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         classifier.partial_fit(X, y)
     classifier.partial_fit(X[y == 0], y[y == 0], classes=[0, 1, 2])
@@ -153,11 +156,11 @@ def test_partial_fit_takes_batches_missing_a_class(moons):
 
 def test_verbose_prints_the_lectures_loss_lines(moons, capsys):
     X, y = moons
-    FastBPClassifier(max_iter=2001, random_state=0, verbose=True).fit(X, y)
+    LectureClassifier(max_iter=2001, random_state=0, verbose=True).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["Loss after iteration %d: %f" % (i, loss) for i, loss in
                      zip((0, 1000, 2000), fastbp.train(X, y, 3, num_passes=2001, loss_every=1000).losses)]
-    FastBPClassifier(max_iter=2001, random_state=0).fit(X, y)
+    LectureClassifier(max_iter=2001, random_state=0).fit(X, y)
     assert capsys.readouterr().out == ""
 
 
@@ -170,25 +173,25 @@ def test_verbose_prints_the_lectures_loss_lines(moons, capsys):
 def test_invalid_parameters_are_named(moons, parameter, value):
     X, y = moons
     with pytest.raises((InvalidParameterError, ValueError), match=parameter):
-        FastBPClassifier(**{parameter: value}).fit(X, y)
+        LectureClassifier(**{parameter: value}).fit(X, y)
 
 
 def test_predict_before_fit_is_not_fitted_error(moons):
     X, _ = moons
     for method in ("predict", "predict_proba"):
         with pytest.raises(NotFittedError):
-            getattr(FastBPClassifier(), method)(X)
+            getattr(LectureClassifier(), method)(X)
 
 
 def test_pipeline_grid_search_on_two_processes_and_pickle(moons):
     X, y = moons
-    search = GridSearchCV(make_pipeline(StandardScaler(), FastBPClassifier(max_iter=300, random_state=0)),
-                          {"fastbpclassifier__hidden_layer_sizes": [(2,), (5,)]}, cv=2, n_jobs=2).fit(X, y)
-    assert search.best_params_["fastbpclassifier__hidden_layer_sizes"] in [(2,), (5,)]
+    search = GridSearchCV(make_pipeline(StandardScaler(), LectureClassifier(max_iter=300, random_state=0)),
+                          {"lectureclassifier__hidden_layer_sizes": [(2,), (5,)]}, cv=2, n_jobs=2).fit(X, y)
+    assert search.best_params_["lectureclassifier__hidden_layer_sizes"] in [(2,), (5,)]
     again = pickle.loads(pickle.dumps(search.best_estimator_))
     np.testing.assert_array_equal(again.predict_proba(X), search.best_estimator_.predict_proba(X))
     # the cross-validated score is the one a fit in this process gives
     fold_train, fold_test = next(StratifiedKFold(2).split(X, y))
-    local = make_pipeline(StandardScaler(), FastBPClassifier((5,), max_iter=300, random_state=0))
+    local = make_pipeline(StandardScaler(), LectureClassifier((5,), max_iter=300, random_state=0))
     local.fit(X[fold_train], y[fold_train])
     assert search.cv_results_["split0_test_score"][1] == local.score(X[fold_test], y[fold_test])

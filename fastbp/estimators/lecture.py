@@ -1,4 +1,9 @@
-"""The lecture's network as a scikit-learn classifier.
+"""The lecture's network as a scikit-learn classifier: :class:`LectureClassifier`.
+
+``LectureClassifier(random_state=0).fit(X, y)`` is ``fastbp.build_model(X, y, 3)``
+bit for bit (``FastBPClassifier.lecture()`` is the same object). For
+scikit-learn's own MLPClassifier, with its defaults and its results, use
+:class:`fastbp.FastBPClassifier`.
 
 Parameters that :class:`sklearn.neural_network.MLPClassifier` also has mean
 exactly what they mean there, so settings carry over; the others have names of
@@ -41,13 +46,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import reference, schedules, trainer
+from .. import reference, schedules, trainer
 
 # scikit-learn's activation names -> fastbp's
 ACTIVATIONS = {"tanh": "tanh", "logistic": "sigmoid", "relu": "relu"}
 
 
-class FastBPClassifier(ClassifierMixin, BaseEstimator):
+class LectureClassifier(ClassifierMixin, BaseEstimator):
     """The lecture's network (tanh hidden layers, softmax output, full-batch
     gradient descent) with scikit-learn's interface.
 
@@ -66,7 +71,7 @@ class FastBPClassifier(ClassifierMixin, BaseEstimator):
         weights and of every computation (fastbp.train's dtype); X is
         converted to it once per call.
 
-    ``FastBPClassifier(random_state=0).fit(X, y)`` on the lecture's data gives
+    ``LectureClassifier(random_state=0).fit(X, y)`` on the lecture's data gives
     exactly ``fastbp.build_model(X, y, 3)``. Fitted attributes: classes_,
     n_features_in_ (and feature_names_in_), coefs_, intercepts_, n_layers_,
     n_iter_ (passes so far), loss_curve_ (the lecture's loss after each pass,
@@ -185,7 +190,7 @@ class FastBPClassifier(ClassifierMixin, BaseEstimator):
         if self.batch_size == "auto":
             return min(200, num_samples)
         if self.batch_size > num_samples:
-            warnings.warn("Got `batch_size` larger than sample size. It is going to be clipped", stacklevel=4)
+            warnings.warn("Got `batch_size` larger than sample size. It is going to be clipped", stacklevel=2)
         return min(self.batch_size, num_samples)
 
     def _train(self, X, y, passes):
@@ -230,6 +235,53 @@ class FastBPClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "coefs_")
         return {name: np.copy(value) if name != "activation" else value for name, value in self._model().items()}
 
+    # ------------------------------------------------------------ model files
+
+    def saved_state(self):
+        """What a model file keeps of a fitted classifier (fastbp.save): a dict of
+        ``model`` (the weights), ``classes``, ``loss_curve``, ``feature_names_in``
+        (or None), and the JSON-ready ``parameters`` (get_params, with the
+        hidden sizes as a list, a schedule object as its name and attributes,
+        a RandomState object as None) and ``state`` (what continuing needs)."""
+        check_is_fitted(self, "coefs_")
+        parameters = self.get_params()
+        parameters["hidden_layer_sizes"] = list(self._hidden())
+        random_state = parameters["random_state"]
+        parameters["random_state"] = int(random_state) if isinstance(random_state, numbers.Integral) else None
+        parameters["schedule"] = _schedule_to_json(parameters["schedule"])
+        return {"model": self.model_, "classes": self.classes_, "loss_curve": list(self.loss_curve_),
+                "feature_names_in": getattr(self, "feature_names_in_", None), "parameters": parameters,
+                "state": {"n_iter": int(self.n_iter_), "seed": int(self._seed),
+                          "n_features_in": int(self.n_features_in_)}}
+
+    @classmethod
+    def from_saved_state(cls, model, classes, loss_curve, feature_names_in, parameters, state):
+        """The fitted classifier that saved_state described; raises ValueError,
+        TypeError or KeyError if the pieces do not fit together."""
+        parameters = dict(parameters)
+        parameters["hidden_layer_sizes"] = tuple(parameters["hidden_layer_sizes"])
+        if isinstance(parameters["schedule"], dict):
+            schedule = parameters["schedule"]
+            parameters["schedule"] = schedules.SCHEDULES[schedule["name"]](**schedule["attributes"])
+        classifier = cls(**parameters)
+        classifier._validate_params()
+        sizes = [model["W1"].shape[0]] + [model["W%d" % l].shape[1] for l in range(1, reference.num_layers(model) + 1)]
+        if len(classes) != sizes[-1] or classes.ndim != 1:
+            raise ValueError("%d classes for a network of %d outputs" % (len(classes), sizes[-1]))
+        if state["n_features_in"] != sizes[0]:
+            raise ValueError("n_features_in %r for a network of %d inputs" % (state["n_features_in"], sizes[0]))
+        classifier.classes_ = classes
+        classifier._set_weights(model)
+        classifier.n_features_in_ = int(state["n_features_in"])
+        if feature_names_in is not None:
+            classifier.feature_names_in_ = feature_names_in.astype(object)
+        classifier.n_iter_ = int(state["n_iter"])
+        classifier._seed = int(state["seed"])
+        classifier.loss_curve_ = list(loss_curve)
+        if classifier.loss_curve_:
+            classifier.loss_ = classifier.loss_curve_[-1]
+        return classifier
+
     # ------------------------------------------------------------ predicting
 
     def predict_proba(self, X):
@@ -252,3 +304,13 @@ class FastBPClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = True
         tags.classifier_tags.multi_label = False
         return tags
+
+
+def _schedule_to_json(schedule):
+    if isinstance(schedule, str):
+        return schedule
+    for name, cls in schedules.SCHEDULES.items():
+        if type(schedule) is cls:
+            return {"name": name, "attributes": dict(vars(schedule))}
+    raise ValueError("the classifier's schedule %r is not one of fastbp's; a model file can carry only "
+                     "those (%s)" % (schedule, sorted(schedules.SCHEDULES)))

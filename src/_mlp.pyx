@@ -1,0 +1,411 @@
+# The compiled twin of fastbp/reference_mlp.py: scikit-learn's MLP objective,
+# its gradient and the optimisers' updates, on the layer kernels of layers.pxd.
+#
+#   batch_loss_and_gradient  reference_mlp.loss_and_gradients on a batch, flat
+#   sgd_update, adam_update  reference_mlp.sgd_update / adam_update on the flat buffers
+#   MLPWorkspace             the workspace of one fit (allocated once) and its
+#                            fused epoch loops: gather, gradient, update, batch after batch
+#
+# Arrays are feature-major, (n,K)^T, as in layers.pxd; parameters are one flat
+# buffer, every weight (W1, ..., WL) then every bias (b1, ..., bL): the order of
+# scikit-learn's coefs_ + intercepts_ packed. A batch is processed in blocks of
+# BLOCK_ROWS rows, whose gradients add up block after block, so the workspace
+# does not grow with the batch. One thread; every function is fused over real.
+# The Python layer (fastbp/estimators/_compiled.py) is the only guard on shapes.
+
+cimport numpy as cnp
+from libc.float cimport DBL_EPSILON, FLT_EPSILON
+from libc.math cimport log, pow, sqrt
+from libc.string cimport memset
+
+import numpy as np
+
+from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
+                     dense_backward_input, dense_forward, dense_tanh_backward_input, softmax_forward)
+from linalg cimport use_tiles
+from precision cimport real
+from products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
+from vecmath cimport vector_exp, vector_sigmoid
+
+cnp.import_array()
+
+# hidden activations: layers.pxd's codes, and identity
+cdef enum:
+    IDENTITY_HIDDEN = 3
+HIDDEN_CODES = {"tanh": TANH, "logistic": SIGMOID, "relu": RELU, "identity": IDENTITY_HIDDEN}
+# output activations (each with its canonical loss)
+cdef enum Output:
+    SOFTMAX = 0     # log_loss
+    LOGISTIC = 1    # binary_log_loss
+    IDENTITY = 2    # squared_error
+    EXP = 3         # poisson
+OUTPUT_CODES = {"softmax": SOFTMAX, "logistic": LOGISTIC, "identity": IDENTITY, "exp": EXP}
+# Rows per block: a multiple of the products' widest tile (32 doubles, 64
+# floats) whose activations stay in the L2 cache for the network sizes the
+# estimators meet; the result depends on it only through the order of sums.
+cdef enum:
+    BLOCK_ROWS = 256
+
+
+ctypedef struct MLP:
+    Py_ssize_t num_layers          # L
+    const Py_ssize_t *sizes        # (L+1,) D, H1, ..., C
+    const Py_ssize_t *weight_offsets  # (L,) where Wl starts in the flat parameters
+    const Py_ssize_t *bias_offsets    # (L,) where bl starts
+    const Py_ssize_t *unit_offsets    # (L,) where layer l's outputs start, in units
+    Py_ssize_t num_weights, num_params, units
+    int hidden                     # HIDDEN_CODES
+    Output output
+    void *outputs                  # (BLOCK_ROWS * units): each layer's (n,K)^T
+    void *deltas                   # same layout
+    void *scratch                  # (BLOCK_ROWS * (C + 1))
+    void *lanes                    # (num_weights * lanes_per_weight): the wide layers' partial sums
+    Py_ssize_t lanes_per_weight
+    void *grads                    # (num_params,)
+
+
+cdef inline real *layer_outputs(const MLP *ws, real *buffer, Py_ssize_t layer) noexcept nogil:
+    return buffer + ws.unit_offsets[layer] * BLOCK_ROWS
+
+
+# ---------------------------------------------------------------- one block
+
+cdef void block_forward(const MLP *ws, const real *params,
+                        const real *X,         # IN (n,D)^T, feature rows ld_X apart
+                        Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
+    # reference_mlp.forward without the output activation (block_loss_and_delta applies it)
+    cdef Py_ssize_t l, K
+    cdef const real *inp = X
+    cdef Py_ssize_t ld_inp = ld_X
+    cdef real *z
+    for l in range(ws.num_layers):
+        K = ws.sizes[l + 1]
+        z = layer_outputs(ws, <real *> ws.outputs, l)
+        dense_forward(z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n,
+                      ws.sizes[l], K)
+        if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:
+            activation_forward(z, z, n * K, <Activation> ws.hidden)
+        inp = z
+        ld_inp = n
+
+
+cdef inline double clipped_log(real p, real eps) noexcept nogil:
+    # log(np.clip(p, eps, 1 - eps)), in double
+    cdef real one = 1
+    if p < eps:
+        p = eps
+    elif p > one - eps:
+        p = one - eps
+    return log(<double> p)
+
+
+cdef double block_loss_and_delta(const MLP *ws,
+                                 const real *Y,        # IN (n,C)^T, rows ld_Y apart
+                                 Py_ssize_t ld_Y,
+                                 const real *weights,  # IN (n,), or NULL: all 1
+                                 Py_ssize_t n) noexcept nogil:
+    # The output activation on the top layer, the weighted sum of the samples'
+    # losses (returned, in double), and delta = (a - y) * weight in place of a.
+    cdef Py_ssize_t i, c, C = ws.sizes[ws.num_layers]
+    cdef real *top = layer_outputs(ws, <real *> ws.outputs, ws.num_layers - 1)
+    cdef real a, y, eps = DBL_EPSILON if real is double else FLT_EPSILON
+    cdef double sample_loss, loss = 0.0
+    if ws.output == SOFTMAX:
+        softmax_forward(top, top, <real *> ws.scratch, n, C)
+    elif ws.output == LOGISTIC:
+        vector_sigmoid(top, top, n * C)
+    elif ws.output == EXP:
+        vector_exp(top, top, n * C)
+    for i in range(n):
+        sample_loss = 0.0
+        for c in range(C):
+            a = top[c * n + i]
+            y = Y[c * ld_Y + i]
+            if ws.output == SOFTMAX:
+                # -xlogy(y, p)
+                if y != 0:
+                    sample_loss = sample_loss - <double> y * clipped_log(a, eps)
+            elif ws.output == LOGISTIC:
+                # -(xlogy(y, p) + xlogy(1 - y, 1 - p))
+                if y != 0:
+                    sample_loss = sample_loss - <double> y * clipped_log(a, eps)
+                if y != 1:
+                    sample_loss = sample_loss - (1.0 - <double> y) * clipped_log(1 - a, eps)
+            elif ws.output == IDENTITY:
+                # (y - p)**2 / 2, averaged over the outputs
+                sample_loss = sample_loss + 0.5 * (<double> y - a) * (<double> y - a) / C
+            else:
+                # xlogy(y, y / p) - y + p
+                if y != 0:
+                    sample_loss = sample_loss + <double> y * log(<double> y / a)
+                sample_loss = sample_loss - y + a
+            top[c * n + i] = (a - y) * weights[i] if weights != NULL else a - y
+        loss = loss + (sample_loss * weights[i] if weights != NULL else sample_loss)
+    return loss
+
+
+cdef void block_backward(const MLP *ws, real *grads, const real *params,
+                         const real *X,        # IN (n,D)^T, feature rows ld_X apart
+                         Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
+    # reference_mlp.loss_and_gradients' backward sweep from the top delta: the
+    # data term, added into grads (the wide layers' weights into their lanes)
+    cdef Py_ssize_t l, J, K
+    cdef real *delta = layer_outputs(ws, <real *> ws.outputs, ws.num_layers - 1)
+    cdef real *below
+    cdef real *delta_below
+    for l in range(ws.num_layers - 1, -1, -1):
+        J = ws.sizes[l]
+        K = ws.sizes[l + 1]
+        # dW = a_below.T @ delta; db = delta.sum(axis=0)
+        if l == 0:
+            dense_backward(grads + ws.weight_offsets[l], <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
+                           grads + ws.bias_offsets[l], delta, X, ld_X, n, J, K)
+            break
+        below = layer_outputs(ws, <real *> ws.outputs, l - 1)
+        delta_below = layer_outputs(ws, <real *> ws.deltas, l - 1)
+        dense_backward(grads + ws.weight_offsets[l], <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
+                       grads + ws.bias_offsets[l], delta, below, n, n, J, K)
+        # delta_below = delta @ W.T, times the hidden activation's derivative
+        if ws.hidden == TANH:
+            dense_tanh_backward_input(delta_below, delta, params + ws.weight_offsets[l], below, n, J, K)
+        else:
+            dense_backward_input(delta_below, delta, params + ws.weight_offsets[l], n, J, K)
+            if ws.hidden != IDENTITY_HIDDEN:
+                activation_backward(delta_below, delta_below, below, n * J, <Activation> ws.hidden)
+        delta = delta_below
+
+
+# ---------------------------------------------------------------- a batch
+
+cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
+                                    const real *X, Py_ssize_t ld_X,      # IN (rows,D)^T
+                                    const real *Y, Py_ssize_t ld_Y,      # IN (rows,C)^T
+                                    const real *weights,                 # IN (rows,) or NULL
+                                    Py_ssize_t rows, double alpha) noexcept nogil:
+    # reference_mlp.loss_and_gradients: -> the objective; the gradient in ws.grads
+    cdef real *grads = <real *> ws.grads
+    cdef Py_ssize_t start, n, l, i, block, block_rows = BLOCK_ROWS
+    cdef double loss = 0.0, squares = 0.0, weight_sum = rows
+    cdef real alpha_r = <real> alpha, weight_sum_r
+    memset(grads, 0, ws.num_params * sizeof(real))
+    for l in range(ws.num_layers):
+        if use_tiles(ws.sizes[l], ws.sizes[l + 1]):
+            memset(<real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight, 0,
+                   ws.sizes[l] * ws.sizes[l + 1] * ws.lanes_per_weight * sizeof(real))
+    for block in range((rows + block_rows - 1) // block_rows):
+        start = block * block_rows
+        n = min(block_rows, rows - start)
+        block_forward(ws, params, X + start, ld_X, n)
+        loss = loss + block_loss_and_delta(ws, Y + start, ld_Y, weights + start if weights != NULL else NULL, n)
+        block_backward(ws, grads, params, X + start, ld_X, n)
+    for l in range(ws.num_layers):
+        if use_tiles(ws.sizes[l], ws.sizes[l + 1]):
+            fold_lanes(grads + ws.weight_offsets[l], <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
+                       ws.sizes[l] * ws.sizes[l + 1])
+    if weights != NULL:
+        weight_sum = 0.0
+        for i in range(rows):
+            weight_sum = weight_sum + weights[i]
+    weight_sum_r = <real> weight_sum
+    # dW = (dW + alpha * W) / sum(s); db = db / sum(s)
+    for i in range(ws.num_weights):
+        squares = squares + <double> params[i] * params[i]
+        grads[i] = (grads[i] + alpha_r * params[i]) / weight_sum_r
+    for i in range(ws.num_weights, ws.num_params):
+        grads[i] = grads[i] / weight_sum_r
+    return loss / weight_sum + (0.5 * alpha) * squares / weight_sum
+
+
+# ---------------------------------------------------------------- the optimisers' updates
+
+cdef void sgd_update(real *params, const real *grads, real *velocities, double learning_rate, double momentum,
+                     bint nesterov, Py_ssize_t size) noexcept nogil:
+    # v = momentum * v - learning_rate * g; params += v, or with Nesterov momentum * v - learning_rate * g
+    cdef Py_ssize_t i
+    for i in range(size):
+        velocities[i] = momentum * velocities[i] - learning_rate * grads[i]
+        if nesterov:
+            params[i] = params[i] + (momentum * velocities[i] - learning_rate * grads[i])
+        else:
+            params[i] = params[i] + velocities[i]
+
+
+cdef void adam_update(real *params, const real *grads, real *ms, real *vs, double learning_rate, double beta_1,
+                      double beta_2, double epsilon, Py_ssize_t size) noexcept nogil:
+    # m = beta_1 m + (1 - beta_1) g; v = beta_2 v + (1 - beta_2) g**2
+    # params += -learning_rate * m / (sqrt(v) + epsilon)
+    cdef Py_ssize_t i
+    for i in range(size):
+        ms[i] = beta_1 * ms[i] + (1 - beta_1) * grads[i]
+        vs[i] = beta_2 * vs[i] + (1 - beta_2) * (grads[i] * grads[i])
+        params[i] = params[i] + -learning_rate * ms[i] / (sqrt(vs[i]) + epsilon)
+
+
+cdef void gather_rows(real *out,                  # OUT (B,K)^T
+                      const real *inp,            # IN  (N,K)^T
+                      const Py_ssize_t *rows,     # IN  (B,) sample indices
+                      Py_ssize_t B, Py_ssize_t N, Py_ssize_t K) noexcept nogil:
+    # out = inp[rows]
+    cdef Py_ssize_t i, k
+    for k in range(K):
+        for i in range(B):
+            out[k * B + i] = inp[k * N + rows[i]]
+
+
+cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
+                      real *X_batch, real *Y_batch, real *w_batch,          # workspace (B,D)^T, (B,C)^T, (B,)
+                      const real *X, const real *Y, const real *weights,    # IN (N,D)^T, (N,C)^T, (N,) or NULL
+                      Py_ssize_t N, const Py_ssize_t *order, Py_ssize_t batch_size, bint adam,
+                      double learning_rate, double momentum, bint nesterov,  # sgd
+                      Py_ssize_t *t, double beta_1, double beta_2, double epsilon,  # adam: t counts its steps
+                      double alpha) noexcept nogil:
+    # One epoch of _solvers.fit_stochastic's inner loop: -> the sum over the
+    # batches of the batch's objective times its size
+    cdef Py_ssize_t start, B, D = ws.sizes[0], C = ws.sizes[ws.num_layers]
+    cdef Py_ssize_t num_batches = (N + batch_size - 1) // batch_size, k
+    cdef double batch_loss, rate, summed = 0.0
+    for k in range(num_batches):
+        start = k * batch_size
+        B = min(batch_size, N - start)
+        gather_rows(X_batch, X, order + start, B, N, D)
+        gather_rows(Y_batch, Y, order + start, B, N, C)
+        if weights != NULL:
+            gather_rows(w_batch, weights, order + start, B, N, 1)
+        batch_loss = batch_loss_and_gradient(ws, params, X_batch, B, Y_batch, B,
+                                             w_batch if weights != NULL else NULL, B, alpha)
+        summed = summed + batch_loss * B
+        if adam:
+            t[0] = t[0] + 1
+            # reference_mlp.adam_learning_rate
+            rate = learning_rate * sqrt(1 - pow(beta_2, <double> t[0])) / (1 - pow(beta_1, <double> t[0]))
+            adam_update(params, <real *> ws.grads, state_a, state_b, rate, beta_1, beta_2, epsilon, ws.num_params)
+        else:
+            sgd_update(params, <real *> ws.grads, state_a, learning_rate, momentum, nesterov, ws.num_params)
+    return summed
+
+
+# ---------------------------------------------------------------- the Python boundary
+
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+cdef void *data_of(object array, object dtype, Py_ssize_t size, str name) except NULL:
+    # the address of a contiguous array's data, once its dtype and size are checked
+    if not isinstance(array, np.ndarray) or array.dtype != dtype or not array.flags.c_contiguous:
+        raise ValueError("%s must be a contiguous %s array" % (name, dtype))
+    if array.size != size:
+        raise ValueError("%s must have %d elements, got %d" % (name, size, array.size))
+    return cnp.PyArray_DATA(array)
+
+
+cdef class MLPWorkspace:
+    """The workspace of one fit: ``MLPWorkspace(sizes, hidden, output, X, Y,
+    weights, alpha, batch_size)``, X (N,D)^T and Y (N,C)^T feature-major flat arrays
+    of one dtype (which sets the precision), weights (N,) or None. NumPy
+    allocates every buffer here; the kernels only view them."""
+
+    cdef MLP ws
+    cdef readonly Py_ssize_t N, batch_size
+    cdef readonly object dtype
+    cdef bint single
+    cdef object X, Y, weights, outputs, deltas, scratch, lanes, grads, X_batch, Y_batch, w_batch
+    cdef Py_ssize_t[::1] sizes, weight_offsets, bias_offsets, unit_offsets
+    cdef readonly double alpha
+
+    def __init__(self, sizes, str hidden, str output, X, Y, weights, double alpha, Py_ssize_t batch_size):
+        sizes = [int(size) for size in sizes]
+        L = len(sizes) - 1
+        self.dtype = X.dtype
+        if self.dtype not in DTYPES:
+            raise TypeError("X must be float32 or float64")
+        self.single = self.dtype == np.float32
+        self.N = X.size // sizes[0]
+        self.batch_size = min(batch_size, self.N)
+        self.X, self.Y, self.weights = X, Y, weights
+        self.alpha = alpha
+        data_of(X, self.dtype, self.N * sizes[0], "X")
+        data_of(Y, self.dtype, self.N * sizes[L], "Y")
+        if weights is not None:
+            data_of(weights, self.dtype, self.N, "weights")
+        self.sizes = np.array(sizes, dtype=np.intp)
+        num_weights = sum(J * K for J, K in zip(sizes[:L], sizes[1:]))
+        units = sum(sizes[1:])
+        self.weight_offsets = np.cumsum([0] + [J * K for J, K in zip(sizes[:L], sizes[1:])])[:L].astype(np.intp)
+        self.bias_offsets = (num_weights + np.cumsum([0] + sizes[1:])[:L]).astype(np.intp)
+        self.unit_offsets = np.cumsum([0] + sizes[1:])[:L].astype(np.intp)
+        lanes_per_weight = FBP_LANES_D if not self.single else FBP_LANES_F
+        self.outputs = np.empty(BLOCK_ROWS * units, dtype=self.dtype)
+        self.deltas = np.empty(BLOCK_ROWS * units, dtype=self.dtype)
+        self.scratch = np.empty(BLOCK_ROWS * (sizes[L] + 1), dtype=self.dtype)
+        self.lanes = np.empty(max(1, num_weights * lanes_per_weight), dtype=self.dtype)
+        self.grads = np.empty(num_weights + units, dtype=self.dtype)
+        self.X_batch = np.empty(self.batch_size * sizes[0], dtype=self.dtype)
+        self.Y_batch = np.empty(self.batch_size * sizes[L], dtype=self.dtype)
+        self.w_batch = np.empty(self.batch_size, dtype=self.dtype)
+        self.ws.num_layers = L
+        self.ws.sizes = &self.sizes[0]
+        self.ws.weight_offsets = &self.weight_offsets[0]
+        self.ws.bias_offsets = &self.bias_offsets[0]
+        self.ws.unit_offsets = &self.unit_offsets[0]
+        self.ws.num_weights = num_weights
+        self.ws.num_params = num_weights + units
+        self.ws.units = units
+        self.ws.hidden = HIDDEN_CODES[hidden]
+        self.ws.output = <Output> OUTPUT_CODES[output]
+        self.ws.outputs = cnp.PyArray_DATA(self.outputs)
+        self.ws.deltas = cnp.PyArray_DATA(self.deltas)
+        self.ws.scratch = cnp.PyArray_DATA(self.scratch)
+        self.ws.lanes = cnp.PyArray_DATA(self.lanes)
+        self.ws.lanes_per_weight = lanes_per_weight
+        self.ws.grads = cnp.PyArray_DATA(self.grads)
+
+    def loss_and_gradient(self, params):
+        """reference_mlp.loss_and_gradients on the whole of X -> (loss, the flat gradient, a new array)."""
+        cdef void *theta = data_of(params, self.dtype, self.ws.num_params, "params")
+        cdef const void *X = cnp.PyArray_DATA(self.X)
+        cdef const void *Y = cnp.PyArray_DATA(self.Y)
+        cdef const void *w = cnp.PyArray_DATA(self.weights) if self.weights is not None else NULL
+        cdef double loss
+        cdef double alpha = self.alpha
+        with nogil:
+            if self.single:
+                loss = batch_loss_and_gradient(&self.ws, <float *> theta, <const float *> X, self.N,
+                                               <const float *> Y, self.N, <const float *> w, self.N, alpha)
+            else:
+                loss = batch_loss_and_gradient(&self.ws, <double *> theta, <const double *> X, self.N,
+                                               <const double *> Y, self.N, <const double *> w, self.N, alpha)
+        return loss, self.grads.copy()
+
+    def epoch(self, params, const Py_ssize_t[::1] order, str solver, state_a, state_b, double learning_rate,
+              double momentum=0, bint nesterov=False, Py_ssize_t t=0, double beta_1=0, double beta_2=0,
+              double epsilon=0):
+        """One epoch over the samples in ``order``: batch after batch, the gradient
+        and the optimiser's update of params and its state ("sgd": the
+        velocities in state_a; "adam": the moments in state_a and state_b, t
+        its steps so far) -> (the sum of the batches' losses times their sizes, t)."""
+        cdef Py_ssize_t P = self.ws.num_params
+        cdef void *theta = data_of(params, self.dtype, P, "params")
+        cdef void *a = data_of(state_a, self.dtype, P, "state_a")
+        cdef void *b = data_of(state_b, self.dtype, P, "state_b") if solver == "adam" else NULL
+        cdef const void *X = cnp.PyArray_DATA(self.X)
+        cdef const void *Y = cnp.PyArray_DATA(self.Y)
+        cdef const void *w = cnp.PyArray_DATA(self.weights) if self.weights is not None else NULL
+        cdef void *X_batch = cnp.PyArray_DATA(self.X_batch)
+        cdef void *Y_batch = cnp.PyArray_DATA(self.Y_batch)
+        cdef void *w_batch = cnp.PyArray_DATA(self.w_batch)
+        cdef bint adam = solver == "adam"
+        cdef double alpha = self.alpha, summed
+        if order.shape[0] != self.N:
+            raise ValueError("order must hold the %d sample indices" % self.N)
+        with nogil:
+            if self.single:
+                summed = run_epoch(&self.ws, <float *> theta, <float *> a, <float *> b, <float *> X_batch,
+                                   <float *> Y_batch, <float *> w_batch, <const float *> X, <const float *> Y,
+                                   <const float *> w, self.N, &order[0], self.batch_size, adam, learning_rate,
+                                   momentum, nesterov, &t, beta_1, beta_2, epsilon, alpha)
+            else:
+                summed = run_epoch(&self.ws, <double *> theta, <double *> a, <double *> b, <double *> X_batch,
+                                   <double *> Y_batch, <double *> w_batch, <const double *> X, <const double *> Y,
+                                   <const double *> w, self.N, &order[0], self.batch_size, adam, learning_rate,
+                                   momentum, nesterov, &t, beta_1, beta_2, epsilon, alpha)
+        return summed, t
