@@ -11,6 +11,7 @@ import sys
 
 from . import _validation as check
 from . import animate, demo, trainer
+from .bench.command import add_bench_command
 from .sweeps import add_sweep_command
 
 # ---------------------------------------------------------------- the parser
@@ -104,7 +105,7 @@ def add_check_command(subcommands):
     command.set_defaults(run=run_check, command_parser=command)
 
 
-SUBCOMMANDS = (add_demo_command, add_animate_command, add_check_command, add_sweep_command)
+SUBCOMMANDS = (add_demo_command, add_animate_command, add_check_command, add_sweep_command, add_bench_command)
 
 
 def build_parser():
