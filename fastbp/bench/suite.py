@@ -27,8 +27,8 @@ RESULT_FILES = ("benchmark.md", "benchmark.json", "benchmark.png", "benchmark-sw
 
 JOB_CONTENDERS = ("fastbp", "fastbp NumPy reference", "lecture NumPy code", "scikit-learn MLPClassifier",
                   "PyTorch eager", "PyTorch torch.compile", "JAX jit + fori_loop")
-SWEEP_CONTENDERS = ("fastbp", "FastBPClassifier", "fastbp NumPy reference", "scikit-learn MLPClassifier",
-                    "PyTorch eager", "PyTorch torch.compile", "JAX jit + fori_loop")
+SWEEP_CONTENDERS = ("fastbp", "JAX jit + fori_loop", "PyTorch torch.compile", "PyTorch eager",
+                    "scikit-learn MLPClassifier", "FastBPClassifier", "fastbp NumPy reference")
 # --quick: fastbp, the fastest peer (JAX) and NumPy, a few shapes, to finish in about a minute;
 # PyTorch alone takes seconds to start per child, torch.compile tens of seconds per shape.
 QUICK_CONTENDERS = ("fastbp", "fastbp NumPy reference", "JAX jit + fori_loop")
@@ -241,6 +241,15 @@ def run(parts, quick, user_shape, log=print, checkpoint=lambda report: None):
         report["sections"][name] = {"shapes": shape_list, "rows": rows}
         checkpoint(report)
 
+    if "contention" in parts:
+        report["contention"] = contention(quick, 600)
+        for key, result in report["contention"].items():
+            for p in result.get("points", []):
+                log("  contention, %s neighbour: %-30s default threads %.3g s/pass, one thread %.3g s/pass"
+                    % ("a spinning" if key == "spinning" else "no", p["shape"], p["median_default"], p["median_one"]))
+            if result.get("status") == "failed":
+                log("  contention, %s: failed: %s" % (key, result.get("note")))
+        checkpoint(report)
     if user_shape is not None:
         section("your shape", [user_shape], contenders or SWEEP_CONTENDERS,
                 dict(base, check_passes=SWEEP_CHECK_PASSES), 1800)
@@ -261,20 +270,11 @@ def run(parts, quick, user_shape, log=print, checkpoint=lambda report: None):
         for contender in contenders or SWEEP_CONTENDERS:
             for dtype in DTYPES:
                 rows += run_contender(contender, dtype, every_shape, spec, 120 * len(every_shape), log)
-        for name, shape_list in series.items():
-            names = {s["name"] for s in shape_list}
-            report["sections"]["sweep: " + name] = {"shapes": shape_list,
-                                                    "rows": [r for r in rows if r["shape"] in names]}
-        checkpoint(report)
-    if "contention" in parts:
-        report["contention"] = contention(quick, 600)
-        for key, result in report["contention"].items():
-            for p in result.get("points", []):
-                log("  contention, %s neighbour: %-30s default threads %.3g s/pass, one thread %.3g s/pass"
-                    % ("a spinning" if key == "spinning" else "no", p["shape"], p["median_default"], p["median_one"]))
-            if result.get("status") == "failed":
-                log("  contention, %s: failed: %s" % (key, result.get("note")))
-        checkpoint(report)
+            for name, shape_list in series.items():
+                names = {s["name"] for s in shape_list}
+                report["sections"]["sweep: " + name] = {"shapes": shape_list,
+                                                        "rows": [r for r in rows if r["shape"] in names]}
+            checkpoint(report)
     report["gemm"].append(run_child(gemm_spec, 300))
     report["load_end"] = load_average()
     report["total_s"] = time.perf_counter() - start
