@@ -125,3 +125,33 @@ def test_render_redraws_a_saved_run(tiny_run):
     (tiny_run / "benchmark.md").unlink()
     assert cli.main(["bench", "--render", str(tiny_run / "benchmark.json")]) == 0
     assert "| fastbp | float64 |" in (tiny_run / "benchmark.md").read_text()
+
+
+def synthetic_report(s, seconds_per_pass, gemm_gflops):
+    """A report of one point where each contender took the given seconds per pass (1 timed run of 1 pass)."""
+    rows = [{"contender": name, "dtype": "float64", "shape": s["name"], "status": "ok", "passes": 1,
+             "times": [seconds], "check_passes": 1, "check_loss": 0.5} for name, seconds in seconds_per_pass.items()]
+    return {"sections": {"sweep: test": {"shapes": [s], "rows": rows}},
+            "gemm": [{"n": 10, "float64_2T": gemm_gflops, "float32_2T": gemm_gflops}]}
+
+
+def test_the_targets_are_judged_against_the_fastest_peer_and_the_ceiling():
+    small = shapes.shape("small", 1000, 2, (8,), 2)  # 1000 * (16 + 16) multiply-adds forward: a small step
+    saved = report.summarise(synthetic_report(small, {"fastbp": 2e-3, "JAX jit + fori_loop": 1e-3,
+                                                      "PyTorch eager": 3e-3, "FastBPClassifier": 1e-4}, 100.0))
+    fastbp = report.row_of(saved["sections"]["sweep: test"]["rows"], "fastbp")
+    # FastBPClassifier is fastbp itself, not a peer: the fastest peer is JAX, twice as fast
+    assert fastbp["fastest_peer"] == "JAX jit + fori_loop" and fastbp["vs_fastest_peer"] == pytest.approx(0.5)
+    judged = {target: met for target, _, met in report.point_targets(small, fastbp, 100.0)}
+    assert judged == {"≥ fastest peer": False, "≥ 1.5× fastest peer (small step)": False}
+    assert [(ratio, s["name"]) for ratio, s, _, _ in report.losses(saved)] == [(pytest.approx(0.5), "small")]
+
+    wide = shapes.shape("wide", 1000, 256, (256,), 10)
+    flops = shapes.flops_per_pass(wide)
+    # fastbp at 80 GFLOP/s, JAX at 40, against a 100 GFLOP/s ceiling: 80% of it, twice JAX
+    saved = report.summarise(synthetic_report(wide, {"fastbp": flops / 80e9, "JAX jit + fori_loop": flops / 40e9},
+                                              100.0))
+    fastbp = report.row_of(saved["sections"]["sweep: test"]["rows"], "fastbp")
+    judged = {target: met for target, _, met in report.point_targets(wide, fastbp, 100.0)}
+    assert judged == {"≥ fastest peer": True, "≥ 75% of the GEMM ceiling (wide)": True}
+    assert report.losses(saved) == []
