@@ -87,7 +87,7 @@ def job_table(section):
             "%.1f MiB" % r["peak_added_mib"] if r.get("peak_added_mib") is not None else "?", loss_text(r),
             row_notes(r)))
     return ["%s; N=%d, D=%d, hidden %s, C=%d, %s; epsilon %g, reg_lambda %g; %.4g GFLOP per pass; loss check "
-            "after %d passes." % (s["what"], s["N"], s["D"], s["hidden"], s["C"],
+            "after %d passes." % (s["what"], s["N"], s["D"], "-".join(map(str, s["hidden"])), s["C"],
                                   "minibatches of %d" % s["B"] if s["B"] else "full batch", s["epsilon"],
                                   s["reg_lambda"], shapes.flops_per_pass(s) / 1e9,
                                   next((r["check_passes"] for r in section["rows"] if r.get("check_passes")), 0)),
@@ -128,11 +128,10 @@ def summary_lines(report):
                                                figures.ceilings(report)[dtype]["gflops"])
                 classifier = figures.classifier_target(rows)
                 for target, _, met in judged + ([classifier] if classifier else []):
-                    key = target.split(" (")[0] + (" (%s)" % target.split(" (")[1] if " (" in target else "")
-                    counts.setdefault(key, [0, 0])
-                    counts[key][0] += met
-                    counts[key][1] += 1
-    out += ["| target (every point where it applies) | met at |", "|---|---|"]
+                    counts.setdefault(target, [0, 0])
+                    counts[target][0] += met
+                    counts[target][1] += 1
+    out += ["| target (at every point of the sweep and the jobs where it applies) | met at |", "|---|---|"]
     out += ["| %s | %d of %d points |" % (t, met, n) for t, (met, n) in counts.items()]
     out.append("")
     lost = figures.losses(report)
