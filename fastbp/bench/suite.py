@@ -27,8 +27,10 @@ RESULT_FILES = ("benchmark.md", "benchmark.json", "benchmark.png", "benchmark-sw
 
 JOB_CONTENDERS = ("fastbp", "fastbp NumPy reference", "lecture NumPy code", "scikit-learn MLPClassifier",
                   "PyTorch eager", "PyTorch torch.compile", "JAX jit + fori_loop")
-SWEEP_CONTENDERS = ("fastbp", "JAX jit + fori_loop", "PyTorch torch.compile", "PyTorch eager",
-                    "scikit-learn MLPClassifier", "FastBPClassifier", "fastbp NumPy reference")
+# In this order, so that a stopped run has kept fastbp and its fastest peers; torch.compile,
+# which compiles for seconds per shape, last.
+SWEEP_CONTENDERS = ("fastbp", "JAX jit + fori_loop", "PyTorch eager", "scikit-learn MLPClassifier",
+                    "FastBPClassifier", "fastbp NumPy reference", "PyTorch torch.compile")
 # --quick: fastbp, the fastest peer (JAX) and NumPy, a few shapes, to finish in about a minute;
 # PyTorch alone takes seconds to start per child, torch.compile tens of seconds per shape.
 QUICK_CONTENDERS = ("fastbp", "fastbp NumPy reference", "JAX jit + fori_loop")
