@@ -91,7 +91,7 @@ def time_chart(report, path):
     sections = {name: s for name, s in report["sections"].items() if not name.startswith("sweep: ")}
     heights = [0.42 * len(s["rows"]) + 1.4 for s in sections.values()]
     fig, axes = plt.subplots(len(sections), 1, figsize=(11, sum(heights) + 0.6), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
+                             gridspec_kw={"height_ratios": heights}, layout="constrained")
     for ax, (name, section) in zip(axes[:, 0], sections.items()):
         rows = section["rows"]
         labels = ["%s, %s" % (r["contender"], r["dtype"]) + ("" if r.get("status") == "ok"
@@ -124,8 +124,7 @@ def time_chart(report, path):
         ax.set_xlabel("seconds per pass, log scale (median, min–max bar; lower is better)")
         ax.grid(axis="x", which="both", alpha=0.3)
     fig.suptitle("fastbp and its peers, time per pass — %s" % _title(report), fontsize=FONT + 1)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

@@ -183,8 +183,9 @@ def markdown(report, command):
     out += ["## What is measured", "", WHAT_IS_MEASURED % (report["target_s"], figures.AGREE_RTOL["float64"],
                                                           figures.AGREE_RTOL["float32"]), ""]
     sweep = {name: section for name, section in report["sections"].items() if name.startswith("sweep: ")}
-    if sweep:
+    if report["sections"]:
         out += summary_lines(report)
+    if sweep:
         out += ["## The shape sweep: GFLOP/s per contender", "",
                 "Each series varies the hidden width (every hidden layer as wide); GFLOP/s as defined above, "
                 "higher is better. Targets: at least as fast as the fastest peer everywhere; at least %g× the "
