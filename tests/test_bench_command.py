@@ -79,6 +79,7 @@ def test_a_peer_not_installed_is_skipped_with_the_reason(monkeypatch):
 
 def test_ratios_are_written_plainly_and_each_contender_has_its_own_colour():
     assert report.fmt_ratio(180.4) == "180×" and report.fmt_ratio(1.234) == "1.23×"
+    assert report.fmt_ratio(0.0046) == "0.0046×"
     assert set(charts.COLOURS) == set(peers.CONTENDERS)
     assert len(set(charts.COLOURS.values())) == len(charts.COLOURS)
 

@@ -4,6 +4,7 @@ and time per pass per contender for the jobs and a user's shape.
 One colour per contender in every chart and both precisions (float32 drawn dashed or hatched).
 """
 
+import math
 import os
 
 from . import report as figures
@@ -31,9 +32,9 @@ def _title(report):
     return "%s, %s, %d cores, %s" % (m["cpu"], m["simd"], m["cores"], report["date"])
 
 
-def _plain_log_ticks(axis):
+def _plain_log_ticks(axis, decades):
     from matplotlib.ticker import FuncFormatter, LogLocator
-    axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+    axis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5) if decades <= 3 else (1,)))
     axis.set_major_formatter(FuncFormatter(lambda value, _: "%g" % value))
     axis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
 
@@ -65,7 +66,7 @@ def sweep_chart(report, path):
             if values:
                 ax.set_yscale("log")
                 ax.set_ylim(min(values) / 2, max(values) * 2.5)
-                _plain_log_ticks(ax.yaxis)
+                _plain_log_ticks(ax.yaxis, math.log10(max(values) / min(values)))
             ax.set_xscale("log", base=2)
             widths = [s["hidden"][0] for s in section["shapes"]]
             ax.set_xticks(widths)

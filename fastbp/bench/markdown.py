@@ -142,9 +142,9 @@ def summary_lines(report):
         out += ["| shape | precision | fastbp time/pass | fastest peer | its time/pass | fastbp vs it |",
                 "|---|---|---|---|---|---|"]
         for ratio, s, dtype, fastbp in lost:
-            out.append("| %s | %s | %s | %s | %s | %.2f× |" % (s["name"], dtype, fmt_time(fastbp["per_pass"]),
-                                                                fastbp["fastest_peer"],
-                                                                fmt_time(fastbp["per_pass"] * ratio), ratio))
+            out.append("| %s | %s | %s | %s | %s | %s |" % (s["name"], dtype, fmt_time(fastbp["per_pass"]),
+                                                             fastbp["fastest_peer"],
+                                                             fmt_time(fastbp["per_pass"] * ratio), fmt_ratio(ratio)))
         out.append("")
     return out
 

@@ -39,7 +39,9 @@ def fmt_time(seconds):
 
 
 def fmt_ratio(ratio):
-    return "—" if ratio is None else "%.2f×" % ratio if ratio < 10 else "%.0f×" % ratio
+    if ratio is None:
+        return "—"
+    return "%.2g×" % ratio if ratio < 0.1 else "%.2f×" % ratio if ratio < 10 else "%.0f×" % ratio
 
 
 def ceilings(report):
