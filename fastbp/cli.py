@@ -13,6 +13,7 @@ import sys
 from . import _validation as check
 from . import animate, demo, diagnostics, lecture, reference, sweeps, trainer
 from ._version import __version__
+from .bench.command import add_bench_command
 
 # ---------------------------------------------------------------- the parser
 
@@ -207,7 +208,8 @@ def add_playground_command(subcommands):
     command.set_defaults(run=run_playground, command_parser=command)
 
 
-SUBCOMMANDS = (add_demo_command, add_animate_command, add_check_command, add_sweep_command, add_playground_command)
+SUBCOMMANDS = (add_demo_command, add_animate_command, add_check_command, add_sweep_command, add_bench_command,
+               add_playground_command)
 
 
 def build_parser():
