@@ -11,6 +11,7 @@ The lecture's functional API, without globals::
 import importlib
 
 from . import datasets, exercise, reference, schedules
+from ._backend import show_config
 from .model_files import ModelFileError, load, save
 from .trainer import (DivergenceError, DivergenceWarning, TrainingRun, build_model, calculate_loss, predict,
                       predict_proba, train)
@@ -19,7 +20,7 @@ from .trainer import (DivergenceError, DivergenceWarning, TrainingRun, build_mod
 __version__ = "0.1.0"
 __all__ = ["DivergenceError", "DivergenceWarning", "FastBPClassifier", "ModelFileError", "build_model",
            "calculate_loss", "datasets", "diagnostics", "exercise", "load", "plot", "predict", "predict_proba",
-           "reference", "save", "schedules", "sweep", "train", "TrainingRun"]
+           "reference", "save", "schedules", "show_config", "sweep", "train", "TrainingRun"]
 
 # Submodules imported on first use as fastbp.<name>, so that `import fastbp`
 # stays fast: plot imports matplotlib when it draws, and neither is needed to train.
