@@ -14,8 +14,8 @@
 #                       predict_probabilities, the build's configuration
 #
 # Below these: layers.pxd (the forward/backward pairs, named after their
-# reference twins), linalg.pxd and src/loops.h (the narrow layers' products and
-# the element-wise loops), products.pxd and src/products.h (the wide layers'
+# reference twins), narrow_products.pxd and src/loops.h (the narrow layers' products and
+# the element-wise loops), tiled_products.pxd and src/tiled_products.h (the wide layers'
 # tiled products), vecmath.pxd and src/vecmath.h (exp, tanh, sigmoid).
 #
 # Two precisions: every cdef function is fused over real (precision.pxd) and
@@ -37,9 +37,9 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from layers cimport *
-from linalg cimport use_tiles
+from narrow_products cimport use_tiles
 from precision cimport real
-from products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
+from tiled_products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
 
 cnp.import_array()
 

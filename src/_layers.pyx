@@ -9,11 +9,11 @@
 import numpy as np
 
 cimport layers
-from linalg cimport use_tiles
+cimport narrow_products
 from precision cimport real
-from products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
-from products cimport combine_features as tiled_combine
-from products cimport correlate_features as tiled_correlate
+from tiled_products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
+from tiled_products cimport combine_features as tiled_combine
+from tiled_products cimport correlate_features as tiled_correlate
 
 include "paths.pxi"
 
@@ -36,7 +36,7 @@ def dense_backward(real[::1] dW, real[::1] db, const real[::1] delta, const real
     lanes = np.zeros(J * K * (FBP_LANES_D if real is double else FBP_LANES_F), dtype=dtype_of(&dW[0]))
     cdef real[::1] dW_lanes = lanes
     layers.dense_backward(code, &dW[0], &dW_lanes[0], &db[0], &delta[0], &inp[0], N, N, J, K)
-    if use_tiles(J, K):
+    if narrow_products.use_tiles(J, K):
         fold_lanes(&dW[0], &dW_lanes[0], J * K)
 
 
@@ -66,9 +66,9 @@ def dense_backward_by_loops(real[::1] dW, const real[::1] delta, const real[::1]
     layers.weight_gradient_loops(code, &dW[0], &delta[0], &inp[0], N, N, J, K)
 
 
-def uses_tiles(Py_ssize_t J, Py_ssize_t K):
+def use_tiles(Py_ssize_t J, Py_ssize_t K):
     """Whether a (J,K) layer's products take the tiled path (so the tests cover both paths)."""
-    return use_tiles(J, K)
+    return narrow_products.use_tiles(J, K)
 
 
 def tanh_forward(real[::1] a, const real[::1] z, Py_ssize_t size, path=None):
@@ -129,7 +129,7 @@ def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X, 
     layers.gather_batch(&X_batch[0], &y_batch[0], &X[0], &y[0], &batch[0], len(batch), N, D)
 
 
-# The tiled products of the wide layers (src/products.h) by themselves,
+# The tiled products of the wide layers (src/tiled_products.h) by themselves,
 # whatever the layer's width, on the named path (the first argument here), so
 # that the tests reach every path this CPU runs.
 

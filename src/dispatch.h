@@ -1,7 +1,7 @@
 /*
  * dispatch.h -- fastbp's one list of compiled targets, one CPU-feature probe
  * and one vocabulary of path names, used by every hot loop (vecmath.h,
- * products.h, loops.h) and every extension module.
+ * tiled_products.h, loops.h) and every extension module.
  *
  * Defines:
  *   FASTBP_PATH_BASELINE, _AVX2, _AVX512    the path codes 0, 1, 2 (names in FASTBP_PATH_NAMES)
@@ -25,6 +25,10 @@
  * copies therefore compute the same bits; the baseline copy differs only where
  * the source says fma (the tiled products and the vector math's polynomials),
  * which it computes as a multiply and an add, two roundings.
+ *
+ * Names: fastbp_* are the entry points the Cython side declares (each takes
+ * the path first, or is path-independent); fbp_* are the helpers and the
+ * per-target copies behind them (fbp_<loop>_<precision>_<path>).
  *
  * The probe reads the CPU's feature bits with cpuid (GCC/Clang's <cpuid.h>,
  * MSVC's __cpuidex) and asks the OS, through xgetbv, whether it saves the

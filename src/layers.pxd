@@ -16,11 +16,11 @@
 # Every kernel takes the dispatch path first (src/dispatch.h: one per training
 # call, held by the workspace): its loops run in the copy compiled for that
 # target, in src/loops.h (element-wise loops and narrow products),
-# src/products.h (the tiled products of wide layers) and src/vecmath.h.
+# src/tiled_products.h (the tiled products of wide layers) and src/vecmath.h.
 
-from linalg cimport dot, dot2, total, use_tiles, weighted_sum
+from narrow_products cimport dot, dot2, total, use_tiles, weighted_sum
 from precision cimport real
-from products cimport combine_features, correlate_features
+from tiled_products cimport combine_features, correlate_features
 from vecmath cimport vector_sigmoid, vector_tanh
 
 cdef extern from "loops.h" nogil:
@@ -88,7 +88,7 @@ cdef inline void dense_backward(int path,
     # Adds to gradients that the caller zeroes once per step. A wide layer
     # (use_tiles) adds dW's sums into the partial sums dW_lanes instead, block
     # after block; the caller zeroes them with dW and adds them into dW
-    # (products.fold_lanes) when the last block is in.
+    # (tiled_products.fold_lanes) when the last block is in.
     cdef Py_ssize_t k
     for k in range(K):
         db[k] = db[k] + total(path, delta + k * n, n)
@@ -201,7 +201,7 @@ cdef inline void dense_tanh_backward_input(int path,
                                            Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # dz = tanh_backward(dense_backward_input(delta, W), a): delta.dot(W.T) * (1 - a**2)
     # The two kernels' operations in their order; a wide layer does both while
-    # each tile of dz is in registers (products.h), saving a sweep over the block.
+    # each tile of dz is in registers (tiled_products.h), saving a sweep over the block.
     if use_tiles(J, K):
         combine_features(path, dz, delta, n, W, 1, K, NULL, a, n, K, J)
     else:

@@ -1,11 +1,11 @@
 /*
  * loops.h -- the plain loops of fastbp's layers, compiled once per target of
  * dispatch.h, float64 and float32: the products of narrow layers (whose
- * weight matrices are too small for products.h's tiles) and the element-wise
+ * weight matrices are too small for tiled_products.h's tiles) and the element-wise
  * loops of the layer kernels (layers.pxd). Defines, for P = d (double) and
  * f (float), each taking the path (dispatch.h's FASTBP_PATH_*) first:
  *
- *   fastbp_dot_P, fastbp_dot2_P, fastbp_total_P, fastbp_weighted_sum_P   (narrow products, linalg.pxd)
+ *   fastbp_dot_P, fastbp_dot2_P, fastbp_total_P, fastbp_weighted_sum_P   (narrow products, narrow_products.pxd)
  *   fastbp_tanh_backward_P, fastbp_sigmoid_backward_P, fastbp_relu_forward_P,
  *   fastbp_relu_backward_P, fastbp_softmax_forward_P, fastbp_softmax_forward_two_P,
  *   fastbp_softmax_cross_entropy_backward_P, fastbp_cross_entropy_loss_P,

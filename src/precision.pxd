@@ -1,4 +1,4 @@
-# The two precisions of every kernel. Each fused function of linalg.pxd,
+# The two precisions of every kernel. Each fused function of narrow_products.pxd,
 # layers.pxd and the driver (_driver.pyx) is compiled once for float and once for double;
 # Cython picks the copy from the type of the pointers it is given. Arithmetic
 # stays in the precision of the arrays (literals are cast to real, so that

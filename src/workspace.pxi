@@ -79,7 +79,7 @@ ctypedef struct workspace_t:
     void *scratch                 # (num_threads, block_rows * (C + 1))
     # the partial sums of the wide layers' weight gradients (layers.dense_backward):
     void *lanes                   # (num_threads, num_weights * lanes_per_weight)
-    Py_ssize_t lanes_per_weight   # products.lanes_of: 8 (double) or 16 (float)
+    Py_ssize_t lanes_per_weight   # tiled_products.lanes_of: 8 (double) or 16 (float)
     void *slab_grads              # (MAX_SLABS, num_params)
     double *slab_losses           # (MAX_SLABS,): losses are summed in double (layers.cross_entropy_loss)
 

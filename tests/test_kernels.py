@@ -21,7 +21,7 @@ from kernel_layout import feature_major, flatten, perturbed_network, sample_majo
 # (N, J, K): one sample, one unit, three classes, odd sizes, the lecture's shape,
 # layers under 32 weights with 9 inputs or 9 outputs (the loops' four-column
 # sweeps, then the columns left), and wide layers whose products take the tiled
-# path of src/products.h (the last five): their N leave samples after the last
+# path of src/tiled_products.h (the last five): their N leave samples after the last
 # full tile and vector, and their widths leave rows after the last full tile;
 # (45, 9, 23) has fewer inputs than outputs, so its weight gradient runs the
 # tiles in the other order
@@ -30,7 +30,7 @@ SHAPES = [(1, 2, 3), (1, 1, 1), (7, 3, 1), (5, 1, 3), (13, 4, 5), (200, 2, 3), (
 
 
 def test_shapes_cover_both_matrix_product_paths():
-    paths = {_layers.uses_tiles(J, K) for _, J, K in SHAPES}
+    paths = {_layers.use_tiles(J, K) for _, J, K in SHAPES}
     assert paths == {True, False}
 
 

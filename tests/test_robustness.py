@@ -246,7 +246,7 @@ def threaded_jobs():
     X, y = fastbp.datasets.make_moons(2000, noise=0.20, seed=1)
     return [dict(X=X, y=y, hidden=20, num_passes=150, seed=0, loss_every=10),
             dict(X=X, y=y, hidden=(8, 5), num_passes=150, seed=1, batch_size=500, activation="relu", loss_every=10),
-            # 16 x 16: a layer wide enough for the tiled products (src/products.h)
+            # 16 x 16: a layer wide enough for the tiled products (src/tiled_products.h)
             dict(X=X, y=y, hidden=(16, 16), num_passes=60, seed=2, loss_every=10)]
 
 

@@ -1,4 +1,4 @@
-# The dense layers' products on blocks of samples (src/products.h): register-tiled
+# The dense layers' products on blocks of samples (src/tiled_products.h): register-tiled
 # fused multiply-adds, the order of every sum fixed by the shape alone, compiled
 # per target (src/dispatch.h); each takes the dispatch path first.
 #
@@ -9,7 +9,7 @@
 
 from precision cimport real
 
-cdef extern from "products.h" nogil:
+cdef extern from "tiled_products.h" nogil:
     enum:
         FBP_LANES_D
         FBP_LANES_F

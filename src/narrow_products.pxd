@@ -1,6 +1,6 @@
 # Products of the narrow layers: plain loops in a fixed order (src/loops.h,
 # compiled per target, "Rounding" there), and the rule that sends wider layers
-# to the register-tiled products (products.pxd, src/products.h).
+# to the register-tiled products (tiled_products.pxd, src/tiled_products.h).
 #
 # Per-sample arrays are feature-major, (n,K)^T: feature k's n samples are
 # contiguous. Every function here exists for float and double (precision.pxd);

@@ -1,5 +1,5 @@
 /*
- * products.h -- the block products of the dense layers, register-tiled, for
+ * tiled_products.h -- the block products of the dense layers, register-tiled, for
  * fastbp, float64 and float32.
  *
  * Per-sample arrays are feature-major ((n,K)^T: feature k's n samples are
@@ -52,8 +52,8 @@
  * (setup.py): the fused steps are written as fma explicitly, and nothing else
  * may be fused.
  */
-#ifndef FASTBP_PRODUCTS_H
-#define FASTBP_PRODUCTS_H
+#ifndef FASTBP_TILED_PRODUCTS_H
+#define FASTBP_TILED_PRODUCTS_H
 
 #include <stddef.h>
 #include <string.h>
@@ -70,7 +70,7 @@
 
 /* ------------------------------------------------------------ the kernels
  *
- * products_kernels.h is included once per (precision, target) below: it
+ * tiled_products_kernels.h is included once per (precision, target) below: it
  * defines fbp_combine_<SUFFIX> and fbp_correlate_<SUFFIX> (SUFFIX d_baseline,
  * f_avx2, ...) from these macros:
  *   FBP_SUFFIX         name suffix, FBP_ATTR  the target attribute
@@ -140,7 +140,7 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 1
 #define CORRELATE_B 2
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
 #define FBP_SUFFIX f_baseline
 #define FBP_ATTR
@@ -158,7 +158,7 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 1
 #define CORRELATE_B 2
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
 #if FBP_X86_DISPATCH
 #define FBP_SUFFIX d_avx2
@@ -177,7 +177,7 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 2
 #define CORRELATE_B 2
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
 #define FBP_SUFFIX f_avx2
 #define FBP_ATTR FBP_ATTR_AVX2
@@ -195,7 +195,7 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 2
 #define CORRELATE_B 2
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
 #define FBP_SUFFIX d_avx512
 #define FBP_ATTR FBP_ATTR_AVX512
@@ -213,7 +213,7 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 4
 #define CORRELATE_A 4
 #define CORRELATE_B 6
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
 #define FBP_SUFFIX f_avx512
 #define FBP_ATTR FBP_ATTR_AVX512
@@ -231,7 +231,7 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 4
 #define CORRELATE_A 4
 #define CORRELATE_B 6
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 #endif
 
 /* ------------------------------------------------------------ dispatch */
@@ -296,4 +296,4 @@ static inline void fastbp_fold_lanesf(float *grad, const float *lanes, ptrdiff_t
     }
 }
 
-#endif /* FASTBP_PRODUCTS_H */
+#endif /* FASTBP_TILED_PRODUCTS_H */
