@@ -18,7 +18,7 @@ from . import _validation as check
 from . import progress as progress_bars
 from ._backend import _driver as _kernels  # noqa: F401  (bench/bench_kernels.py reads trainer._kernels)
 from ._backend import default_num_threads
-from ._backend import flat_params as _flat_params  # noqa: F401  (bench/bench_kernels.py, tests/kernel_layout.py)
+from ._backend import flat_params as _flat_params  # noqa: F401  (bench/bench_kernels.py reads it)
 from ._slices import MAX_PASSES_PER_CALL, ON_DIVERGENCE, DivergenceError, DivergenceWarning, Diverged
 from ._slices import Shuffler, SlicedRun, divergence_message
 
