@@ -9,16 +9,12 @@ LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0,
 and any read or write past a buffer stops the process with a report
 (tools/mutations.py does this).
 
-Set FASTBP_SIMD_VARIANTS=0 to build only the baseline driver (a quicker build;
-tools/mutations.py uses it).
-
 -ffp-contract=off keeps the C compiler from fusing a*b+c into one FMA (GCC
 does so by default wherever the target has FMA), so each kernel rounds exactly
 as its NumPy twin does, whatever the machine. Nothing like -ffast-math is used.
 """
 
 import os
-import platform
 
 import numpy as np
 from Cython.Build import cythonize
@@ -26,22 +22,11 @@ from setuptools import Extension, setup
 
 POSIX = os.name != "nt"
 DEBUG = os.environ.get("FASTBP_DEBUG", "") == "1"
-X86_64 = platform.machine().lower() in ("x86_64", "amd64")
-# The driver (src/driver.pxi) is built once for the baseline x86-64, so that a
-# wheel runs anywhere, and, on x86-64, once more for each wider vector unit;
-# fastbp/trainer.py imports the widest the CPU has. -ffp-contract=off keeps
-# every variant's arithmetic identical: only the vector width changes.
-SIMD_VARIANTS = {
-    "_kernels_avx2": ["-mavx2", "-mfma"],
-    "_kernels_avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl",
-                        "-mprefer-vector-width=512"],
-}
-BUILD_SIMD_VARIANTS = os.environ.get("FASTBP_SIMD_VARIANTS", "1") != "0"
 SANITIZER_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer"] if DEBUG and POSIX else []
 
 
-def extension(name, source, openmp=False, simd_flags=()):
-    # OpenMP runs the slabs of a pass on several threads (src/driver.pxi);
+def extension(name, source, openmp=False):
+    # OpenMP runs the slabs of a pass on several threads (src/passes.pxi);
     # without it the same loop runs serially, with the same result.
     openmp_flags = ["-fopenmp"] if openmp and POSIX else []
     return Extension(
@@ -52,25 +37,27 @@ def extension(name, source, openmp=False, simd_flags=()):
         # not the compatibility entry points that add an error-handling wrapper.
         libraries=["m"] if POSIX else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=((["-O3", "-ffp-contract=off"] if POSIX else []) + openmp_flags + list(simd_flags)
-                            + SANITIZER_FLAGS),
+        extra_compile_args=(["-O3", "-ffp-contract=off"] if POSIX else []) + openmp_flags + SANITIZER_FLAGS,
         extra_link_args=openmp_flags + SANITIZER_FLAGS,
     )
 
 
+# Each module is compiled once, for the baseline target of the platform (so
+# that a wheel runs anywhere); the hot loops inside are compiled once per
+# target of src/dispatch.h (baseline, AVX2+FMA, AVX-512) through function
+# attributes, and chosen at run time: no per-target compiler flags here.
 extensions = [
-    extension("fastbp._kernels", "src/_kernels.pyx", openmp=True),
+    # The driver: the training loop, its workspace and the hot loops.
+    extension("fastbp._driver", "src/_driver.pyx", openmp=True),
+    # Test wrappers around each layer kernel of src/layers.pxd.
     extension("fastbp._layers", "src/_layers.pyx"),
     # Test and benchmark wrappers around src/vecmath.h (vectorised exp, tanh
-    # and sigmoid with run-time AVX2/AVX-512 dispatch).
+    # and sigmoid, every dispatch path).
     extension("fastbp._vecmath", "src/_vecmath.pyx"),
     # The MLP estimators' compiled objective, gradient and optimiser steps
     # (src/_mlp.pyx, the twin of fastbp/reference_mlp.py).
     extension("fastbp._mlp", "src/_mlp.pyx"),
 ]
-if X86_64 and POSIX and BUILD_SIMD_VARIANTS:
-    extensions += [extension("fastbp." + name, "src/%s.pyx" % name, openmp=True, simd_flags=flags)
-                   for name, flags in SIMD_VARIANTS.items()]
 
 setup(
     ext_modules=cythonize(

@@ -12,8 +12,8 @@
 3. With --precisions, only this: float32 against float64 on the medium and
    large jobs, through fastbp.train, alternating in one process (medians).
 4. With --products, only this: the layer products on one block of rows, by the
-   loops of src/linalg.pxd (the path of layers with fewer than MIN_TILED_WEIGHTS weights)
-   and by the tiled kernels of src/products.h (the path of wider ones), both
+   loops of src/narrow_products.pxd (the path of layers with fewer than MIN_TILED_WEIGHTS weights)
+   and by the tiled kernels of src/tiled_products.h (the path of wider ones), both
    called directly, for layer shapes either side of the threshold.
 
 Parts 1 and 2 call the compiled workspace (fastbp.trainer._kernels.Network)
@@ -98,7 +98,7 @@ def product_rates(J, K, n, repeats, calls=200):
 
 def compare_products(repeats):
     n = 256
-    print("layer products on a block of %d rows, GFLOP/s (loops: src/linalg.pxd; tiles: src/products.h);"
+    print("layer products on a block of %d rows, GFLOP/s (loops: src/narrow_products.pxd; tiles: src/tiled_products.h);"
           " layers of at least MIN_TILED_WEIGHTS weights take the tiles" % n)
     print("  %-10s %14s %14s %15s %15s" % ("J x K", "forward loops", "forward tiles", "gradient loops",
                                             "gradient tiles"))

@@ -12,6 +12,7 @@ import importlib
 
 from . import datasets, exercise, reference, schedules
 from ._version import __version__ as __version__  # re-exported
+from ._backend import show_config
 from .model_files import ModelFileError, load, save
 from .trainer import (DivergenceError, DivergenceWarning, TrainingRun, build_model, calculate_loss, predict,
                       predict_proba, train)
@@ -19,7 +20,7 @@ from .trainer import (DivergenceError, DivergenceWarning, TrainingRun, build_mod
 __all__ = ["DivergenceError", "DivergenceWarning", "FastBPClassifier", "FastBPRegressor", "LectureClassifier",
            "ModelFileError", "build_model",
            "calculate_loss", "datasets", "diagnostics", "exercise", "load", "plot", "predict", "predict_proba",
-           "reference", "save", "schedules", "sweep", "train", "TrainingRun"]
+           "reference", "save", "schedules", "show_config", "sweep", "train", "TrainingRun"]
 
 # Submodules imported on first use as fastbp.<name>, so that `import fastbp`
 # stays fast: plot imports matplotlib when it draws, and neither is needed to train.

@@ -1,62 +1,27 @@
-"""The thin trainer: validate and convert once, run the kernels, package the result.
+"""The thin trainer: validate and convert once, run a backend, package the result.
 
-``backend="cython"`` runs the fused compiled loop (src/driver.pxi) on one
+``backend="cython"`` runs the fused compiled loop (fastbp._driver) on one
 parameter buffer and one workspace allocated per training call;
-``backend="numpy"`` runs the reference (fastbp/reference.py) pass by pass. Both
-start from the same initialisation and record and print the loss at the same
-passes, so their runs can be compared line by line.
+``backend="numpy"`` runs the reference (fastbp/reference.py) pass by pass
+(both in fastbp/_backend.py). Both start from the same initialisation and
+record and print the loss at the same passes, in the same time slices
+(fastbp/_slices.py), so their runs can be compared line by line.
 """
 
-import importlib
-import importlib.util
-import os
-import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import progress as progress_bars
-from . import reference, schedules
-
-try:
-    from . import _kernels as _baseline_kernels
-except ImportError as error:  # a source checkout imported before (or without) its build
-    raise ImportError("fastbp's compiled kernels (fastbp._kernels) are not built here: install with "
-                      "'python -m pip install .' and run from outside the source tree, or build them "
-                      "in place with 'python -m pip install -e .'") from error
+from . import _backend, reference, schedules
 from . import _validation as check
+from . import progress as progress_bars
+from ._backend import _driver as _kernels  # noqa: F401  (bench/bench_kernels.py reads trainer._kernels)
+from ._backend import default_num_threads
+from ._backend import flat_params as _flat_params  # noqa: F401  (bench/bench_kernels.py reads it)
+from ._slices import MAX_PASSES_PER_CALL, ON_DIVERGENCE, DivergenceError, DivergenceWarning, Diverged
+from ._slices import Shuffler, SlicedRun, divergence_message
 
-# The compiled driver is built for the baseline x86-64 and for wider vector
-# units (setup.py); every variant computes the same bits.
-KERNEL_VARIANTS = {"baseline": ("_kernels", 0), "avx2": ("_kernels_avx2", 1), "avx512": ("_kernels_avx512", 2)}
-
-
-def available_kernel_variants():
-    """The variants this build has and this CPU runs, narrowest first."""
-    level = _baseline_kernels.cpu_level()
-    available = []
-    for variant, (module_name, needed_level) in KERNEL_VARIANTS.items():
-        if needed_level <= level and importlib.util.find_spec("fastbp." + module_name) is not None:
-            available.append(variant)
-    return available
-
-
-def kernel_module(variant):
-    """The compiled driver of one variant ("baseline", "avx2", "avx512")."""
-    if variant not in available_kernel_variants():
-        raise ValueError("kernel variant %r is not available here; this build and CPU have %s"
-                         % (variant, available_kernel_variants()))
-    return importlib.import_module("fastbp." + KERNEL_VARIANTS[variant][0])
-
-
-def _default_kernels():
-    """The widest variant, unless FASTBP_KERNELS names another."""
-    requested = os.environ.get("FASTBP_KERNELS", "")
-    return kernel_module(requested if requested else available_kernel_variants()[-1])
-
-
-_kernels = _default_kernels()
 BACKENDS = ("cython", "numpy")
 MAX_SEED = 2**32 - 1  # numpy.random.RandomState accepts seeds 0..2**32-1
 
@@ -78,135 +43,10 @@ class TrainingRun:
     diverged_at: int | None = None
 
 
-class DivergenceError(ValueError):
-    """Training produced a NaN or infinite loss or weight: the step size is too large
-    for this problem. ``pass_index`` is the first pass whose result was not finite."""
-
-    def __init__(self, message, pass_index):
-        super().__init__(message)
-        self.pass_index = pass_index
-
-
-class DivergenceWarning(RuntimeWarning):
-    """Training diverged and, as asked (on_divergence="warn"), returned the last finite model."""
-
-
-ON_DIVERGENCE = ("raise", "warn")
-
-
-class _Diverged(Exception):
-    """Raised inside a run at the first non-finite pass; train turns it into
-    DivergenceError or DivergenceWarning."""
-
-    def __init__(self, pass_index, what):
-        super().__init__(pass_index, what)
-        self.pass_index, self.what = pass_index, what
-
-
-def _divergence_message(pass_index, what, epsilon, step_size, suggested_epsilon):
-    rate = ("epsilon=%g" % epsilon if step_size == epsilon
-            else "epsilon=%g (step size %g at that pass)" % (epsilon, step_size))
-    return ("training diverged at pass %d: the %s became NaN or infinite; the step size %s is too large "
-            "for this problem: try a smaller epsilon (for example %g)" % (pass_index, what, rate, suggested_epsilon))
-
-
-def _flat_params(model, names):
-    return np.concatenate([model[name].ravel() for name in names])
-
-
-def default_num_threads():
-    """The threads the compiled kernels use when num_threads is None: the first of
-    OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS that is set to a
-    positive integer, otherwise the cores this process may run on."""
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(variable, "").split(",")[0].strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def _check_num_threads(num_threads):
     if num_threads is None:
         return default_num_threads()
     return check.check_int(num_threads, "num_threads", 1)
-
-
-class _CythonNetwork:
-    """Flat parameters (weights then biases, the kernels' layout) and the workspace,
-    allocated once per training call, in the model's dtype."""
-
-    def __init__(self, model, sizes, X, y, activation, batch_size, num_threads):
-        names = reference.parameter_names(len(sizes) - 1)
-        self.params = _flat_params(model, names)
-        self.model = {}
-        offset = 0
-        for name in names:
-            self.model[name] = self.params[offset:offset + model[name].size].reshape(model[name].shape)
-            offset += model[name].size
-        self.sizes = sizes
-        self.workspace = _kernels.Network(sizes, _kernels.ACTIVATION_CODES[activation],
-                                          _feature_major(X, num_threads), y, batch_size, num_threads)
-
-    def snapshot(self):
-        return self.params.copy()
-
-    def restore(self, saved):
-        self.params[:] = saved
-
-    def weights_finite(self):
-        return bool(np.isfinite(self.params).all())
-
-    def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
-        self.workspace.train_passes(self.params, orders.ravel(), epsilons, reg_lambda, first_pass, num_passes,
-                                    loss_every, losses)
-
-    def loss(self, reg_lambda):
-        return self.workspace.loss(self.params, reg_lambda)
-
-
-class _NumpyNetwork:
-    """The reference, pass by pass, on the model's own arrays (float64 or float32)."""
-
-    def __init__(self, model, sizes, X, y, activation, batch_size, num_threads):
-        self.model, self.X, self.y, self.batch_size = model, X, y, batch_size
-        if activation != "tanh":
-            self.model["activation"] = activation
-
-    def snapshot(self):
-        return {name: np.array(value) for name, value in self.model.items() if name != "activation"}
-
-    def restore(self, saved):
-        for name, value in saved.items():
-            self.model[name][...] = value
-
-    def weights_finite(self):
-        return all(np.isfinite(value).all() for name, value in self.model.items() if name != "activation")
-
-    # Overflow on the way to a NaN is reported by the divergence check (DivergenceError), not by NumPy.
-    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
-    def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
-        steps_per_pass = len(epsilons) // num_passes if num_passes else 0
-        for i in range(num_passes):
-            # step sizes as Python floats, which NumPy rounds to the model's dtype
-            if self.batch_size == len(self.y):
-                reference.train_pass(self.model, self.X, self.y, float(epsilons[i]), reg_lambda)
-            else:
-                reference.train_epoch(self.model, self.X, self.y, orders[i], self.batch_size,
-                                      epsilons[i * steps_per_pass:(i + 1) * steps_per_pass].tolist(), reg_lambda)
-            if loss_every and (first_pass + i) % loss_every == 0:
-                losses[(first_pass + i) // loss_every] = self.loss(reg_lambda)
-
-    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
-    def loss(self, reg_lambda):
-        return reference.calculate_loss(self.model, self.X, self.y, reg_lambda)
-
-
-_NETWORKS = {"cython": _CythonNetwork, "numpy": _NumpyNetwork}
-# Minibatch orders are drawn for at most this many passes per kernel call, so
-# their buffer stays small (this many times N indices) on long runs.
-MAX_PASSES_PER_CALL = 1000
 
 
 def check_model_memory(sizes):
@@ -227,10 +67,8 @@ def _check_training_memory(X, sizes, backend, num_passes, steps_per_pass, loss_e
         + 8 * (-(-num_passes // loss_every) if loss_every else 0)  # the recorded losses
         + 8 * N * min(num_passes, MAX_PASSES_PER_CALL) * (batch_size < N))  # minibatch orders
     if backend == "cython":
-        needed += itemsize * (X.size  # X feature-major
-                              + num_threads * _kernels.block_rows_for(sizes, batch_size, itemsize)
-                              * (2 * units + sizes[-1] + 1)
-                              + 16 * num_params)  # the slabs' gradients
+        needed += (itemsize * X.size  # X feature-major
+                   + _backend.workspace_bytes(sizes, N, batch_size, itemsize, num_threads))
     else:
         # the reference's full-batch (or batch) arrays: activations, deltas, probabilities, gradients
         needed += itemsize * (4 * batch_size * units + 2 * num_params)
@@ -252,120 +90,6 @@ def _step_sizes(schedule, epsilon, num_steps):
     if epsilons.shape != (num_steps,) or not np.all(np.isfinite(epsilons)) or np.any(epsilons <= 0):
         raise ValueError("schedule must give %d finite positive step sizes" % num_steps)
     return epsilons
-
-
-class _Shuffler:
-    """The sample order of every minibatch pass: one permutation per pass from a
-    generator seeded by ``seed``, drawn pass by pass, so the orders do not
-    depend on how the run is cut into kernel calls."""
-
-    def __init__(self, num_passes, num_samples, seed):
-        self.generator = np.random.default_rng(seed)
-        self.natural_order = np.arange(num_samples)
-        self.orders = np.empty((min(num_passes, MAX_PASSES_PER_CALL), num_samples), dtype=np.intp)
-
-    def draw(self, num_passes):
-        for order in self.orders[:num_passes]:
-            order[:] = self.natural_order
-            self.generator.shuffle(order)
-        return self.orders[:num_passes]
-
-
-# The compiled loop returns to Python about this often, whatever the run, so
-# that Ctrl-C (KeyboardInterrupt) is honoured within a fraction of a second and
-# a progress bar moves; a few returns a second cost nothing measurable.
-SLICE_SECONDS = 0.2
-FIRST_SLICE_PASSES = 1  # measured to size the next ones; one, as a pass on big data may take seconds
-# The bar's loss is the last one recorded when the run records losses; otherwise
-# it is computed (one forward pass) at most this often in proportion to its own
-# cost, so that it stays far below a percent of the run's time.
-BAR_LOSS_COST_RATIO = 200
-MAX_SLICE_GROWTH = 16  # a slice is at most this many times its predecessor: one fast slice may be noise
-
-
-class _SlicedRun:
-    """Runs passes in kernel calls of about SLICE_SECONDS each, sized from the
-    speed of the previous call. Passes do not depend on where the run is cut:
-    the kernel takes the first pass's index, the schedule's step sizes are
-    sliced by pass, and minibatch orders are drawn pass by pass."""
-
-    def __init__(self, network, shuffler, epsilons, steps_per_pass, reg_lambda, loss_every, losses):
-        self.network, self.shuffler, self.epsilons = network, shuffler, epsilons
-        self.steps_per_pass, self.reg_lambda = steps_per_pass, reg_lambda
-        self.loss_every, self.losses = loss_every, losses
-        self.slice_passes = FIRST_SLICE_PASSES
-        self.bar = None
-        self.next_loss_time = 0.0
-        self.no_orders = np.empty((0, 0), dtype=np.intp)
-
-    def run(self, first, count):
-        """Passes first .. first+count-1. Raises _Diverged at the first pass
-        whose weights or recorded loss are not finite, with the network put
-        back to its parameters before that pass."""
-        while count > 0:
-            chunk = min(count, self.slice_passes, MAX_PASSES_PER_CALL if self.shuffler else count)
-            orders = self.shuffler.draw(chunk) if self.shuffler else self.no_orders
-            # The divergence check: a copy of the parameters per slice and one
-            # look at them and at the slice's recorded losses after it, a few
-            # times a second, so it costs nothing measurable; the exact pass is
-            # found only after a slice went wrong, by replaying it.
-            saved = self.network.snapshot()
-            started = time.perf_counter()
-            self._run_passes(first, chunk, orders)
-            self._resize(chunk, time.perf_counter() - started)
-            if not self._finite(first, chunk):
-                self._locate_divergence(saved, first, chunk, orders)
-            first, count = first + chunk, count - chunk
-            if self.bar is not None:
-                self._show(first, chunk)
-
-    def _run_passes(self, first, count, orders):
-        self.network.run(first, count, orders,
-                         self.epsilons[first * self.steps_per_pass:(first + count) * self.steps_per_pass],
-                         self.reg_lambda, self.loss_every, self.losses)
-
-    def _recorded_losses(self, first, count):
-        if not self.loss_every:
-            return self.losses[:0]
-        return self.losses[-(-first // self.loss_every):-(-(first + count) // self.loss_every)]
-
-    def _finite(self, first, count):
-        return bool(np.isfinite(self._recorded_losses(first, count)).all()) and self.network.weights_finite()
-
-    def _locate_divergence(self, saved, first, count, orders):
-        """Replay the slice pass by pass from its saved start (the passes do not
-        depend on where the run is cut) up to the first non-finite pass."""
-        self.network.restore(saved)
-        for i in range(count):
-            before = self.network.snapshot()
-            self._run_passes(first + i, 1, orders[i:i + 1])
-            if not self.network.weights_finite():
-                what = "weights"
-            elif not np.isfinite(self._recorded_losses(first + i, 1)).all():
-                what = "loss"
-            else:
-                continue
-            self.network.restore(before)
-            raise _Diverged(first + i, what)
-        raise AssertionError("a slice of passes was not finite, but its replay was")  # the passes are deterministic
-
-    def _show(self, passes_done, chunk):
-        if self.loss_every:
-            loss = self.losses[(passes_done - 1) // self.loss_every]
-        elif time.perf_counter() >= self.next_loss_time:
-            started = time.perf_counter()
-            loss = self.network.loss(self.reg_lambda)
-            now = time.perf_counter()
-            self.next_loss_time = now + BAR_LOSS_COST_RATIO * (now - started)
-        else:
-            loss = None
-        if loss is not None:
-            self.bar.set_postfix(loss="%.6f" % loss, refresh=False)
-        self.bar.update(chunk)
-
-    def _resize(self, passes, seconds):
-        wanted = int(passes * SLICE_SECONDS / seconds) if seconds > 0 else passes * MAX_SLICE_GROWTH
-        self.slice_passes = max(1, min(wanted, passes * MAX_SLICE_GROWTH))
 
 
 def _check_initial_model(initial_model, X, y, hidden, activation, dtype):
@@ -428,7 +152,7 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
         :class:`DivergenceWarning` and returns the model before that pass, the
         losses up to it and ``diverged_at``. Weights are checked after every
         time slice and at the end, losses whenever they are computed.
-    The compiled loop runs in time slices of about SLICE_SECONDS, always, so
+    The compiled loop runs in time slices of about _slices.SLICE_SECONDS, always, so
     that Ctrl-C interrupts a long run promptly; it records losses inside its
     fused loop, so neither recording, printing nor the bar costs speed, and
     the run is bit-identical however it is sliced.
@@ -465,12 +189,12 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
     epsilons = _step_sizes(schedules.get(schedule), epsilon, num_passes * steps_per_pass)
     if initial_model is None:
         start = reference.init_params(sizes, seed, dtype)
-    network = _NETWORKS[backend](start, sizes, X, y, activation, batch_size, num_threads)
-    shuffler = _Shuffler(num_passes, len(X), seed) if batch_size < len(X) else None
+    network = _backend.NETWORKS[backend](start, sizes, X, y, activation, batch_size, num_threads)
+    shuffler = Shuffler(num_passes, len(X), seed) if batch_size < len(X) else None
 
     recorded = range(0, num_passes, loss_every) if loss_every else range(0)
     losses = np.empty(len(recorded))
-    runner = _SlicedRun(network, shuffler, epsilons, steps_per_pass, reg_lambda, loss_every, losses)
+    runner = SlicedRun(network, shuffler, epsilons, steps_per_pass, reg_lambda, loss_every, losses)
     diverged_at = None
     try:
         with progress_bars.progress_bar(num_passes, "training", "pass",
@@ -480,22 +204,23 @@ def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=
             if print_loss:
                 for i in range(0, num_passes, reference.LOSS_PRINT_EVERY):
                     runner.run(passes_done, i - passes_done)
-                    before = network.snapshot()  # a printed pass runs alone, undone if its loss is not finite
+                    # a printed pass is run on its own, to be undone if its loss is not finite
+                    before = network.snapshot()
                     runner.run(i, 1)
                     passes_done = i + 1
                     recorded_here = loss_every and i % loss_every == 0
                     loss = losses[i // loss_every] if recorded_here else network.loss(reg_lambda)
                     if not np.isfinite(loss):  # finite weights, but a probability rounded to 0
                         network.restore(before)
-                        raise _Diverged(i, "loss")
+                        raise Diverged(i, "loss")
                     progress_bars.write("Loss after iteration %i: %f" % (i, loss))
             runner.run(passes_done, num_passes - passes_done)
-    except _Diverged as diverged:
+    except Diverged as diverged:
         from . import diagnostics  # only here: import fastbp does not load it
 
         suggested = diagnostics.suggest_epsilon(start, X, y, reg_lambda, epsilon, float(epsilons.max()))
-        message = _divergence_message(diverged.pass_index, diverged.what, epsilon,
-                                      float(epsilons[diverged.pass_index * steps_per_pass]), suggested)
+        message = divergence_message(diverged.pass_index, diverged.what, epsilon,
+                                     float(epsilons[diverged.pass_index * steps_per_pass]), suggested)
         if on_divergence == "raise":
             raise DivergenceError(message, diverged.pass_index) from None
         warnings.warn(message + "; returning the model before that pass", DivergenceWarning, stacklevel=2)
@@ -516,11 +241,6 @@ def build_model(X, y, nn_hdim, num_passes=20000, print_loss=False, epsilon=0.01,
                  seed=seed, backend=backend, print_loss=print_loss, num_threads=num_threads, dtype=dtype).model
 
 
-def _feature_major(X, num_threads):
-    """X (N,D) -> X.T as one contiguous flat buffer: the kernels' layout, see src/layers.pxd."""
-    return _kernels.feature_major(np.ascontiguousarray(X), num_threads)
-
-
 def _flat_inputs(model, X):
     """Check a model and X once -> (flat params, sizes, X in the model's dtype, activation code).
 
@@ -532,8 +252,8 @@ def _flat_inputs(model, X):
     # X feature-major and the probabilities (or, for the loss, a workspace of at most a block per thread)
     check.check_memory(X.itemsize * X.size * 2 + X.itemsize * len(X) * sizes[-1],
                        "the network of layers %s on %d samples" % (list(sizes), len(X)))
-    params = _flat_params(model, reference.parameter_names(len(sizes) - 1))
-    return params, tuple(sizes), X, _kernels.ACTIVATION_CODES[reference.activation_of(model)]
+    params = _backend.flat_params(model, reference.parameter_names(len(sizes) - 1))
+    return params, tuple(sizes), X, _backend._driver.ACTIVATION_CODES[reference.activation_of(model)]
 
 
 # A model with finite weights can still overflow on finite data (weights of 1e300 and a ReLU, say).
@@ -547,7 +267,8 @@ def predict_proba(model, X, num_threads=None):
     num_threads = _check_num_threads(num_threads)
     N, C = len(X), sizes[-1]
     probs = np.empty(C * N, dtype=params.dtype)
-    _kernels.predict_probabilities(probs, params, _feature_major(X, num_threads), sizes, activation, num_threads)
+    _backend._driver.predict_probabilities(probs, params, _backend.feature_major(X, num_threads), sizes, activation,
+                                           num_threads)
     if not np.isfinite(probs).all():  # one look at the output, a fraction of the forward pass's cost
         raise ValueError(OVERFLOW_MESSAGE % "outputs")
     return np.ascontiguousarray(probs.reshape(C, N).T)
@@ -567,7 +288,8 @@ def calculate_loss(model, X, y, reg_lambda=0.01, num_threads=None):
     check.check_labels_fit(y, sizes[-1])
     reg_lambda = check.check_real(reg_lambda, "reg_lambda", positive=False)
     num_threads = _check_num_threads(num_threads)
-    network = _kernels.Network(sizes, activation, _feature_major(X, num_threads), y, len(X), num_threads)
+    network = _backend._driver.Workspace(sizes, activation, _backend.feature_major(X, num_threads), y, len(X),
+                                         num_threads)
     loss = network.loss(params, reg_lambda)
     if np.isnan(loss):  # infinity is a loss (a probability of the true class rounded to 0); NaN is not
         raise ValueError(OVERFLOW_MESSAGE % "loss")

@@ -2,15 +2,20 @@
 # the name of its reference twin (layers.dense_forward is the kernel,
 # dense_forward here its wrapper). Arrays are flat and feature-major, as the
 # kernels take them; whole arrays are one block (ld = N). Each wrapper takes
-# float32 or float64 arrays (all of one dtype) and runs that precision's kernel.
+# float32 or float64 arrays (all of one dtype) and runs that precision's kernel,
+# on the dispatch path named by its last argument, path (src/paths.pxi: None
+# for the selected path; a path this CPU cannot run is refused).
 
 import numpy as np
 
 cimport layers
-from linalg cimport use_tiles
+cimport narrow_products
 from precision cimport real
-from products cimport (FBP_LANES_D, FBP_LANES_F, fastbp_combine_features_path, fastbp_combine_featuresf_path,
-                       fastbp_correlate_features_path, fastbp_correlate_featuresf_path, fold_lanes)
+from tiled_products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
+from tiled_products cimport combine_features as tiled_combine
+from tiled_products cimport correlate_features as tiled_correlate
+
+include "paths.pxi"
 
 
 cdef object dtype_of(const real *like):
@@ -19,88 +24,104 @@ cdef object dtype_of(const real *like):
 
 
 def dense_forward(real[::1] z, const real[::1] inp, const real[::1] W, const real[::1] b,
-                  Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
-    layers.dense_forward(&z[0], &inp[0], N, &W[0], &b[0], N, J, K)
+                  Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
+    cdef int code = path_code(path)
+    layers.dense_forward(code, &z[0], &inp[0], N, &W[0], &b[0], N, J, K)
 
 
 def dense_backward(real[::1] dW, real[::1] db, const real[::1] delta, const real[::1] inp,
-                   Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
+                   Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
+    cdef int code = path_code(path)
     # the partial sums of the tiled path, added into dW at the end as the driver does
     lanes = np.zeros(J * K * (FBP_LANES_D if real is double else FBP_LANES_F), dtype=dtype_of(&dW[0]))
     cdef real[::1] dW_lanes = lanes
-    layers.dense_backward(&dW[0], &dW_lanes[0], &db[0], &delta[0], &inp[0], N, N, J, K)
-    if use_tiles(J, K):
+    layers.dense_backward(code, &dW[0], &dW_lanes[0], &db[0], &delta[0], &inp[0], N, N, J, K)
+    if narrow_products.use_tiles(J, K):
         fold_lanes(&dW[0], &dW_lanes[0], J * K)
 
 
 def dense_backward_input(real[::1] dinp, const real[::1] delta, const real[::1] W,
-                         Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
-    layers.dense_backward_input(&dinp[0], &delta[0], &W[0], N, J, K)
+                         Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
+    cdef int code = path_code(path)
+    layers.dense_backward_input(code, &dinp[0], &delta[0], &W[0], N, J, K)
 
 
 def dense_tanh_backward_input(real[::1] dz, const real[::1] delta, const real[::1] W, const real[::1] a,
-                              Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
-    layers.dense_tanh_backward_input(&dz[0], &delta[0], &W[0], &a[0], N, J, K)
+                              Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
+    cdef int code = path_code(path)
+    layers.dense_tanh_backward_input(code, &dz[0], &delta[0], &W[0], &a[0], N, J, K)
 
 
 def dense_forward_by_loops(real[::1] z, const real[::1] inp, const real[::1] W, const real[::1] b,
-                           Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
+                           Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
     """dense_forward by the loops of narrow layers whatever the width (for bench/bench_kernels.py --products)."""
-    layers.dense_forward_loops(&z[0], &inp[0], N, &W[0], &b[0], N, J, K)
+    cdef int code = path_code(path)
+    layers.dense_forward_loops(code, &z[0], &inp[0], N, &W[0], &b[0], N, J, K)
 
 
 def dense_backward_by_loops(real[::1] dW, const real[::1] delta, const real[::1] inp,
-                            Py_ssize_t N, Py_ssize_t J, Py_ssize_t K):
+                            Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
     """dense_backward's dW by the loops of narrow layers whatever the width (for the same benchmark)."""
-    layers.weight_gradient_loops(&dW[0], &delta[0], &inp[0], N, N, J, K)
+    cdef int code = path_code(path)
+    layers.weight_gradient_loops(code, &dW[0], &delta[0], &inp[0], N, N, J, K)
 
 
-def uses_tiles(Py_ssize_t J, Py_ssize_t K):
+def use_tiles(Py_ssize_t J, Py_ssize_t K):
     """Whether a (J,K) layer's products take the tiled path (so the tests cover both paths)."""
-    return use_tiles(J, K)
+    return narrow_products.use_tiles(J, K)
 
 
-def tanh_forward(real[::1] a, const real[::1] z, Py_ssize_t size):
-    layers.tanh_forward(&a[0], &z[0], size)
+def tanh_forward(real[::1] a, const real[::1] z, Py_ssize_t size, path=None):
+    cdef int code = path_code(path)
+    layers.tanh_forward(code, &a[0], &z[0], size)
 
 
-def tanh_backward(real[::1] dz, const real[::1] dout, const real[::1] a, Py_ssize_t size):
-    layers.tanh_backward(&dz[0], &dout[0], &a[0], size)
+def tanh_backward(real[::1] dz, const real[::1] dout, const real[::1] a, Py_ssize_t size, path=None):
+    cdef int code = path_code(path)
+    layers.tanh_backward(code, &dz[0], &dout[0], &a[0], size)
 
 
-def sigmoid_forward(real[::1] a, const real[::1] z, Py_ssize_t size):
-    layers.sigmoid_forward(&a[0], &z[0], size)
+def sigmoid_forward(real[::1] a, const real[::1] z, Py_ssize_t size, path=None):
+    cdef int code = path_code(path)
+    layers.sigmoid_forward(code, &a[0], &z[0], size)
 
 
-def sigmoid_backward(real[::1] dz, const real[::1] dout, const real[::1] a, Py_ssize_t size):
-    layers.sigmoid_backward(&dz[0], &dout[0], &a[0], size)
+def sigmoid_backward(real[::1] dz, const real[::1] dout, const real[::1] a, Py_ssize_t size, path=None):
+    cdef int code = path_code(path)
+    layers.sigmoid_backward(code, &dz[0], &dout[0], &a[0], size)
 
 
-def relu_forward(real[::1] a, const real[::1] z, Py_ssize_t size):
-    layers.relu_forward(&a[0], &z[0], size)
+def relu_forward(real[::1] a, const real[::1] z, Py_ssize_t size, path=None):
+    cdef int code = path_code(path)
+    layers.relu_forward(code, &a[0], &z[0], size)
 
 
-def relu_backward(real[::1] dz, const real[::1] dout, const real[::1] a, Py_ssize_t size):
-    layers.relu_backward(&dz[0], &dout[0], &a[0], size)
+def relu_backward(real[::1] dz, const real[::1] dout, const real[::1] a, Py_ssize_t size, path=None):
+    cdef int code = path_code(path)
+    layers.relu_backward(code, &dz[0], &dout[0], &a[0], size)
 
 
-def softmax_forward(real[::1] probs, const real[::1] z, Py_ssize_t N, Py_ssize_t C):
+def softmax_forward(real[::1] probs, const real[::1] z, Py_ssize_t N, Py_ssize_t C, path=None):
+    cdef int code = path_code(path)
     cdef real[::1] scratch = np.empty(N, dtype=dtype_of(&probs[0]))
-    layers.softmax_forward(&probs[0], &z[0], &scratch[0], N, C)
+    layers.softmax_forward(code, &probs[0], &z[0], &scratch[0], N, C)
 
 
 def softmax_cross_entropy_backward(real[::1] delta, const real[::1] probs, const Py_ssize_t[::1] y,
-                                   Py_ssize_t N, Py_ssize_t C):
-    layers.softmax_cross_entropy_backward(&delta[0], &probs[0], &y[0], N, C)
+                                   Py_ssize_t N, Py_ssize_t C, path=None):
+    cdef int code = path_code(path)
+    layers.softmax_cross_entropy_backward(code, &delta[0], &probs[0], &y[0], N, C)
 
 
-def cross_entropy_loss(const real[::1] z, const Py_ssize_t[::1] y, Py_ssize_t N, Py_ssize_t C):
+def cross_entropy_loss(const real[::1] z, const Py_ssize_t[::1] y, Py_ssize_t N, Py_ssize_t C, path=None):
+    cdef int code = path_code(path)
     cdef real[::1] scratch = np.empty(N * (C + 1), dtype=dtype_of(&z[0]))
-    return layers.cross_entropy_loss(&z[0], &y[0], &scratch[0], N, C)
+    return layers.cross_entropy_loss(code, &z[0], &y[0], &scratch[0], N, C)
 
 
-def sgd_update(real[::1] param, real[::1] dparam, double epsilon, double reg_lambda, Py_ssize_t size):
-    layers.sgd_update(&param[0], &dparam[0], <real> epsilon, <real> reg_lambda, size)
+def sgd_update(real[::1] param, real[::1] dparam, double epsilon, double reg_lambda, Py_ssize_t size, path=None):
+    cdef int code = path_code(path)
+    layers.sgd_update(code, &param[0], &dparam[0], <real> epsilon, <real> reg_lambda, size)
 
 
 def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X, const Py_ssize_t[::1] y,
@@ -108,49 +129,33 @@ def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X, 
     layers.gather_batch(&X_batch[0], &y_batch[0], &X[0], &y[0], &batch[0], len(batch), N, D)
 
 
-# The tiled products of the wide layers (src/products.h) on one explicit
-# dispatch path, so that the tests reach every path this CPU runs (the layer
-# kernels above take the one the CPU runs best): "default" (no FMA), "avx2",
-# "avx512"; check fastbp._vecmath.available_paths() first.
-
-PRODUCT_PATHS = ("default", "avx2", "avx512")  # vecmath.h's FASTBP_PATH_* codes 0, 1, 2
+# The tiled products of the wide layers (src/tiled_products.h) by themselves,
+# whatever the layer's width, on the named path (the first argument here), so
+# that the tests reach every path this CPU runs.
 
 
-cdef int product_path(str path) except -1:
-    if path not in PRODUCT_PATHS:
-        raise ValueError("path must be one of %s, got %r" % (PRODUCT_PATHS, path))
-    return PRODUCT_PATHS.index(path)
-
-
-def combine_features(str path, real[::1] out, const real[::1] inp, const real[::1] weights,
+def combine_features(path, real[::1] out, const real[::1] inp, const real[::1] weights,
                      Py_ssize_t weight_q, Py_ssize_t weight_r, const real[::1] bias, bint with_bias,
                      const real[::1] tanh_out, bint with_tanh_out, Py_ssize_t n, Py_ssize_t num_in,
                      Py_ssize_t num_out):
     """out (n,num_out)^T = sum over q of inp (n,num_in)^T's feature q * weights[q*weight_q + r*weight_r],
     then + bias[r] if with_bias, or times 1 - tanh_out**2 if with_tanh_out (not both)."""
-    cdef int code = product_path(path)
+    cdef int code = path_code(path)
     if with_bias and with_tanh_out:
         raise ValueError("at most one of bias and tanh_out")
     cdef const real *bias_data = &bias[0] if with_bias else NULL
     cdef const real *tanh_data = &tanh_out[0] if with_tanh_out else NULL
-    if real is double:
-        fastbp_combine_features_path(code, &out[0], &inp[0], n, &weights[0], weight_q, weight_r, bias_data,
-                                     tanh_data, n, num_in, num_out)
-    else:
-        fastbp_combine_featuresf_path(code, &out[0], &inp[0], n, &weights[0], weight_q, weight_r, bias_data,
-                                      tanh_data, n, num_in, num_out)
+    tiled_combine(code, &out[0], &inp[0], n, &weights[0], weight_q, weight_r, bias_data, tanh_data, n, num_in,
+                  num_out)
 
 
-def correlate_features(str path, real[::1] grad, const real[::1] A, const real[::1] B,
+def correlate_features(path, real[::1] grad, const real[::1] A, const real[::1] B,
                        Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b, Py_ssize_t calls=1):
     """grad[a*num_b + b] += sum over i of A (n,num_a)^T[a][i] * B (n,num_b)^T[b][i], through the
     partial sums: ``calls`` calls on the same A and B (as the blocks of a slab), then one fold."""
-    cdef int code = product_path(path)
+    cdef int code = path_code(path)
     cdef Py_ssize_t lanes_per_weight = FBP_LANES_D if real is double else FBP_LANES_F
     cdef real[::1] lanes = np.zeros(num_a * num_b * lanes_per_weight, dtype=dtype_of(&grad[0]))
     for _ in range(calls):
-        if real is double:
-            fastbp_correlate_features_path(code, &lanes[0], &A[0], n, &B[0], n, num_a, num_b)
-        else:
-            fastbp_correlate_featuresf_path(code, &lanes[0], &A[0], n, &B[0], n, num_a, num_b)
+        tiled_correlate(code, &lanes[0], &A[0], n, &B[0], n, num_a, num_b)
     fold_lanes(&grad[0], &lanes[0], num_a * num_b)

@@ -22,12 +22,14 @@ import numpy as np
 
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
                      dense_backward_input, dense_forward, dense_tanh_backward_input, softmax_forward)
-from linalg cimport use_tiles
+from narrow_products cimport use_tiles
 from precision cimport real
-from products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
+from tiled_products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
 from vecmath cimport vector_exp, vector_sigmoid
 
 cnp.import_array()
+
+include "paths.pxi"
 
 # hidden activations: layers.pxd's codes, and identity
 cdef enum:
@@ -55,6 +57,7 @@ ctypedef struct MLP:
     const Py_ssize_t *unit_offsets    # (L,) where layer l's outputs start, in units
     Py_ssize_t num_weights, num_params, units
     int hidden                     # HIDDEN_CODES
+    int path                       # the dispatch path of every kernel (paths.pxi)
     Output output
     void *outputs                  # (BLOCK_ROWS * units): each layer's (n,K)^T
     void *deltas                   # same layout
@@ -81,10 +84,10 @@ cdef void block_forward(const MLP *ws, const real *params,
     for l in range(ws.num_layers):
         K = ws.sizes[l + 1]
         z = layer_outputs(ws, <real *> ws.outputs, l)
-        dense_forward(z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n,
+        dense_forward(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n,
                       ws.sizes[l], K)
         if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:
-            activation_forward(z, z, n * K, <Activation> ws.hidden)
+            activation_forward(ws.path, z, z, n * K, <Activation> ws.hidden)
         inp = z
         ld_inp = n
 
@@ -111,11 +114,11 @@ cdef double block_loss_and_delta(const MLP *ws,
     cdef real a, y, eps = DBL_EPSILON if real is double else FLT_EPSILON
     cdef double sample_loss, loss = 0.0
     if ws.output == SOFTMAX:
-        softmax_forward(top, top, <real *> ws.scratch, n, C)
+        softmax_forward(ws.path, top, top, <real *> ws.scratch, n, C)
     elif ws.output == LOGISTIC:
-        vector_sigmoid(top, top, n * C)
+        vector_sigmoid(ws.path, top, top, n * C)
     elif ws.output == EXP:
-        vector_exp(top, top, n * C)
+        vector_exp(ws.path, top, top, n * C)
     for i in range(n):
         sample_loss = 0.0
         for c in range(C):
@@ -158,20 +161,22 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
         K = ws.sizes[l + 1]
         # dW = a_below.T @ delta; db = delta.sum(axis=0)
         if l == 0:
-            dense_backward(grads + ws.weight_offsets[l], <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
+            dense_backward(ws.path, grads + ws.weight_offsets[l],
+                           <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
                            grads + ws.bias_offsets[l], delta, X, ld_X, n, J, K)
             break
         below = layer_outputs(ws, <real *> ws.outputs, l - 1)
         delta_below = layer_outputs(ws, <real *> ws.deltas, l - 1)
-        dense_backward(grads + ws.weight_offsets[l], <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
+        dense_backward(ws.path, grads + ws.weight_offsets[l],
+                       <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
                        grads + ws.bias_offsets[l], delta, below, n, n, J, K)
         # delta_below = delta @ W.T, times the hidden activation's derivative
         if ws.hidden == TANH:
-            dense_tanh_backward_input(delta_below, delta, params + ws.weight_offsets[l], below, n, J, K)
+            dense_tanh_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n, J, K)
         else:
-            dense_backward_input(delta_below, delta, params + ws.weight_offsets[l], n, J, K)
+            dense_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K)
             if ws.hidden != IDENTITY_HIDDEN:
-                activation_backward(delta_below, delta_below, below, n * J, <Activation> ws.hidden)
+                activation_backward(ws.path, delta_below, delta_below, below, n * J, <Activation> ws.hidden)
         delta = delta_below
 
 
@@ -351,6 +356,7 @@ cdef class MLPWorkspace:
         self.ws.num_params = num_weights + units
         self.ws.units = units
         self.ws.hidden = HIDDEN_CODES[hidden]
+        self.ws.path = path_code(None)
         self.ws.output = <Output> OUTPUT_CODES[output]
         self.ws.outputs = cnp.PyArray_DATA(self.outputs)
         self.ws.deltas = cnp.PyArray_DATA(self.deltas)

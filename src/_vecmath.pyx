@@ -1,6 +1,5 @@
 # Test and benchmark wrappers around src/vecmath.h: fastbp's own vectorised
-# exp, tanh and sigmoid (float64 and float32), with run-time dispatch to
-# AVX2 / AVX-512 loops.
+# exp, tanh and sigmoid (float64 and float32), on every dispatch path.
 # The kernels (src/layers.pxd) call the C functions directly; these wrappers
 # exist so that tests/test_vecmath.py and bench/bench_vecmath.py can reach every
 # dispatch path. Each takes (out, inp), two contiguous arrays of one length and
@@ -8,41 +7,15 @@
 
 from precision cimport real
 
+include "paths.pxi"
+
 cdef extern from "vecmath.h" nogil:
-    int FASTBP_PATH_DEFAULT
-    int FASTBP_PATH_AVX2
-    int FASTBP_PATH_AVX512
-    int fastbp_vecmath_path_available(int path)
-    int fastbp_vecmath_selected_path()
     void fastbp_exp_path(int path, double *out, const double *inp, Py_ssize_t n) noexcept
     void fastbp_tanh_path(int path, double *out, const double *inp, Py_ssize_t n) noexcept
     void fastbp_sigmoid_path(int path, double *out, const double *inp, Py_ssize_t n) noexcept
     void fastbp_expf_path(int path, float *out, const float *inp, Py_ssize_t n) noexcept
     void fastbp_tanhf_path(int path, float *out, const float *inp, Py_ssize_t n) noexcept
     void fastbp_sigmoidf_path(int path, float *out, const float *inp, Py_ssize_t n) noexcept
-
-PATHS = ("default", "avx2", "avx512")
-cdef dict _PATH_CODES = {"default": FASTBP_PATH_DEFAULT, "avx2": FASTBP_PATH_AVX2,
-                         "avx512": FASTBP_PATH_AVX512}
-
-
-def available_paths():
-    """The dispatch paths this CPU (and OS) can run, best last."""
-    return [p for p in PATHS if fastbp_vecmath_path_available(_PATH_CODES[p])]
-
-
-def selected_path():
-    """The path exp / tanh / sigmoid dispatch to."""
-    return PATHS[fastbp_vecmath_selected_path()]
-
-
-cdef int _path_code(str path) except -1:
-    if path not in _PATH_CODES:
-        raise ValueError(f"unknown path {path!r}; expected one of {PATHS}")
-    cdef int code = _PATH_CODES[path]
-    if not fastbp_vecmath_path_available(code):
-        raise RuntimeError(f"this CPU cannot run the {path!r} path")
-    return code
 
 
 cdef enum Function:
@@ -75,30 +48,30 @@ cdef _run(Function function, int path, real[::1] out, const real[::1] inp):
 
 
 def exp(real[::1] out, const real[::1] inp):
-    """out[:] = exp(inp), by the dispatched loop."""
-    _run(EXP, fastbp_vecmath_selected_path(), out, inp)
+    """out[:] = exp(inp), by the selected path's loop (selected_path())."""
+    _run(EXP, path_code(None), out, inp)
 
 
 def tanh(real[::1] out, const real[::1] inp):
-    """out[:] = tanh(inp), by the dispatched loop."""
-    _run(TANH, fastbp_vecmath_selected_path(), out, inp)
+    """out[:] = tanh(inp), by the selected path's loop (selected_path())."""
+    _run(TANH, path_code(None), out, inp)
 
 
 def sigmoid(real[::1] out, const real[::1] inp):
-    """out[:] = 1 / (1 + exp(-inp)), by the dispatched loop."""
-    _run(SIGMOID, fastbp_vecmath_selected_path(), out, inp)
+    """out[:] = 1 / (1 + exp(-inp)), by the selected path's loop (selected_path())."""
+    _run(SIGMOID, path_code(None), out, inp)
 
 
 def exp_path(str path, real[::1] out, const real[::1] inp):
-    """exp by the named path ("default", "avx2" or "avx512")."""
-    _run(EXP, _path_code(path), out, inp)
+    """exp by the named path ("baseline", "avx2" or "avx512")."""
+    _run(EXP, path_code(path), out, inp)
 
 
 def tanh_path(str path, real[::1] out, const real[::1] inp):
-    """tanh by the named path ("default", "avx2" or "avx512")."""
-    _run(TANH, _path_code(path), out, inp)
+    """tanh by the named path ("baseline", "avx2" or "avx512")."""
+    _run(TANH, path_code(path), out, inp)
 
 
 def sigmoid_path(str path, real[::1] out, const real[::1] inp):
-    """sigmoid by the named path ("default", "avx2" or "avx512")."""
-    _run(SIGMOID, _path_code(path), out, inp)
+    """sigmoid by the named path ("baseline", "avx2" or "avx512")."""
+    _run(SIGMOID, path_code(path), out, inp)

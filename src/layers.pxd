@@ -10,17 +10,50 @@
 # the whole feature-major X).
 #
 # Every kernel exists for float and double (precision.pxd): real is the
-# precision of the arrays, and the arithmetic stays in it, literals included
-# (one and zero below are real), as NumPy computes on float32 arrays.
+# precision of the arrays, and the arithmetic stays in it, literals included,
+# as NumPy computes on float32 arrays.
+#
+# Every kernel takes the dispatch path first (src/dispatch.h: one per training
+# call, held by the workspace): its loops run in the copy compiled for that
+# target, in src/loops.h (element-wise loops and narrow products),
+# src/tiled_products.h (the tiled products of wide layers) and src/vecmath.h.
 
-from libc.math cimport log
-
-from linalg cimport dot, dot2, total, use_tiles, weighted_sum
+from narrow_products cimport dot, dot2, total, use_tiles, weighted_sum
 from precision cimport real
-from products cimport combine_features, correlate_features
-from vecmath cimport vector_exp, vector_sigmoid, vector_tanh
+from tiled_products cimport combine_features, correlate_features
+from vecmath cimport vector_sigmoid, vector_tanh
 
-cdef inline void dense_forward(real *z,                    # OUT (n,K)^T
+cdef extern from "loops.h" nogil:
+    void fastbp_tanh_backward_d(int path, double *dz, const double *dout, const double *a, Py_ssize_t size)
+    void fastbp_tanh_backward_f(int path, float *dz, const float *dout, const float *a, Py_ssize_t size)
+    void fastbp_sigmoid_backward_d(int path, double *dz, const double *dout, const double *a, Py_ssize_t size)
+    void fastbp_sigmoid_backward_f(int path, float *dz, const float *dout, const float *a, Py_ssize_t size)
+    void fastbp_relu_forward_d(int path, double *a, const double *z, Py_ssize_t size)
+    void fastbp_relu_forward_f(int path, float *a, const float *z, Py_ssize_t size)
+    void fastbp_relu_backward_d(int path, double *dz, const double *dout, const double *a, Py_ssize_t size)
+    void fastbp_relu_backward_f(int path, float *dz, const float *dout, const float *a, Py_ssize_t size)
+    void fastbp_softmax_forward_d(int path, double *probs, const double *z, double *scratch, Py_ssize_t n,
+                                  Py_ssize_t C)
+    void fastbp_softmax_forward_f(int path, float *probs, const float *z, float *scratch, Py_ssize_t n,
+                                  Py_ssize_t C)
+    void fastbp_softmax_forward_two_d(int path, double *probs, const double *z, double *scratch, Py_ssize_t n)
+    void fastbp_softmax_forward_two_f(int path, float *probs, const float *z, float *scratch, Py_ssize_t n)
+    void fastbp_softmax_cross_entropy_backward_d(int path, double *delta, const double *probs, const Py_ssize_t *y,
+                                                 Py_ssize_t n, Py_ssize_t C)
+    void fastbp_softmax_cross_entropy_backward_f(int path, float *delta, const float *probs, const Py_ssize_t *y,
+                                                 Py_ssize_t n, Py_ssize_t C)
+    double fastbp_cross_entropy_loss_d(int path, const double *z, const Py_ssize_t *y, double *scratch,
+                                       Py_ssize_t n, Py_ssize_t C)
+    double fastbp_cross_entropy_loss_f(int path, const float *z, const Py_ssize_t *y, float *scratch,
+                                       Py_ssize_t n, Py_ssize_t C)
+    void fastbp_sgd_update_d(int path, double *param, double *dparam, double epsilon, double reg_lambda,
+                             Py_ssize_t size)
+    void fastbp_sgd_update_f(int path, float *param, float *dparam, float epsilon, float reg_lambda,
+                             Py_ssize_t size)
+
+
+cdef inline void dense_forward(int path,
+                               real *z,                    # OUT (n,K)^T
                                const real *inp,            # IN  (n,J)^T, feature rows ld_inp apart
                                Py_ssize_t ld_inp,
                                const real *W,              # IN  (J,K)
@@ -30,20 +63,21 @@ cdef inline void dense_forward(real *z,                    # OUT (n,K)^T
     # For each sample the sum runs over j, then adds b, as NumPy does.
     if use_tiles(J, K):
         # z[k] = sum over j of inp[j] * W[j, k], + b[k]
-        combine_features(z, inp, ld_inp, W, K, 1, b, NULL, n, J, K)
+        combine_features(path, z, inp, ld_inp, W, K, 1, b, NULL, n, J, K)
     else:
-        dense_forward_loops(z, inp, ld_inp, W, b, n, J, K)
+        dense_forward_loops(path, z, inp, ld_inp, W, b, n, J, K)
 
 
-cdef inline void dense_forward_loops(real *z, const real *inp, Py_ssize_t ld_inp, const real *W, const real *b,
-                                     Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+cdef inline void dense_forward_loops(int path, real *z, const real *inp, Py_ssize_t ld_inp, const real *W,
+                                     const real *b, Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # dense_forward's narrow-layer path: output by output, the sum over j in order, then + b
     cdef Py_ssize_t k
     for k in range(K):
-        weighted_sum(z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
+        weighted_sum(path, z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
 
 
-cdef inline void dense_backward(real *dW,                  # OUT (J,K), accumulated
+cdef inline void dense_backward(int path,
+                                real *dW,                  # OUT (J,K), accumulated
                                 real *dW_lanes,            # OUT (J*K, LANES), accumulated: wide layers only
                                 real *db,                  # OUT (1,K), accumulated
                                 const real *delta,         # IN  (n,K)^T
@@ -54,32 +88,33 @@ cdef inline void dense_backward(real *dW,                  # OUT (J,K), accumula
     # Adds to gradients that the caller zeroes once per step. A wide layer
     # (use_tiles) adds dW's sums into the partial sums dW_lanes instead, block
     # after block; the caller zeroes them with dW and adds them into dW
-    # (products.fold_lanes) when the last block is in.
+    # (tiled_products.fold_lanes) when the last block is in.
     cdef Py_ssize_t k
     for k in range(K):
-        db[k] = db[k] + total(delta + k * n, n)
+        db[k] = db[k] + total(path, delta + k * n, n)
     if use_tiles(J, K):
         # dW[j, k] += sum over the samples of inp[j] * delta[k]
-        correlate_features(dW_lanes, inp, ld_inp, delta, n, J, K)
+        correlate_features(path, dW_lanes, inp, ld_inp, delta, n, J, K)
     else:
-        weight_gradient_loops(dW, delta, inp, ld_inp, n, J, K)
+        weight_gradient_loops(path, dW, delta, inp, ld_inp, n, J, K)
 
 
-cdef inline void weight_gradient_loops(real *dW, const real *delta, const real *inp, Py_ssize_t ld_inp,
+cdef inline void weight_gradient_loops(int path, real *dW, const real *delta, const real *inp, Py_ssize_t ld_inp,
                                        Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # dense_backward's dW on the narrow-layer path: dW[j, k] += the partial sums of dot, two outputs at a time
     cdef Py_ssize_t j, k
     cdef real pair[2]
     for j in range(J):
         for k in range(0, K - 1, 2):
-            dot2(&pair[0], &pair[1], inp + j * ld_inp, delta + k * n, delta + (k + 1) * n, n)
+            dot2(path, &pair[0], &pair[1], inp + j * ld_inp, delta + k * n, delta + (k + 1) * n, n)
             dW[j * K + k] = dW[j * K + k] + pair[0]
             dW[j * K + k + 1] = dW[j * K + k + 1] + pair[1]
         if K % 2 == 1:
-            dW[j * K + K - 1] = dW[j * K + K - 1] + dot(inp + j * ld_inp, delta + (K - 1) * n, n)
+            dW[j * K + K - 1] = dW[j * K + K - 1] + dot(path, inp + j * ld_inp, delta + (K - 1) * n, n)
 
 
-cdef inline void dense_backward_input(real *dinp,          # OUT (n,J)^T
+cdef inline void dense_backward_input(int path,
+                                      real *dinp,          # OUT (n,J)^T
                                       const real *delta,   # IN  (n,K)^T
                                       const real *W,       # IN  (J,K)
                                       Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
@@ -88,226 +123,183 @@ cdef inline void dense_backward_input(real *dinp,          # OUT (n,J)^T
     cdef real zero = 0
     if use_tiles(J, K):
         # dinp[j] = sum over k of delta[k] * W[j, k]
-        combine_features(dinp, delta, n, W, 1, K, NULL, NULL, n, K, J)
+        combine_features(path, dinp, delta, n, W, 1, K, NULL, NULL, n, K, J)
     else:
         for j in range(J):
-            weighted_sum(dinp + j * n, delta, n, W + j * K, 1, zero, K, n)
+            weighted_sum(path, dinp + j * n, delta, n, W + j * K, 1, zero, K, n)
 
 
-cdef inline void tanh_forward(real *a,              # OUT (n,K)^T, may be z itself
+cdef inline void tanh_forward(int path,
+                              real *a,              # OUT (n,K)^T, may be z itself
                               const real *z,        # IN  (n,K)^T
                               Py_ssize_t size) noexcept nogil:
     # a = np.tanh(z), by the vectorised tanh of vecmath.h (within 2 ulp)
-    vector_tanh(a, z, size)
+    vector_tanh(path, a, z, size)
 
 
-cdef inline void tanh_backward(real *dz,            # OUT (n,K)^T, may be dout itself
+cdef inline void tanh_backward(int path,
+                               real *dz,            # OUT (n,K)^T, may be dout itself
                                const real *dout,    # IN  (n,K)^T
                                const real *a,       # IN  (n,K)^T, the forward output
                                Py_ssize_t size) noexcept nogil:
     # dz = dout * (1 - np.power(a, 2))
-    cdef Py_ssize_t i
-    cdef real one = 1
-    for i in range(size):
-        dz[i] = dout[i] * (one - a[i] * a[i])
+    if real is double:
+        fastbp_tanh_backward_d(path, dz, dout, a, size)
+    else:
+        fastbp_tanh_backward_f(path, dz, dout, a, size)
 
 
-cdef inline void sigmoid_forward(real *a,           # OUT (n,K)^T, may be z itself
+cdef inline void sigmoid_forward(int path,
+                                 real *a,           # OUT (n,K)^T, may be z itself
                                  const real *z,     # IN  (n,K)^T
                                  Py_ssize_t size) noexcept nogil:
     # a = 1.0 / (1.0 + np.exp(-z)); exp overflows to inf below -709 (-88 in
     # float32), giving exactly 0
-    vector_sigmoid(a, z, size)
+    vector_sigmoid(path, a, z, size)
 
 
-cdef inline void sigmoid_backward(real *dz,         # OUT (n,K)^T, may be dout itself
-                                  const real *dout, # IN  (n,K)^T
-                                  const real *a,    # IN  (n,K)^T, the forward output
+cdef inline void sigmoid_backward(int path,
+                                  real *dz,          # OUT (n,K)^T, may be dout itself
+                                  const real *dout,  # IN  (n,K)^T
+                                  const real *a,     # IN  (n,K)^T, the forward output
                                   Py_ssize_t size) noexcept nogil:
     # dz = dout * (a * (1 - a))
-    cdef Py_ssize_t i
-    cdef real one = 1
-    for i in range(size):
-        dz[i] = dout[i] * (a[i] * (one - a[i]))
+    if real is double:
+        fastbp_sigmoid_backward_d(path, dz, dout, a, size)
+    else:
+        fastbp_sigmoid_backward_f(path, dz, dout, a, size)
 
 
-cdef inline void relu_forward(real *a,              # OUT (n,K)^T, may be z itself
+cdef inline void relu_forward(int path,
+                              real *a,              # OUT (n,K)^T, may be z itself
                               const real *z,        # IN  (n,K)^T
                               Py_ssize_t size) noexcept nogil:
     # a = np.maximum(z, 0.0)
-    cdef Py_ssize_t i
-    cdef real zero = 0
-    for i in range(size):
-        a[i] = z[i] if z[i] > zero else zero
+    if real is double:
+        fastbp_relu_forward_d(path, a, z, size)
+    else:
+        fastbp_relu_forward_f(path, a, z, size)
 
 
-cdef inline void relu_backward(real *dz,            # OUT (n,K)^T, may be dout itself
+cdef inline void relu_backward(int path,
+                               real *dz,            # OUT (n,K)^T, may be dout itself
                                const real *dout,    # IN  (n,K)^T
                                const real *a,       # IN  (n,K)^T, the forward output
                                Py_ssize_t size) noexcept nogil:
     # dz = dout * (a > 0)
-    cdef Py_ssize_t i
-    cdef real one = 1, zero = 0
-    for i in range(size):
-        dz[i] = dout[i] * (one if a[i] > zero else zero)
+    if real is double:
+        fastbp_relu_backward_d(path, dz, dout, a, size)
+    else:
+        fastbp_relu_backward_f(path, dz, dout, a, size)
 
 
-cdef inline void dense_tanh_backward_input(real *dz,              # OUT (n,J)^T
+cdef inline void dense_tanh_backward_input(int path,
+                                           real *dz,              # OUT (n,J)^T
                                            const real *delta,     # IN  (n,K)^T
                                            const real *W,         # IN  (J,K)
                                            const real *a,         # IN  (n,J)^T, tanh's forward output
                                            Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # dz = tanh_backward(dense_backward_input(delta, W), a): delta.dot(W.T) * (1 - a**2)
     # The two kernels' operations in their order; a wide layer does both while
-    # each tile of dz is in registers (products.h), saving a sweep over the block.
+    # each tile of dz is in registers (tiled_products.h), saving a sweep over the block.
     if use_tiles(J, K):
-        combine_features(dz, delta, n, W, 1, K, NULL, a, n, K, J)
+        combine_features(path, dz, delta, n, W, 1, K, NULL, a, n, K, J)
     else:
-        dense_backward_input(dz, delta, W, n, J, K)
-        tanh_backward(dz, dz, a, n * J)
+        dense_backward_input(path, dz, delta, W, n, J, K)
+        tanh_backward(path, dz, dz, a, n * J)
 
 
 # The hidden-layer activations, numbered in the order of reference.ACTIVATIONS.
-# src/driver.pxi maps their names to these codes in ACTIVATION_CODES, a module
-# attribute of each compiled driver (fastbp._kernels, _kernels_avx2, _kernels_avx512).
+# The driver (src/_driver.pyx) maps their names to these codes in ACTIVATION_CODES.
 cdef enum Activation:
     TANH = 0
     SIGMOID = 1
     RELU = 2
 
 
-cdef inline void activation_forward(real *a, const real *z, Py_ssize_t size,
+cdef inline void activation_forward(int path, real *a, const real *z, Py_ssize_t size,
                                     Activation activation) noexcept nogil:
     # reference.ACTIVATIONS[name][0]
     if activation == SIGMOID:
-        sigmoid_forward(a, z, size)
+        sigmoid_forward(path, a, z, size)
     elif activation == RELU:
-        relu_forward(a, z, size)
+        relu_forward(path, a, z, size)
     else:
-        tanh_forward(a, z, size)
+        tanh_forward(path, a, z, size)
 
 
-cdef inline void activation_backward(real *dz, const real *dout, const real *a,
+cdef inline void activation_backward(int path, real *dz, const real *dout, const real *a,
                                      Py_ssize_t size, Activation activation) noexcept nogil:
     # reference.ACTIVATIONS[name][1]
     if activation == SIGMOID:
-        sigmoid_backward(dz, dout, a, size)
+        sigmoid_backward(path, dz, dout, a, size)
     elif activation == RELU:
-        relu_backward(dz, dout, a, size)
+        relu_backward(path, dz, dout, a, size)
     else:
-        tanh_backward(dz, dout, a, size)
+        tanh_backward(path, dz, dout, a, size)
 
 
-cdef inline void row_max(real *out,                 # OUT (n,)
-                         const real *z,             # IN  (n,C)^T
-                         Py_ssize_t n, Py_ssize_t C) noexcept nogil:
-    # out = z.max(axis=1)
-    cdef Py_ssize_t i, c
-    for i in range(n):
-        out[i] = z[i]
-    for c in range(1, C):
-        for i in range(n):
-            if z[c * n + i] > out[i]:
-                out[i] = z[c * n + i]
-
-
-cdef inline void softmax_forward(real *probs,              # OUT (n,C)^T, may be z itself
+cdef inline void softmax_forward(int path,
+                                 real *probs,              # OUT (n,C)^T, may be z itself
                                  const real *z,            # IN  (n,C)^T
                                  real *scratch,            # workspace (n,)
                                  Py_ssize_t n, Py_ssize_t C) noexcept nogil:
     # shifted = z - z.max(axis=1, keepdims=True); exp_scores = np.exp(shifted)
     # probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
-    cdef Py_ssize_t i, c
+    # For C = 2, half the exps and one division: the larger logit's shifted
+    # value is exactly 0 and its exp exactly 1; the other's is min - max =
+    # -|z0 - z1| exactly. The larger class's probability 1 / (1 + e) is the
+    # general case's to the bit (1 + e and e + 1 are the same number); the
+    # smaller one, e * (1 / (1 + e)), is within an ulp of its e / (1 + e).
     if C == 2:
-        softmax_forward_two(probs, z, scratch, n)
-        return
-    row_max(scratch, z, n, C)
-    for c in range(C):
-        for i in range(n):
-            probs[c * n + i] = z[c * n + i] - scratch[i]
-    vector_exp(probs, probs, n * C)
-    for i in range(n):
-        scratch[i] = probs[i]
-    for c in range(1, C):
-        for i in range(n):
-            scratch[i] = scratch[i] + probs[c * n + i]
-    for c in range(C):
-        for i in range(n):
-            probs[c * n + i] = probs[c * n + i] / scratch[i]
+        if real is double:
+            fastbp_softmax_forward_two_d(path, probs, z, scratch, n)
+        else:
+            fastbp_softmax_forward_two_f(path, probs, z, scratch, n)
+    elif real is double:
+        fastbp_softmax_forward_d(path, probs, z, scratch, n, C)
+    else:
+        fastbp_softmax_forward_f(path, probs, z, scratch, n, C)
 
 
-cdef inline void softmax_forward_two(real *probs,          # OUT (n,2)^T, may be z itself
-                                     const real *z,        # IN  (n,2)^T
-                                     real *scratch,        # workspace (n,)
-                                     Py_ssize_t n) noexcept nogil:
-    # softmax_forward for C = 2 with half the exps and one division: the larger
-    # logit's shifted value is exactly 0 and its exp exactly 1; the other's is
-    # min - max = -|z0 - z1| exactly. The larger class's probability 1 / (1 + e)
-    # is the general case's to the bit (1 + e and e + 1 are the same number);
-    # the smaller one, e * (1 / (1 + e)), is within an ulp of its e / (1 + e).
-    cdef Py_ssize_t i
-    cdef const real *z0 = z
-    cdef const real *z1 = z + n
-    cdef real e, larger, one = 1
-    cdef bint second_larger
-    for i in range(n):
-        scratch[i] = -(z0[i] - z1[i]) if z0[i] >= z1[i] else -(z1[i] - z0[i])
-    vector_exp(scratch, scratch, n)
-    for i in range(n):
-        e = scratch[i]
-        larger = one / (one + e)
-        second_larger = z1[i] > z0[i]
-        probs[i] = e * larger if second_larger else larger
-        probs[n + i] = larger if second_larger else e * larger
-
-
-cdef inline void softmax_cross_entropy_backward(real *delta,           # OUT (n,C)^T, may be probs itself
+cdef inline void softmax_cross_entropy_backward(int path,
+                                                real *delta,           # OUT (n,C)^T, may be probs itself
                                                 const real *probs,     # IN  (n,C)^T
-                                                const Py_ssize_t *y,     # IN  (n,)
+                                                const Py_ssize_t *y,   # IN  (n,)
                                                 Py_ssize_t n, Py_ssize_t C) noexcept nogil:
     # delta = probs.copy(); delta[np.arange(len(y)), y] -= 1
     # Written as delta = probs - (y == c) class by class, so that it vectorises:
     # subtracting 0.0 leaves every other entry exactly as it was.
-    cdef Py_ssize_t i, c
-    cdef real one = 1, zero = 0
-    for c in range(C):
-        for i in range(n):
-            delta[c * n + i] = probs[c * n + i] - (one if y[i] == c else zero)
+    if real is double:
+        fastbp_softmax_cross_entropy_backward_d(path, delta, probs, y, n, C)
+    else:
+        fastbp_softmax_cross_entropy_backward_f(path, delta, probs, y, n, C)
 
 
-cdef inline double cross_entropy_loss(const real *z,       # IN (n,C)^T
-                               const Py_ssize_t *y,   # IN (n,)
-                               real *scratch,       # workspace (n,C)^T plus (n,)
-                               Py_ssize_t n, Py_ssize_t C) noexcept nogil:
+cdef inline double cross_entropy_loss(int path,
+                                      const real *z,         # IN (n,C)^T
+                                      const Py_ssize_t *y,   # IN (n,)
+                                      real *scratch,         # workspace (n,C)^T plus (n,)
+                                      Py_ssize_t n, Py_ssize_t C) noexcept nogil:
     # shifted = z - z.max(axis=1, keepdims=True)
     # np.sum(np.log(np.sum(np.exp(shifted), axis=1)) - shifted[np.arange(N), y])
     # The sum over the samples is carried in double in both precisions: it is
     # the one sum of the whole data set, and the loss is reported as a double.
-    cdef Py_ssize_t i, c
-    cdef real *maxima = scratch + n * C
-    cdef real row_total
-    cdef double loss = 0.0
-    row_max(maxima, z, n, C)
-    for c in range(C):
-        for i in range(n):
-            scratch[c * n + i] = z[c * n + i] - maxima[i]
-    vector_exp(scratch, scratch, n * C)
-    for i in range(n):
-        row_total = scratch[i]
-        for c in range(1, C):
-            row_total = row_total + scratch[c * n + i]
-        loss = loss + (log(<double> row_total) - <double> (z[y[i] * n + i] - maxima[i]))
-    return loss
+    if real is double:
+        return fastbp_cross_entropy_loss_d(path, z, y, scratch, n, C)
+    else:
+        return fastbp_cross_entropy_loss_f(path, z, y, scratch, n, C)
 
 
-cdef inline void sgd_update(real *param,            # IN/OUT (any shape, flat)
+cdef inline void sgd_update(int path,
+                            real *param,            # IN/OUT (any shape, flat)
                             real *dparam,           # IN/OUT (same shape)
                             real epsilon, real reg_lambda, Py_ssize_t size) noexcept nogil:
     # dparam += reg_lambda * param; param += -epsilon * dparam
-    cdef Py_ssize_t i
-    for i in range(size):
-        dparam[i] = dparam[i] + reg_lambda * param[i]
-        param[i] = param[i] + (-epsilon) * dparam[i]
+    if real is double:
+        fastbp_sgd_update_d(path, param, dparam, epsilon, reg_lambda, size)
+    else:
+        fastbp_sgd_update_f(path, param, dparam, epsilon, reg_lambda, size)
 
 
 cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T
@@ -317,6 +309,7 @@ cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T
                               const Py_ssize_t *batch,  # IN (B,) sample indices
                               Py_ssize_t B, Py_ssize_t N, Py_ssize_t D) noexcept nogil:
     # X_batch, y_batch = X[batch], y[batch]
+    # A gather (copies, no arithmetic): compiled once, for the baseline target.
     cdef Py_ssize_t i, d
     for d in range(D):
         for i in range(B):

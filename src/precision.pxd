@@ -1,5 +1,5 @@
-# The two precisions of every kernel. Each fused function of linalg.pxd,
-# layers.pxd and driver.pxi is compiled once for float and once for double;
+# The two precisions of every kernel. Each fused function of narrow_products.pxd,
+# layers.pxd and the driver (_driver.pyx) is compiled once for float and once for double;
 # Cython picks the copy from the type of the pointers it is given. Arithmetic
 # stays in the precision of the arrays (literals are cast to real, so that
 # 1.0 - a * a on floats is a float operation, as NumPy computes it on float32

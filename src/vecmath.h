@@ -1,13 +1,15 @@
 /*
  * vecmath.h -- vectorisable exp, tanh and sigmoid for fastbp, float64 and float32.
  *
- *   void fastbp_exp    (double *out, const double *inp, ptrdiff_t n);
- *   void fastbp_tanh   (double *out, const double *inp, ptrdiff_t n);
- *   void fastbp_sigmoid(double *out, const double *inp, ptrdiff_t n);
- *   void fastbp_expf, fastbp_tanhf, fastbp_sigmoidf: the same on float arrays
+ *   void fastbp_exp_path    (int path, double *out, const double *inp, ptrdiff_t n);
+ *   void fastbp_tanh_path   (int path, double *out, const double *inp, ptrdiff_t n);
+ *   void fastbp_sigmoid_path(int path, double *out, const double *inp, ptrdiff_t n);
+ *   void fastbp_expf_path, fastbp_tanhf_path, fastbp_sigmoidf_path: the same on float arrays
  *        (see "float32" below: expf within 1 ulp, tanhf within 2 ulp)
+ *   fbp_exp_<path>, fbp_tanh_<path>, ... (path baseline, avx2, avx512): one
+ *        path's loop, for the loops of the same target (loops.h)
  *
- * out[i] = f(inp[i]) for 0 <= i < n. out may be exactly inp (in place); other
+ * out[i] = f(inp[i]) for 0 <= i < n, by the loop of dispatch.h's path. out may be exactly inp (in place); other
  * overlaps are not supported. n may be 0. Everything is static, so several
  * extension modules may include this header; each gets its own copy.
  *
@@ -23,21 +25,19 @@
  * this on 10^6 points), and the baseline path, taken only by x86-64 CPUs
  * without AVX2 (before 2013), differs from them in the last bit at some
  * points; every path is tested against the same 2-ulp bound. FMA halves the
- * polynomials' cost: tanh went from 2.4 to 1.5 ns per element, exp from 1.6
- * to 1.1 (AVX-512, 10^5 elements, bench/bench_vecmath.py).
+ * polynomials' cost (bench/bench_vecmath.py times each path).
  *
- * Dispatch: on x86 with GCC or Clang, each loop is stamped three times (the
- * baseline target of the build, target("avx2,fma"), and target("avx512f,...,fma")),
- * and the first call picks the best one this CPU (and OS) supports via
- * __builtin_cpu_supports. Elsewhere only the portable loop is built.
+ * Dispatch: each loop is stamped once per target of dispatch.h (the build's
+ * baseline, and on x86 with GCC or Clang FBP_ATTR_AVX2 and FBP_ATTR_AVX512);
+ * the caller passes the path.
  *
  * Vectorisation (checked with GCC 12.2, -O3 -ffp-contract=off, x86-64
  * baseline, -fopt-info-vec-optimized and objdump of the built module): every
  * kernel loop (exp, tanh, sigmoid, x3 targets) reports "loop vectorized";
- * the default path uses 16-byte SSE2 vectors (2 doubles: mulpd/divpd, blends
+ * the baseline path uses 16-byte SSE2 vectors (2 doubles: mulpd/divpd, blends
  * as andpd/andnpd/orpd, integer psubq/psrlq/psllq), the AVX2 path 32-byte ymm
  * vectors, the AVX-512 path 64-byte zmm vectors (mask-register blends); the
- * default path has no vfmadd* instruction.
+ * baseline path has no vfmadd* instruction.
  *
  * Accuracy (see the comment at each element function for how it was
  * measured): exp max 0.75 ulp, tanh max 1.47 ulp measured vs mpmath in the
@@ -72,16 +72,7 @@
 #define FBP_NO_CONTRACT
 #endif
 
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define FBP_X86_DISPATCH 1
-#else
-#define FBP_X86_DISPATCH 0
-#endif
-
-/* Paths, as reported by fastbp_vecmath_selected_path(). */
-#define FASTBP_PATH_DEFAULT 0
-#define FASTBP_PATH_AVX2 1
-#define FASTBP_PATH_AVX512 2
+#include "dispatch.h"  /* FBP_X86_DISPATCH, FBP_ATTR_AVX2/AVX512, FBP_PICK, the path codes */
 
 /* ------------------------------------------------------------ bit casts */
 
@@ -430,60 +421,16 @@ typedef void (*fbp_kernelf_fn)(float *FBP_RESTRICT, const float *FBP_RESTRICT, p
     FBP_STAMP_KERNEL(fbp_sigmoidf_##SUFFIX, ATTR, fbp_sigmoidf_elem, FUSED, float)
 
 #define FBP_NO_ATTR
-FBP_STAMP_ALL(default, FBP_NO_ATTR, 0)
+FBP_STAMP_ALL(baseline, FBP_NO_ATTR, 0)
 
 #if FBP_X86_DISPATCH
-/* GCC/Clang inline the default-target element functions into these (their
- * ISA is a subset), with fused = 1. */
-#define FBP_ATTR_AVX2 __attribute__((target("avx2,fma")))
-#if defined(__clang__)
-#define FBP_ATTR_AVX512 \
-    __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx512cd,fma"), min_vector_width(512)))
-#else
-#define FBP_ATTR_AVX512 \
-    __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx512cd,fma,prefer-vector-width=512")))
-#endif
+/* GCC/Clang inline the baseline element functions into these (their ISA is
+ * a subset), with fused = 1. */
 FBP_STAMP_ALL(avx2, FBP_ATTR_AVX2, 1)
 FBP_STAMP_ALL(avx512, FBP_ATTR_AVX512, 1)
 #endif
 
 /* ------------------------------------------------------------ dispatch */
-
-/* 1 if this CPU (and OS) can run the given path, else 0. */
-static inline int fastbp_vecmath_path_available(int path)
-{
-    if (path == FASTBP_PATH_DEFAULT)
-        return 1;
-#if FBP_X86_DISPATCH
-    __builtin_cpu_init();
-    if (path == FASTBP_PATH_AVX2)
-        return (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
-    if (path == FASTBP_PATH_AVX512)
-        return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-                __builtin_cpu_supports("avx512cd")) ? 1 : 0;
-#endif
-    return 0;
-}
-
-/* The path fastbp_exp/tanh/sigmoid use, chosen once (a benign race: every
- * thread computes the same value). */
-static inline int fastbp_vecmath_selected_path(void)
-{
-#if FBP_X86_DISPATCH
-    static int selected = -1;
-    int s = __atomic_load_n(&selected, __ATOMIC_RELAXED);
-    if (s < 0) {
-        s = fastbp_vecmath_path_available(FASTBP_PATH_AVX512) ? FASTBP_PATH_AVX512
-            : fastbp_vecmath_path_available(FASTBP_PATH_AVX2) ? FASTBP_PATH_AVX2
-                                                              : FASTBP_PATH_DEFAULT;
-        __atomic_store_n(&selected, s, __ATOMIC_RELAXED);
-    }
-    return s;
-#else
-    return FASTBP_PATH_DEFAULT;
-#endif
-}
 
 #define FBP_INPLACE_BLOCK 256
 
@@ -519,17 +466,8 @@ static inline void fbp_runf(fbp_kernelf_fn kernel, float *out, const float *inp,
     }
 }
 
-#if FBP_X86_DISPATCH
-#define FBP_PICK(FUNC, PATH)                                           \
-    ((PATH) == FASTBP_PATH_AVX512 ? FUNC##_avx512                      \
-     : (PATH) == FASTBP_PATH_AVX2 ? FUNC##_avx2 : FUNC##_default)
-#else
-#define FBP_PICK(FUNC, PATH) FUNC##_default
-#endif
-
-/* Explicit-path entry points (for tests and benchmarks). The caller must
- * check fastbp_vecmath_path_available(path) first; an unknown path runs the
- * default loop. */
+/* The entry points: path is dispatch.h's FASTBP_PATH_*, which the caller has
+ * checked with fastbp_path_available; an unknown path runs the baseline loop. */
 static inline void fastbp_exp_path(int path, double *out, const double *inp, ptrdiff_t n)
 {
     fbp_run(FBP_PICK(fbp_exp, path), out, inp, n);
@@ -554,32 +492,6 @@ static inline void fastbp_tanhf_path(int path, float *out, const float *inp, ptr
 static inline void fastbp_sigmoidf_path(int path, float *out, const float *inp, ptrdiff_t n)
 {
     fbp_runf(FBP_PICK(fbp_sigmoidf, path), out, inp, n);
-}
-
-static inline void fastbp_exp(double *out, const double *inp, ptrdiff_t n)
-{
-    fastbp_exp_path(fastbp_vecmath_selected_path(), out, inp, n);
-}
-static inline void fastbp_tanh(double *out, const double *inp, ptrdiff_t n)
-{
-    fastbp_tanh_path(fastbp_vecmath_selected_path(), out, inp, n);
-}
-static inline void fastbp_sigmoid(double *out, const double *inp, ptrdiff_t n)
-{
-    fastbp_sigmoid_path(fastbp_vecmath_selected_path(), out, inp, n);
-}
-
-static inline void fastbp_expf(float *out, const float *inp, ptrdiff_t n)
-{
-    fastbp_expf_path(fastbp_vecmath_selected_path(), out, inp, n);
-}
-static inline void fastbp_tanhf(float *out, const float *inp, ptrdiff_t n)
-{
-    fastbp_tanhf_path(fastbp_vecmath_selected_path(), out, inp, n);
-}
-static inline void fastbp_sigmoidf(float *out, const float *inp, ptrdiff_t n)
-{
-    fastbp_sigmoidf_path(fastbp_vecmath_selected_path(), out, inp, n);
 }
 
 #endif /* FASTBP_VECMATH_H */

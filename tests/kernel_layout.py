@@ -7,7 +7,7 @@ weight matrix then every bias, in reference.parameter_names order.
 
 import numpy as np
 
-from fastbp import reference, trainer
+from fastbp import _backend, reference
 
 
 def feature_major(a, dtype=np.float64):
@@ -23,7 +23,7 @@ def sample_major(flat, N, K):
 def flatten(model, sizes):
     """-> (the kernels' flat parameter buffer, its parameter names)."""
     names = reference.parameter_names(len(sizes) - 1)
-    return trainer._flat_params(model, names), names
+    return _backend.flat_params(model, names), names
 
 
 def unflatten(flat, names, like):

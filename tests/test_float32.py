@@ -16,10 +16,9 @@ import pytest
 import fastbp
 import kernel_layout
 from agreement import assert_close, max_relative_difference
-from fastbp import _layers, reference, trainer
+from fastbp import _driver, _layers, reference
 from kernel_layout import flatten, sample_major, unflatten
 
-_kernels = trainer._kernels
 F32 = np.float32
 
 # One step from the same state (level 1), float32 kernels vs the float32
@@ -209,10 +208,10 @@ def test_activation_and_softmax_kernels_in_float32(activation):
 @pytest.mark.parametrize("N", [1, 9, 200])
 def test_network_gradient_and_pass_in_float32(sizes, N, activation):
     X, y, model = perturbed_network(sizes, N, activation)
-    code = _kernels.ACTIVATION_CODES[activation]
+    code = _driver.ACTIVATION_CODES[activation]
     params, names = flatten(model, sizes)
     assert params.dtype == F32
-    network = _kernels.Network(sizes, code, feature_major(X), y, N, 1)
+    network = _driver.Workspace(sizes, code, feature_major(X), y, N, 1)
     grads = np.full_like(params, np.nan)
     network.gradient(params, grads)
     expected = reference.gradients(model, X, y, reg_lambda=0.0)
@@ -230,7 +229,7 @@ def test_the_row_blocked_float32_pass_agrees_with_the_reference(N, block_rows):
     sizes = (3, 9, 4)
     X, y, model = perturbed_network(sizes, N, "tanh", seed=N)
     params, _ = flatten(model, sizes)
-    network = _kernels.Network(sizes, _kernels.ACTIVATION_CODES["tanh"], feature_major(X), y, N, 2,
+    network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES["tanh"], feature_major(X), y, N, 2,
                                block_rows=block_rows)
     network.train_pass(params, 0.002, 0.03)
     reference.train_pass(model, X, y, 0.002, 0.03)
@@ -286,29 +285,6 @@ def test_the_lectures_run_in_float32_prints_its_losses_and_ends_on_the_cycle(moo
     assert sorted(last_two) == pytest.approx(sorted(lecture_reference_cycle.losses), rel=F32_CYCLE_LOSS_RTOL)
 
 
-def test_every_simd_variant_computes_the_same_float32_bits(monkeypatch, moons):
-    X, y = moons
-    results = {}
-    for variant in trainer.available_kernel_variants():
-        monkeypatch.setattr(trainer, "_kernels", trainer.kernel_module(variant))
-        results[variant] = [fastbp.train(X, y, 3, num_passes=300, dtype="float32").model,
-                            fastbp.train(X, y, (16, 12), num_passes=20, epsilon=1e-3, dtype="float32").model]
-    for variant, models in results.items():
-        for model, expected in zip(models, results["baseline"]):
-            for name in expected:
-                np.testing.assert_array_equal(model[name], expected[name], err_msg="%s %s" % (variant, name))
-
-
-# ---------------------------------------------------------------- bad input
-
-@pytest.mark.parametrize("dtype", ["float16", np.float16, "int32", np.int64, "complex128", object, "float128",
-                                   "bfloat", bool])
-def test_unsupported_dtypes_are_refused_by_name(moons, dtype):
-    X, y = moons
-    with pytest.raises((TypeError, ValueError), match="dtype"):
-        fastbp.train(X, y, 3, num_passes=1, dtype=dtype)
-
-
 @pytest.mark.parametrize("dtype", [None, 32, 3.0, ["float32"]])
 def test_dtype_of_the_wrong_type_is_a_type_error(moons, dtype):
     X, y = moons
@@ -347,7 +323,7 @@ def test_X_beyond_float32_range_is_refused_for_a_float32_model(moons):
 def test_the_workspace_refuses_parameters_of_the_other_dtype():
     sizes = (2, 3, 2)
     X, y, model = perturbed_network(sizes, 10, "tanh")
-    network = _kernels.Network(sizes, _kernels.ACTIVATION_CODES["tanh"], feature_major(X), y, 10, 1)
+    network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES["tanh"], feature_major(X), y, 10, 1)
     params, _ = flatten(model, sizes)
     with pytest.raises(ValueError, match="params must have dtype float32"):
         network.loss(params.astype(np.float64), 0.01)

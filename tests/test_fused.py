@@ -5,7 +5,7 @@ central differences of the objective it documents.
 
 Every call into the compiled code goes through the three adapters below,
 written against the Python-level API of the compiled driver (a flat
-parameter buffer, feature-major samples, the workspace fastbp._kernels.Network).
+parameter buffer, feature-major samples, the workspace fastbp._driver.Workspace).
 When that API changes, only the adapters change; the tests say what is computed, not how the
 kernels are called.
 """
@@ -16,10 +16,9 @@ import pytest
 import fastbp
 from agreement import (EARLY_PASSES_RTOL, KERNEL_RTOL, assert_close, assert_gradients_match_central_differences,
                        assert_models_close)
-from fastbp import reference, trainer
+from fastbp import _backend, _driver, reference
 from kernel_layout import unflatten
 
-_kernels = trainer._kernels
 
 # ---------------------------------------------------------------- adapters to today's kernel API
 
@@ -29,16 +28,16 @@ def _layout(model):
     L = reference.num_layers(model)
     names = reference.parameter_names(L)
     sizes = tuple([model["W1"].shape[0]] + [model["W%d" % l].shape[1] for l in range(1, L + 1)])
-    return trainer._flat_params(model, names), names, sizes
+    return _backend.flat_params(model, names), names, sizes
 
 
 def _network(model, X, y, batch_size=None):
     """The compiled workspace for one call: feature-major X, the model's activation."""
     _, _, sizes = _layout(model)
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T).ravel()
-    code = _kernels.ACTIVATION_CODES[reference.activation_of(model)]
+    code = _driver.ACTIVATION_CODES[reference.activation_of(model)]
     y = np.asarray(y, dtype=np.intp)
-    return _kernels.Network(sizes, code, X, y, len(y) if batch_size is None else batch_size, 1)
+    return _driver.Workspace(sizes, code, X, y, len(y) if batch_size is None else batch_size, 1)
 
 
 def compiled_train_pass(model, X, y, epsilon, reg_lambda):

@@ -4,7 +4,7 @@
 The kernels hold per-sample arrays feature-major (see src/layers.pxd): an
 (N,K) reference array z is passed as the flat buffer of z.T. The layer kernels
 are reached through their test wrappers (fastbp._layers); the network-level
-driver through the workspace the trainer uses (fastbp._kernels.Network).
+driver through the workspace the trainer uses (fastbp._driver.Workspace).
 """
 
 import importlib.machinery
@@ -14,15 +14,14 @@ import pytest
 
 import fastbp
 from agreement import KERNEL_RTOL, assert_close
-from fastbp import _layers, reference, trainer
+from fastbp import _driver, _layers, reference
 from kernel_layout import feature_major, flatten, perturbed_network, sample_major
 
-_kernels = trainer._kernels
 
 # (N, J, K): one sample, one unit, three classes, odd sizes, the lecture's shape,
 # layers under 32 weights with 9 inputs or 9 outputs (the loops' four-column
 # sweeps, then the columns left), and wide layers whose products take the tiled
-# path of src/products.h (the last five): their N leave samples after the last
+# path of src/tiled_products.h (the last five): their N leave samples after the last
 # full tile and vector, and their widths leave rows after the last full tile;
 # (45, 9, 23) has fewer inputs than outputs, so its weight gradient runs the
 # tiles in the other order
@@ -31,7 +30,7 @@ SHAPES = [(1, 2, 3), (1, 1, 1), (7, 3, 1), (5, 1, 3), (13, 4, 5), (200, 2, 3), (
 
 
 def test_shapes_cover_both_matrix_product_paths():
-    paths = {_layers.uses_tiles(J, K) for _, J, K in SHAPES}
+    paths = {_layers.use_tiles(J, K) for _, J, K in SHAPES}
     assert paths == {True, False}
 
 
@@ -43,7 +42,7 @@ def random_problem(N, J, K, seed):
 
 def test_the_compiled_modules_are_loaded():
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
-    for module in (_kernels, _layers):
+    for module in (_driver, _layers):
         assert module.__file__.endswith(suffixes), "%s is not a compiled extension" % module.__name__
 
 
@@ -167,9 +166,9 @@ def assert_flat_gradients_close(grads, expected, names, rtol, what=""):
 @pytest.mark.parametrize("N", [1, 9, 200])
 def test_network_forward_and_backward(sizes, N, activation):
     X, y, model = perturbed_network(sizes, N, activation)
-    code = _kernels.ACTIVATION_CODES[activation]
+    code = _driver.ACTIVATION_CODES[activation]
     params, names = flatten(model, sizes)
-    network = _kernels.Network(sizes, code, feature_major(X), y, N, 1)
+    network = _driver.Workspace(sizes, code, feature_major(X), y, N, 1)
     assert network.block_rows >= N  # one block: forward_block sees every row
     for output, expected, K in zip(network.forward_block(params, 0, N), reference.forward(model, X), sizes[1:]):
         assert_close(sample_major(output, N, K), expected, KERNEL_RTOL, "forward")
@@ -189,7 +188,7 @@ def test_the_row_blocked_pass_agrees_with_the_reference(N, block_rows, num_threa
     sizes = (3, 9, 4)
     X, y, model = perturbed_network(sizes, N, "tanh", seed=N)
     params, names = flatten(model, sizes)
-    network = _kernels.Network(sizes, _kernels.ACTIVATION_CODES["tanh"], feature_major(X), y, N, num_threads,
+    network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES["tanh"], feature_major(X), y, N, num_threads,
                                block_rows=block_rows)
     grads = np.empty_like(params)
     network.gradient(params, grads)
@@ -208,10 +207,10 @@ def test_feature_major_copies_x_transposed(N, D, dtype):
     # last two shapes are above the size where the copy takes the second thread)
     X = np.random.default_rng(N + D).standard_normal((N, D)).astype(dtype)
     for num_threads in (1, 2):
-        copied = _kernels.feature_major(X, num_threads)
+        copied = _driver.feature_major(X, num_threads)
         assert copied.dtype == dtype
         np.testing.assert_array_equal(copied, np.ascontiguousarray(X.T).ravel())
-        # on a 64-byte cache line, like the workspace (src/driver.pxi, aligned_empty)
+        # on a 64-byte cache line, like the workspace (src/workspace.pxi, aligned_empty)
         assert N * D == 0 or copied.ctypes.data % 64 == 0
 
 
@@ -220,7 +219,7 @@ def test_aligned_empty_starts_on_a_cache_line(dtype):
     # NumPy itself guarantees 16 bytes only; many sizes, so that some of
     # NumPy's own buffers start off the line
     for count in range(1, 200, 7):
-        arrays = [_kernels.aligned_empty(count, dtype) for _ in range(3)]
+        arrays = [_driver.aligned_empty(count, dtype) for _ in range(3)]
         for array in arrays:
             assert array.shape == (count,) and array.dtype == dtype and array.flags.c_contiguous
             assert array.ctypes.data % 64 == 0
@@ -237,7 +236,7 @@ def test_blocks_are_whole_columns_of_the_widest_tile(sizes, rows, itemsize):
     # (32 doubles, 64 floats) wherever the block holds that many, else of 8,
     # but no row a whole number of 4 KiB pages long (the medium job's 512
     # doubles were)
-    block_rows = _kernels.block_rows_for(sizes, rows, itemsize)
+    block_rows = _driver.block_rows_for(sizes, rows, itemsize)
     tile_rows = 256 // itemsize
     block_bytes = 2 * itemsize * sum(sizes[1:]) * block_rows
     assert 0 < block_rows <= rows
@@ -251,7 +250,7 @@ def test_feature_major_refuses_arrays_it_cannot_read_flat():
     X = np.zeros((4, 3))
     for bad in (X.T, X.astype(np.float16), X.ravel(), X.tolist()):
         with pytest.raises(TypeError, match="C-contiguous 2-D float32 or float64"):
-            _kernels.feature_major(bad, 1)
+            _driver.feature_major(bad, 1)
 
 
 @pytest.mark.parametrize("block_rows", [8, 64])
@@ -264,7 +263,7 @@ def test_one_and_two_threads_give_identical_bits(block_rows):
     params, _ = flatten(model, sizes)
     results = []
     for num_threads in (1, 2):
-        network = _kernels.Network(sizes, _kernels.ACTIVATION_CODES["tanh"], feature_major(X), y, N, num_threads,
+        network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES["tanh"], feature_major(X), y, N, num_threads,
                                    block_rows=block_rows)
         assert network.num_threads == num_threads
         trained = params.copy()
@@ -273,26 +272,6 @@ def test_one_and_two_threads_give_identical_bits(block_rows):
         results.append((trained, losses))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
-
-
-def test_every_simd_variant_computes_the_same_bits(monkeypatch):
-    # the variants differ only in vector width; no FMA contraction, no reordered
-    # sum (setup.py): a run through each must match the baseline exactly
-    X, y = fastbp.datasets.make_moons(200, noise=0.20, seed=0)
-    rng = np.random.default_rng(5)
-    X_wide, y_wide = rng.standard_normal((300, 12)), rng.integers(0, 10, 300)
-    y_wide[:10] = np.arange(10)
-    results = {}
-    for variant in trainer.available_kernel_variants():
-        monkeypatch.setattr(trainer, "_kernels", trainer.kernel_module(variant))
-        results[variant] = [fastbp.train(X, y, 3, num_passes=300).model,
-                            fastbp.train(X_wide, y_wide, (16, 8), num_passes=20, epsilon=1e-3).model,
-                            fastbp.train(X, y, 5, num_passes=20, activation="sigmoid", batch_size=32).model]
-    assert "baseline" in results
-    for variant, models in results.items():
-        for model, expected in zip(models, results["baseline"]):
-            for name in expected:
-                np.testing.assert_array_equal(model[name], expected[name], err_msg="%s %s" % (variant, name))
 
 
 def test_predict_proba_in_blocks_and_threads_matches_the_reference():

@@ -1,4 +1,4 @@
-"""The tiled products of the wide layers (src/products.h), on every dispatch path this CPU runs.
+"""The tiled products of the wide layers (src/tiled_products.h), on every dispatch path this CPU runs.
 
 The layer tests (test_kernels.py, test_float32.py) reach these products only
 through the path the CPU runs best; here each path is called by name, so that
@@ -6,7 +6,7 @@ the baseline path (no FMA), which CPUs without AVX2 and other architectures
 run, is tested too. Expected values:
 - NumPy's products (np.dot), at the kernels' one-step level (KERNEL_RTOL;
   the products add in another order than NumPy's BLAS);
-- exactly, the order of operations products.h documents ("Rounding"), replayed
+- exactly, the order of operations tiled_products.h documents ("Rounding"), replayed
   here in exact rational arithmetic (fractions.Fraction) and rounded to double
   once per step: one rounding per fused multiply-add on the FMA paths, two
   (product, then sum) on the baseline path.
@@ -21,7 +21,7 @@ from agreement import KERNEL_RTOL, assert_close
 from fastbp import _layers, _vecmath
 
 PATHS = _vecmath.available_paths()
-LANES = {np.float64: 8, np.float32: 16}  # products.h: FBP_LANES_D, FBP_LANES_F
+LANES = {np.float64: 8, np.float32: 16}  # tiled_products.h: FBP_LANES_D, FBP_LANES_F
 # float32 products of up to ~300 terms of size ~1: a few float32 ulp of the
 # largest term (6e-8 each), as tests/test_float32.py's F32_KERNEL_RTOL
 F32_PRODUCT_RTOL = 1e-5
@@ -37,7 +37,7 @@ CORRELATE_SHAPES = [(1, 8, 8), (45, 9, 23), (37, 20, 16), (120, 256, 10), (120, 
 
 
 def fused(path):
-    return path != "default"
+    return path != "baseline"
 
 
 def step(a, b, c, fused_step):
@@ -48,7 +48,7 @@ def step(a, b, c, fused_step):
 
 
 def combine_in_documented_order(inp, weights, bias, fused_step, tanh_out=None):
-    # products.h: acc = 0; acc = fma(inp[q][i], w(q, r), acc) for q in order;
+    # tiled_products.h: acc = 0; acc = fma(inp[q][i], w(q, r), acc) for q in order;
     # then + bias[r], or * (1 - a*a) with every step rounded
     num_in, n = inp.shape
     out = np.empty((weights.shape[1], n))
@@ -67,7 +67,7 @@ def combine_in_documented_order(inp, weights, bias, fused_step, tanh_out=None):
 
 
 def correlate_in_documented_order(A, B, calls, fused_step, lanes=8):
-    # products.h: sample i of a call to lane i % LANES, an fma chain through the
+    # tiled_products.h: sample i of a call to lane i % LANES, an fma chain through the
     # calls; then the lanes added pairwise (l + l + LANES/2, ...), added to grad (0)
     (num_a, n), num_b = A.shape, B.shape[0]
     grad = np.empty((num_a, num_b))
@@ -120,7 +120,7 @@ def correlate(path, A, B, calls=1):
 def test_this_cpu_runs_more_than_the_baseline_path():
     # on the development machine (and CI's) the FMA paths exist; elsewhere this
     # file still tests the baseline one
-    assert "default" in PATHS
+    assert "baseline" in PATHS
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -173,7 +173,7 @@ def test_correlate_follows_the_documented_order_exactly(path):
 @pytest.mark.skipif("avx2" not in PATHS or "avx512" not in PATHS, reason="needs a CPU with AVX2 and AVX-512")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_avx2_and_avx512_compute_the_same_bits(dtype):
-    # the tiles differ (products.h), the order of every output's operations does not
+    # the tiles differ (tiled_products.h), the order of every output's operations does not
     for n, num_in, num_out in COMBINE_SHAPES:
         inp, weights, bias = problem(n, num_in, num_out, dtype, 7)
         np.testing.assert_array_equal(combine("avx2", inp, weights, bias), combine("avx512", inp, weights, bias))
@@ -193,7 +193,7 @@ def test_avx2_and_avx512_compute_the_same_bits(dtype):
 def test_the_fused_tanh_backward_input_is_the_two_kernels_in_turn(N, J, K, dtype):
     # layers.dense_tanh_backward_input against dense_backward_input followed by
     # tanh_backward: the same operations, so the same bits (a wide layer fuses
-    # them in products.h; a narrow one calls the two)
+    # them in tiled_products.h; a narrow one calls the two)
     rng = np.random.default_rng(N)
     delta, W = rng.standard_normal(N * K).astype(dtype), rng.standard_normal(J * K).astype(dtype)
     a = np.tanh(rng.standard_normal(N * J)).astype(dtype)

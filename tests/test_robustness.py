@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import cli, exercise, lecture, reference, sweeps, trainer
+from fastbp import _slices, cli, exercise, lecture, reference, sweeps, trainer
 from fastbp import _validation as check
 
 # The lecture's data with a step size that overflows within a hundred passes.
@@ -88,7 +88,7 @@ def test_minibatch_divergence_is_found_at_the_same_pass_however_the_run_is_slice
     kwargs = dict(num_passes=200, epsilon=1e5, batch_size=32, loss_every=0, seed=3)
     with pytest.raises(fastbp.DivergenceError) as numpy_run:
         fastbp.train(X, y, 3, backend="numpy", **kwargs)
-    monkeypatch.setattr(trainer, "MAX_SLICE_GROWTH", slice_growth)  # 1: a kernel call per pass
+    monkeypatch.setattr(_slices, "MAX_SLICE_GROWTH", slice_growth)  # 1: a kernel call per pass
     with pytest.raises(fastbp.DivergenceError) as cython_run:
         fastbp.train(X, y, 3, backend="cython", **kwargs)
     assert cython_run.value.pass_index == numpy_run.value.pass_index
@@ -168,7 +168,7 @@ def test_an_interrupt_leaves_the_callers_model_and_data_untouched(moons, monkeyp
         if len(calls) == 3:
             raise KeyboardInterrupt  # as Python raises it between two slices after Ctrl-C
 
-    monkeypatch.setattr(trainer._SlicedRun, "_resize", interrupt_on_the_third_slice)
+    monkeypatch.setattr(_slices.SlicedRun, "_resize", interrupt_on_the_third_slice)
     with pytest.raises(KeyboardInterrupt):
         fastbp.train(X, y, 3, num_passes=1000, initial_model=start)
     assert checksums(X, y, start) == before
@@ -243,11 +243,11 @@ def test_the_same_inputs_and_seed_give_identical_bits(moons, backend, batch_size
 
 @pytest.fixture(scope="module")
 def threaded_jobs():
-    """Two trainings big enough that the kernels use both threads (src/driver.pxi's MIN_PARALLEL_WORK)."""
+    """Two trainings big enough that the kernels use both threads (src/workspace.pxi's MIN_PARALLEL_WORK)."""
     X, y = fastbp.datasets.make_moons(2000, noise=0.20, seed=1)
     return [dict(X=X, y=y, hidden=20, num_passes=150, seed=0, loss_every=10),
             dict(X=X, y=y, hidden=(8, 5), num_passes=150, seed=1, batch_size=500, activation="relu", loss_every=10),
-            # 16 x 16: a layer wide enough for the tiled products (src/products.h)
+            # 16 x 16: a layer wide enough for the tiled products (src/tiled_products.h)
             dict(X=X, y=y, hidden=(16, 16), num_passes=60, seed=2, loss_every=10)]
 
 

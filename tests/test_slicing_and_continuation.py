@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import progress, trainer
+from fastbp import _backend, _slices, progress, trainer
 
 # A child's Python, NumPy and fastbp take a second or two to import on this
 # shared two-core machine; the interrupt itself must land within a slice (0.2 s).
@@ -32,10 +32,10 @@ def assert_runs_identical(first, second):
 def test_slicing_and_progress_do_not_change_the_run(moons, monkeypatch, batch_size):
     X, y = moons
     settings = dict(num_passes=1500, loss_every=7, batch_size=batch_size, schedule="inverse")
-    monkeypatch.setattr(trainer, "FIRST_SLICE_PASSES", 10**9)  # one kernel call (minibatches: calls of 1000)
+    monkeypatch.setattr(_slices, "FIRST_SLICE_PASSES", 10**9)  # one kernel call (minibatches: calls of 1000)
     coarse = trainer.train(X, y, 3, **settings)
-    monkeypatch.setattr(trainer, "SLICE_SECONDS", 1e-9)  # one pass per kernel call
-    monkeypatch.setattr(trainer, "FIRST_SLICE_PASSES", 1)
+    monkeypatch.setattr(_slices, "SLICE_SECONDS", 1e-9)  # one pass per kernel call
+    monkeypatch.setattr(_slices, "FIRST_SLICE_PASSES", 1)
     fine = trainer.train(X, y, 3, progress=True, **settings)
     assert_runs_identical(coarse, fine)
 
@@ -44,14 +44,14 @@ def test_slices_are_cut_many_times_on_a_long_run(moons, monkeypatch):
     """The loop returns to Python between slices: count the kernel calls."""
     X, y = moons
     calls = []
-    original = trainer._CythonNetwork.run
+    original = _backend.CythonNetwork.run
 
     def counting_run(self, first_pass, num_passes, *rest):
         calls.append((first_pass, num_passes))
         return original(self, first_pass, num_passes, *rest)
 
-    monkeypatch.setattr(trainer._CythonNetwork, "run", counting_run)
-    monkeypatch.setattr(trainer, "SLICE_SECONDS", 1e-4)
+    monkeypatch.setattr(_backend.CythonNetwork, "run", counting_run)
+    monkeypatch.setattr(_slices, "SLICE_SECONDS", 1e-4)
     trainer.train(X, y, 3, num_passes=3000)
     assert len(calls) > 3
     assert [first for first, _ in calls] == list(np.cumsum([0] + [count for _, count in calls[:-1]]))
@@ -67,7 +67,7 @@ def test_progress_bar_shows_passes_per_second_and_the_loss(moons, monkeypatch, c
                      mininterval=0, miniters=1)
 
     monkeypatch.setattr(progress, "progress_bar", always_drawn)
-    monkeypatch.setattr(trainer, "SLICE_SECONDS", 1e-4)
+    monkeypatch.setattr(_slices, "SLICE_SECONDS", 1e-4)
     trainer.train(X, y, 3, num_passes=3000, progress=True)
     bar = capsys.readouterr().err
     assert "pass/s" in bar and "loss=" in bar

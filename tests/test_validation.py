@@ -201,6 +201,8 @@ def test_bad_num_threads_is_refused_by_name(moons, num_threads, error):
             call()
 
 
-def test_an_unknown_kernel_variant_is_refused():
-    with pytest.raises(ValueError, match="kernel variant 'sse9'"):
-        fastbp.trainer.kernel_module("sse9")
+def test_an_unknown_kernel_path_is_refused(moons, monkeypatch):
+    X, y = moons
+    monkeypatch.setenv("FASTBP_KERNELS", "sse9")
+    with pytest.raises(ValueError, match="FASTBP_KERNELS must be one of baseline, avx2, avx512, got 'sse9'"):
+        fastbp.train(X, y, 3, num_passes=1)

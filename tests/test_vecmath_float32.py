@@ -34,7 +34,7 @@ MPMATH_DIGITS = 40
 N_MPMATH = 3000
 N_WIDE = 1_000_000
 
-PATHS = ("default", "avx2", "avx512")
+PATHS = ("baseline", "avx2", "avx512")
 FLOAT32 = np.float32
 
 

@@ -1,5 +1,6 @@
-# The dense layers' products on blocks of samples (src/products.h): register-tiled
-# fused multiply-adds, the order of every sum fixed by the shape alone.
+# The dense layers' products on blocks of samples (src/tiled_products.h): register-tiled
+# fused multiply-adds, the order of every sum fixed by the shape alone, compiled
+# per target (src/dispatch.h); each takes the dispatch path first.
 #
 #   combine_features:   out (n,R)^T = sum over q of inp's feature q times weights(q, r), then + bias,
 #                       or times the tanh derivative 1 - a**2 of the forward outputs a
@@ -8,13 +9,11 @@
 
 from precision cimport real
 
-cdef extern from "products.h" nogil:
+cdef extern from "tiled_products.h" nogil:
     enum:
         FBP_LANES_D
         FBP_LANES_F
-    # path: vecmath.h's FASTBP_PATH_* (0 default, 1 AVX2, 2 AVX-512); the
-    # kernels below take fastbp_vecmath_selected_path(), the best this CPU runs
-    int fastbp_vecmath_selected_path()
+    # path: dispatch.h's FASTBP_PATH_* (0 baseline, 1 AVX2, 2 AVX-512)
     void fastbp_combine_features_path(int path, double *out, const double *inp, Py_ssize_t ld_inp,
                                       const double *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
                                       const double *bias, const double *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
@@ -39,7 +38,8 @@ cdef inline Py_ssize_t lanes_of(const real *like) noexcept nogil:
         return FBP_LANES_F
 
 
-cdef inline void combine_features(real *out,             # OUT (n,num_out)^T
+cdef inline void combine_features(int path,
+                                  real *out,             # OUT (n,num_out)^T
                                   const real *inp,       # IN  (n,num_in)^T, feature rows ld_inp apart
                                   Py_ssize_t ld_inp,
                                   const real *weights,   # IN  weight (q, r) at q * weight_q + r * weight_r
@@ -48,7 +48,6 @@ cdef inline void combine_features(real *out,             # OUT (n,num_out)^T
                                   const real *tanh_out,  # IN  (n,num_out)^T, or NULL: out *= 1 - tanh_out**2
                                   Py_ssize_t n, Py_ssize_t num_in, Py_ssize_t num_out) noexcept nogil:
     # at most one of bias and tanh_out is given
-    cdef int path = fastbp_vecmath_selected_path()
     if real is double:
         fastbp_combine_features_path(path, out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in,
                                      num_out)
@@ -57,12 +56,12 @@ cdef inline void combine_features(real *out,             # OUT (n,num_out)^T
                                       num_in, num_out)
 
 
-cdef inline void correlate_features(real *lanes,         # IN/OUT (num_a * num_b, LANES), accumulated
+cdef inline void correlate_features(int path,
+                                    real *lanes,         # IN/OUT (num_a * num_b, LANES), accumulated
                                     const real *A,       # IN  (n,num_a)^T, feature rows ld_a apart
                                     Py_ssize_t ld_a,
                                     const real *B,       # IN  (n,num_b)^T
                                     Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b) noexcept nogil:
-    cdef int path = fastbp_vecmath_selected_path()
     if real is double:
         fastbp_correlate_features_path(path, lanes, A, ld_a, B, n, num_a, num_b)
     else:

@@ -1,12 +1,12 @@
 /*
- * products.h -- the block products of the dense layers, register-tiled, for
+ * tiled_products.h -- the block products of the dense layers, register-tiled, for
  * fastbp, float64 and float32.
  *
  * Per-sample arrays are feature-major ((n,K)^T: feature k's n samples are
  * contiguous), so a dense layer needs two products. Each function takes the
- * dispatch path first (vecmath.h's FASTBP_PATH_*: the kernels pass
- * fastbp_vecmath_selected_path(), the best this CPU runs; the tests pass every
- * path it can run), and has a float twin (suffix f):
+ * dispatch path first (dispatch.h's FASTBP_PATH_*: the workspace's path, one
+ * per training call; the tests pass every path this CPU runs), and has a
+ * float twin (suffix f):
  *
  *   fastbp_combine_features_path:   out[r][i] = sum over q of inp[q][i] * w(q, r), then + bias[r]
  *                              or, instead, times (1 - tanh_out[r][i]^2)
@@ -21,14 +21,11 @@
  *       once, when the last block is in
  *       dense_backward       (dW = inp.T.dot(delta):   A = inp, B = delta)
  *
- * They replace BLAS (dgemm/sgemm) for these shapes: one dimension of every
- * product is a layer width (10 or 20 in the benchmark's large network) and
- * another is a block of a few hundred rows, where OpenBLAS spends much of its
- * time packing and in per-call overhead: a profile of the large job's pass
- * when it called OpenBLAS put the weight gradients at 33 GFLOP/s and the
- * other products at 53-59 on one core, against 70 for a square DGEMM; these
- * kernels reach 53 and 62 in the same profile (bench/bench_kernels.py
- * --products times them against the loops of skinny layers).
+ * They take the place of BLAS (dgemm/sgemm) for these shapes: one dimension
+ * of every product is a layer width and another a block of a few hundred
+ * rows, where a general GEMM spends much of its time packing and in per-call
+ * overhead (bench/bench_kernels.py --products times these kernels against the
+ * loops of narrow layers; bench/README.md has the comparison with OpenBLAS).
  *
  * Rounding. Every output is computed in a fixed order that depends on the
  * shape only, never on the vector width, tile or thread:
@@ -41,28 +38,27 @@
  *              ones); each lane is an fma chain in sample order, block after
  *              block; fold_lanes adds the lanes pairwise (lane l + lane
  *              l + LANES/2 for l < LANES/2, and so on) and adds the sum to grad.
- *              Adding each block's lanes into one number at the end of
- *              every block cost up to a sixth of the weight gradients' time on
- *              blocks of 120 rows; carried across blocks, the lanes cost one
- *              load and one store per output and block.
+ *              The lanes are carried across the blocks of a slab (one load
+ *              and one store per output and block) rather than added into one
+ *              number at the end of every block, which costs a reduction per
+ *              output and block (bench/bench_kernels.py --products).
  * On a CPU with FMA (the AVX2 and AVX-512 paths) each step is one fused
  * multiply-add; the baseline x86-64 path (no FMA: CPUs before 2013) and other
- * architectures multiply and add, two roundings. The path is chosen at run time
- * (as vecmath.h's), so every compiled driver (fastbp._kernels, _avx2,
- * _avx512) runs the same one on a given CPU and computes the same bits. Against
- * NumPy the results differ in the last bits only (BLAS sums in its own order).
+ * architectures multiply and add, two roundings. The AVX2 and AVX-512 paths
+ * compute the same bits. Against NumPy the results differ in the last bits
+ * only (BLAS sums in its own order).
  *
  * The including translation unit must be compiled with -ffp-contract=off
  * (setup.py): the fused steps are written as fma explicitly, and nothing else
  * may be fused.
  */
-#ifndef FASTBP_PRODUCTS_H
-#define FASTBP_PRODUCTS_H
+#ifndef FASTBP_TILED_PRODUCTS_H
+#define FASTBP_TILED_PRODUCTS_H
 
 #include <stddef.h>
 #include <string.h>
 
-#include "vecmath.h"  /* FBP_X86_DISPATCH, the run-time path, FBP_ATTR_AVX2/AVX512 */
+#include "dispatch.h"  /* FBP_X86_DISPATCH, FBP_ATTR_AVX2/AVX512, FBP_PICK, the path codes */
 
 #if FBP_X86_DISPATCH
 #include <immintrin.h>
@@ -74,8 +70,9 @@
 
 /* ------------------------------------------------------------ the kernels
  *
- * products_kernels.h is included once per (target, precision) below: it
- * defines fbp_combine_<SUFFIX> and fbp_correlate_<SUFFIX> from these macros:
+ * tiled_products_kernels.h is included once per (precision, target) below: it
+ * defines fbp_combine_<SUFFIX> and fbp_correlate_<SUFFIX> (SUFFIX d_baseline,
+ * f_avx2, ...) from these macros:
  *   FBP_SUFFIX         name suffix, FBP_ATTR  the target attribute
  *   real, VEC, W       element type, vector type, elements per vector
  *   VLOAD, VSTORE      unaligned load and store, VSET1 broadcast, VZERO
@@ -108,8 +105,8 @@
 #if defined(__GNUC__) || defined(__clang__)
 typedef double fbp_v2d __attribute__((vector_size(16)));
 typedef float fbp_v4f __attribute__((vector_size(16)));
-#define FBP_DEFAULT_WD 2
-#define FBP_DEFAULT_WF 4
+#define FBP_BASELINE_WD 2
+#define FBP_BASELINE_WF 4
 #define FBP_LOAD_V2D(p) ({ fbp_v2d v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define FBP_LOAD_V4F(p) ({ fbp_v4f v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define FBP_SET1_V2D(s) ((fbp_v2d){(s), (s)})
@@ -118,8 +115,8 @@ typedef float fbp_v4f __attribute__((vector_size(16)));
 #else
 typedef double fbp_v2d;
 typedef float fbp_v4f;
-#define FBP_DEFAULT_WD 1
-#define FBP_DEFAULT_WF 1
+#define FBP_BASELINE_WD 1
+#define FBP_BASELINE_WF 1
 #define FBP_LOAD_V2D(p) (*(p))
 #define FBP_LOAD_V4F(p) (*(p))
 #define FBP_SET1_V2D(s) (s)
@@ -127,11 +124,11 @@ typedef float fbp_v4f;
 #define FBP_STORE_V(p, v) (*(p) = (v))
 #endif
 
-#define FBP_SUFFIX default_d
+#define FBP_SUFFIX d_baseline
 #define FBP_ATTR
 #define real double
 #define VEC fbp_v2d
-#define W FBP_DEFAULT_WD
+#define W FBP_BASELINE_WD
 #define VLOAD(p) FBP_LOAD_V2D(p)
 #define VSTORE(p, v) FBP_STORE_V(p, v)
 #define VSET1(s) FBP_SET1_V2D(s)
@@ -143,13 +140,13 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 1
 #define CORRELATE_B 2
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
-#define FBP_SUFFIX default_f
+#define FBP_SUFFIX f_baseline
 #define FBP_ATTR
 #define real float
 #define VEC fbp_v4f
-#define W FBP_DEFAULT_WF
+#define W FBP_BASELINE_WF
 #define VLOAD(p) FBP_LOAD_V4F(p)
 #define VSTORE(p, v) FBP_STORE_V(p, v)
 #define VSET1(s) FBP_SET1_V4F(s)
@@ -161,10 +158,10 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 1
 #define CORRELATE_B 2
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
 #if FBP_X86_DISPATCH
-#define FBP_SUFFIX avx2_d
+#define FBP_SUFFIX d_avx2
 #define FBP_ATTR FBP_ATTR_AVX2
 #define real double
 #define VEC __m256d
@@ -180,9 +177,9 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 2
 #define CORRELATE_B 2
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
-#define FBP_SUFFIX avx2_f
+#define FBP_SUFFIX f_avx2
 #define FBP_ATTR FBP_ATTR_AVX2
 #define real float
 #define VEC __m256
@@ -198,9 +195,9 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 2
 #define CORRELATE_B 2
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
-#define FBP_SUFFIX avx512_d
+#define FBP_SUFFIX d_avx512
 #define FBP_ATTR FBP_ATTR_AVX512
 #define real double
 #define VEC __m512d
@@ -216,9 +213,9 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 4
 #define CORRELATE_A 4
 #define CORRELATE_B 6
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 
-#define FBP_SUFFIX avx512_f
+#define FBP_SUFFIX f_avx512
 #define FBP_ATTR FBP_ATTR_AVX512
 #define real float
 #define VEC __m512
@@ -234,18 +231,10 @@ typedef float fbp_v4f;
 #define COMBINE_VECTORS 4
 #define CORRELATE_A 4
 #define CORRELATE_B 6
-#include "products_kernels.h"
+#include "tiled_products_kernels.h"
 #endif
 
 /* ------------------------------------------------------------ dispatch */
-
-#if FBP_X86_DISPATCH
-#define FBP_PRODUCT(FUNC, PREC, PATH)                                     \
-    ((PATH) == FASTBP_PATH_AVX512 ? FUNC##_avx512_##PREC                  \
-     : (PATH) == FASTBP_PATH_AVX2 ? FUNC##_avx2_##PREC : FUNC##_default_##PREC)
-#else
-#define FBP_PRODUCT(FUNC, PREC, PATH) FUNC##_default_##PREC
-#endif
 
 /* out (num_out, n) = for each r: sum over q of inp[q*ld_inp + i] * weights[q*weight_q + r*weight_r],
  * then + bias[r], or times (1 - tanh_out[r*n + i]^2) (at most one of bias and
@@ -255,7 +244,7 @@ static inline void fastbp_combine_features_path(int path, double *out, const dou
                                                 const double *bias, const double *tanh_out, ptrdiff_t n,
                                                 ptrdiff_t num_in, ptrdiff_t num_out)
 {
-    FBP_PRODUCT(fbp_combine, d, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in,
+    FBP_PICK(fbp_combine_d, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in,
                                       num_out);
 }
 
@@ -264,7 +253,7 @@ static inline void fastbp_combine_featuresf_path(int path, float *out, const flo
                                                  const float *bias, const float *tanh_out, ptrdiff_t n,
                                                  ptrdiff_t num_in, ptrdiff_t num_out)
 {
-    FBP_PRODUCT(fbp_combine, f, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in,
+    FBP_PICK(fbp_combine_f, path)(out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in,
                                       num_out);
 }
 
@@ -273,13 +262,13 @@ static inline void fastbp_combine_featuresf_path(int path, float *out, const flo
 static inline void fastbp_correlate_features_path(int path, double *lanes, const double *A, ptrdiff_t ld_a,
                                                   const double *B, ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
 {
-    FBP_PRODUCT(fbp_correlate, d, path)(lanes, A, ld_a, B, n, num_a, num_b);
+    FBP_PICK(fbp_correlate_d, path)(lanes, A, ld_a, B, n, num_a, num_b);
 }
 
 static inline void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, ptrdiff_t ld_a,
                                                    const float *B, ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
 {
-    FBP_PRODUCT(fbp_correlate, f, path)(lanes, A, ld_a, B, n, num_a, num_b);
+    FBP_PICK(fbp_correlate_f, path)(lanes, A, ld_a, B, n, num_a, num_b);
 }
 
 /* grad[o] += the sum of lanes[o*LANES .. o*LANES + LANES - 1], added pairwise, for o < count */
@@ -307,4 +296,4 @@ static inline void fastbp_fold_lanesf(float *grad, const float *lanes, ptrdiff_t
     }
 }
 
-#endif /* FASTBP_PRODUCTS_H */
+#endif /* FASTBP_TILED_PRODUCTS_H */

@@ -1,17 +1,17 @@
 /*
- * products_kernels.h -- the body of products.h's kernels, included once per
- * (target, precision) with the macros products.h lists; no include guard.
+ * tiled_products_kernels.h -- the body of tiled_products.h's kernels, included once per
+ * (target, precision) with the macros tiled_products.h lists; no include guard.
  * Defines fbp_combine_<FBP_SUFFIX> and fbp_correlate_<FBP_SUFFIX>.
  *
  * The tiles keep their accumulators in registers: constant-size arrays of
  * vectors indexed by fully unrolled loops (the tile functions are inlined with
  * constant sizes). Only the tiling differs between targets; the order of the
- * operations on each output (products.h, "Rounding") does not.
+ * operations on each output (tiled_products.h, "Rounding") does not.
  */
 
-/* FBP_REST_TILE (products.h) has cases for up to 5 rows left */
+/* FBP_REST_TILE (tiled_products.h) has cases for up to 5 rows left */
 #if COMBINE_ROWS > 6 || CORRELATE_B > 6
-#error "products_kernels.h: COMBINE_ROWS and CORRELATE_B must be at most 6"
+#error "tiled_products_kernels.h: COMBINE_ROWS and CORRELATE_B must be at most 6"
 #endif
 
 #define FBP_FN(name) FBP_CAT(name, FBP_SUFFIX)

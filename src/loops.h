@@ -1,0 +1,123 @@
+/*
+ * loops.h -- the plain loops of fastbp's layers, compiled once per target of
+ * dispatch.h, float64 and float32: the products of narrow layers (whose
+ * weight matrices are too small for tiled_products.h's tiles) and the element-wise
+ * loops of the layer kernels (layers.pxd). Defines, for P = d (double) and
+ * f (float), each taking the path (dispatch.h's FASTBP_PATH_*) first:
+ *
+ *   fastbp_dot_P, fastbp_dot2_P, fastbp_total_P, fastbp_weighted_sum_P   (narrow products, narrow_products.pxd)
+ *   fastbp_tanh_backward_P, fastbp_sigmoid_backward_P, fastbp_relu_forward_P,
+ *   fastbp_relu_backward_P, fastbp_softmax_forward_P, fastbp_softmax_forward_two_P,
+ *   fastbp_softmax_cross_entropy_backward_P, fastbp_cross_entropy_loss_P,
+ *   fastbp_sgd_update_P                                                   (layers.pxd)
+ *
+ * The bodies are in loops_kernels.h. The softmax and the loss call the
+ * vector exp of their own target (vecmath.h).
+ *
+ * Rounding. Sums over samples run in FBP_SUM_LANES = 32 interleaved partial
+ * sums (lane l takes samples l, l + 32, ...), reduced pairwise at the end in
+ * a fixed order (lane l + lane l + 16, then + 8, + 4, + 2, + 1). One running
+ * sum would wait on the adder's latency at every sample; 32 lanes are four
+ * AVX-512 registers, eight AVX2 ones, sixteen SSE2 ones, and the compiler
+ * vectorises them without reordering any sum. The order differs from NumPy's
+ * (BLAS's) own blocking in the last bits only (KERNEL_RTOL in the tests).
+ * Nothing here is an fma, so every target computes the same bits.
+ */
+#ifndef FASTBP_LOOPS_H
+#define FASTBP_LOOPS_H
+
+#include <math.h>
+#include <stddef.h>
+
+#include "dispatch.h"
+#include "vecmath.h"
+
+#define FBP_SUM_LANES 32
+
+#ifndef FBP_CAT
+#define FBP_CAT_(a, b) a##_##b
+#define FBP_CAT(a, b) FBP_CAT_(a, b)
+#endif
+
+#define FBP_SUFFIX d_baseline
+#define FBP_ATTR
+#define real double
+#define VEXP(out, inp, n) fbp_run(fbp_exp_baseline, (out), (inp), (n))
+#include "loops_kernels.h"
+
+#define FBP_SUFFIX f_baseline
+#define FBP_ATTR
+#define real float
+#define VEXP(out, inp, n) fbp_runf(fbp_expf_baseline, (out), (inp), (n))
+#include "loops_kernels.h"
+
+#if FBP_X86_DISPATCH
+#define FBP_SUFFIX d_avx2
+#define FBP_ATTR FBP_ATTR_AVX2
+#define real double
+#define VEXP(out, inp, n) fbp_run(fbp_exp_avx2, (out), (inp), (n))
+#include "loops_kernels.h"
+
+#define FBP_SUFFIX f_avx2
+#define FBP_ATTR FBP_ATTR_AVX2
+#define real float
+#define VEXP(out, inp, n) fbp_runf(fbp_expf_avx2, (out), (inp), (n))
+#include "loops_kernels.h"
+
+#define FBP_SUFFIX d_avx512
+#define FBP_ATTR FBP_ATTR_AVX512
+#define real double
+#define VEXP(out, inp, n) fbp_run(fbp_exp_avx512, (out), (inp), (n))
+#include "loops_kernels.h"
+
+#define FBP_SUFFIX f_avx512
+#define FBP_ATTR FBP_ATTR_AVX512
+#define real float
+#define VEXP(out, inp, n) fbp_runf(fbp_expf_avx512, (out), (inp), (n))
+#include "loops_kernels.h"
+#endif
+
+/* The entry points of one precision: each calls its path's copy. */
+#define FBP_LOOP_ENTRIES(REAL, P)                                                                                 \
+    static inline REAL fastbp_dot_##P(int path, const REAL *a, const REAL *b, ptrdiff_t size)                    \
+    { return FBP_PICK(fbp_dot_##P, path)(a, b, size); }                                                         \
+    static inline void fastbp_dot2_##P(int path, REAL *out_a, REAL *out_b, const REAL *shared, const REAL *a,    \
+                                       const REAL *b, ptrdiff_t size)                                            \
+    { FBP_PICK(fbp_dot2_##P, path)(out_a, out_b, shared, a, b, size); }                                         \
+    static inline REAL fastbp_total_##P(int path, const REAL *a, ptrdiff_t size)                                 \
+    { return FBP_PICK(fbp_total_##P, path)(a, size); }                                                          \
+    static inline void fastbp_weighted_sum_##P(int path, REAL *out, const REAL *columns, ptrdiff_t ld,           \
+                                               const REAL *weights, ptrdiff_t weight_stride, REAL bias,          \
+                                               ptrdiff_t J, ptrdiff_t n)                                         \
+    { FBP_PICK(fbp_weighted_sum_##P, path)(out, columns, ld, weights, weight_stride, bias, J, n); }             \
+    static inline void fastbp_tanh_backward_##P(int path, REAL *dz, const REAL *dout, const REAL *a,             \
+                                                ptrdiff_t size)                                                  \
+    { FBP_PICK(fbp_tanh_backward_##P, path)(dz, dout, a, size); }                                               \
+    static inline void fastbp_sigmoid_backward_##P(int path, REAL *dz, const REAL *dout, const REAL *a,          \
+                                                   ptrdiff_t size)                                               \
+    { FBP_PICK(fbp_sigmoid_backward_##P, path)(dz, dout, a, size); }                                            \
+    static inline void fastbp_relu_forward_##P(int path, REAL *a, const REAL *z, ptrdiff_t size)                 \
+    { FBP_PICK(fbp_relu_forward_##P, path)(a, z, size); }                                                       \
+    static inline void fastbp_relu_backward_##P(int path, REAL *dz, const REAL *dout, const REAL *a,             \
+                                                ptrdiff_t size)                                                  \
+    { FBP_PICK(fbp_relu_backward_##P, path)(dz, dout, a, size); }                                               \
+    static inline void fastbp_softmax_forward_##P(int path, REAL *probs, const REAL *z, REAL *scratch,           \
+                                                  ptrdiff_t n, ptrdiff_t C)                                      \
+    { FBP_PICK(fbp_softmax_forward_##P, path)(probs, z, scratch, n, C); }                                       \
+    static inline void fastbp_softmax_forward_two_##P(int path, REAL *probs, const REAL *z, REAL *scratch,       \
+                                                      ptrdiff_t n)                                               \
+    { FBP_PICK(fbp_softmax_forward_two_##P, path)(probs, z, scratch, n); }                                      \
+    static inline void fastbp_softmax_cross_entropy_backward_##P(int path, REAL *delta, const REAL *probs,       \
+                                                                 const ptrdiff_t *y, ptrdiff_t n, ptrdiff_t C)   \
+    { FBP_PICK(fbp_softmax_cross_entropy_backward_##P, path)(delta, probs, y, n, C); }                          \
+    static inline double fastbp_cross_entropy_loss_##P(int path, const REAL *z, const ptrdiff_t *y,              \
+                                                       REAL *scratch, ptrdiff_t n, ptrdiff_t C)                  \
+    { return FBP_PICK(fbp_cross_entropy_loss_##P, path)(z, y, scratch, n, C); }                                 \
+    static inline void fastbp_sgd_update_##P(int path, REAL *param, REAL *dparam, REAL epsilon,                  \
+                                             REAL reg_lambda, ptrdiff_t size)                                    \
+    { FBP_PICK(fbp_sgd_update_##P, path)(param, dparam, epsilon, reg_lambda, size); }
+
+FBP_LOOP_ENTRIES(double, d)
+FBP_LOOP_ENTRIES(float, f)
+
+#endif /* FASTBP_LOOPS_H */

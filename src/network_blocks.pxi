@@ -1,0 +1,62 @@
+# network_blocks.pxi -- the network on one block of n rows, for one thread:
+# defines network_forward_block (reference.forward) and network_backward_block
+# (reference.backward), the layer kernels of layers.pxd applied layer by layer
+# in the workspace's buffers (workspace.pxi), on the workspace's dispatch path.
+
+cdef void network_forward_block(const workspace_t *ws, int thread,
+                                const real *params,  # IN
+                                const real *X,       # IN (n,D)^T, feature rows ld_X apart
+                                Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
+    # reference.forward: z = dense_forward(inp, Wl, bl); inp = activation_forward(z) below the top
+    cdef Py_ssize_t l, J, K
+    cdef const real *inp = X
+    cdef Py_ssize_t ld_inp = ld_X
+    cdef real *z
+    for l in range(ws.num_layers):
+        J = ws.sizes[l]
+        K = ws.sizes[l + 1]
+        z = <real *> thread_outputs(ws, thread, l)
+        dense_forward(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n, J, K)
+        if l < ws.num_layers - 1:
+            activation_forward(ws.path, z, z, n * K, ws.activation)
+        inp = z
+        ld_inp = n
+
+
+cdef void network_backward_block(const workspace_t *ws, int thread,
+                                 real *grads,             # OUT, accumulated
+                                 const real *params,      # IN
+                                 const real *X,           # IN (n,D)^T, feature rows ld_X apart
+                                 Py_ssize_t ld_X,
+                                 const Py_ssize_t *y,     # IN (n,)
+                                 Py_ssize_t n) noexcept nogil:
+    # reference.backward after network_forward_block: the data term only;
+    # sgd_update adds the L2 term. The logits become probs, then delta, in place.
+    cdef Py_ssize_t l, J, K
+    cdef Py_ssize_t top = ws.num_layers - 1
+    cdef Py_ssize_t C = ws.sizes[ws.num_layers]
+    cdef real *delta = <real *> thread_outputs(ws, thread, top)
+    cdef real *below
+    cdef real *delta_below
+    # delta3 = probs - onehot(y)
+    softmax_forward(ws.path, delta, delta, <real *> thread_scratch(ws, thread), n, C)
+    softmax_cross_entropy_backward(ws.path, delta, delta, y, n, C)
+    for l in range(top, -1, -1):
+        J = ws.sizes[l]
+        K = ws.sizes[l + 1]
+        if l == 0:
+            dense_backward(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
+                           grads + ws.bias_offsets[l], delta, X, ld_X, n, J, K)
+        else:
+            below = <real *> thread_outputs(ws, thread, l - 1)
+            delta_below = <real *> thread_deltas(ws, thread, l - 1)
+            dense_backward(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
+                           grads + ws.bias_offsets[l], delta, below, n, n, J, K)
+            # delta2 = delta3.dot(W2.T) * (1 - a1**2)
+            if ws.activation == TANH:
+                dense_tanh_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], below,
+                                          n, J, K)
+            else:
+                dense_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K)
+                activation_backward(ws.path, delta_below, delta_below, below, n * J, ws.activation)
+            delta = delta_below
