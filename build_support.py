@@ -34,8 +34,8 @@ NO_COMPILER_MESSAGE = (
     "fastbp could not run a C compiler ({compiler}). Building fastbp from source compiles its kernels and "
     "needs a C compiler: GCC or Clang on Linux (e.g. apt-get install gcc python3-dev), the Xcode command line "
     "tools on macOS (xcode-select --install), Microsoft C++ Build Tools on Windows. Or install a binary wheel, "
-    "which needs no compiler: python -m pip install --only-binary fastbp fastbp (or a wheel file built with "
-    "tools/build_wheel.sh)."
+    "which needs no compiler: python -m pip install fastbp-VERSION-PLATFORM.whl (tools/build_wheel.sh builds "
+    "the Linux one; README.md, Installing)."
 )
 
 MSVC_FLAGS = {"-O3": "/O2", "-ffp-contract=off": "/fp:precise"}
