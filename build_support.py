@@ -170,7 +170,13 @@ def translate_flags(flags, family, openmp):
 
 
 class BuildExt(build_ext):
-    """build_ext that checks the compiler, probes it for OpenMP and rewrites the flags for it."""
+    """build_ext that checks the compiler, probes it for OpenMP and rewrites the flags for it,
+    and compiles the extensions side by side, one per core (pip passes no -j)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
     def build_extensions(self):
         check_compiler_runs(self.compiler)

