@@ -257,6 +257,16 @@ MUTATIONS = (
     mutation("memory check skipped", "fastbp/_validation.py",
              "    if available is not None and num_bytes > available:", "    if False:",
              ROBUST + "test_the_memory_check_compares_with_the_memory_available"),
+    mutation("MSVC loses /fp:precise: its multiply-adds may fuse", "build_support.py",
+             '"-ffp-contract=off": "/fp:precise"', '"-ffp-contract=off": "/O2"',
+             "tests/test_build_support.py::test_each_compiler_gets_its_own_spelling_of_each_flag"),
+    mutation("a compiler without OpenMP is given -fopenmp anyway", "build_support.py",
+             "        if not try_to_build(self.compiler, OPENMP_PROBE,",
+             "        if False and not try_to_build(self.compiler, OPENMP_PROBE,",
+             "tests/test_build_support.py::test_a_compiler_without_openmp_builds_serially_with_a_one_line_notice"),
+    mutation("fastbp check --template overwrites an existing file", "fastbp/exercise/student_file.py",
+             'with open(path, "x") as file:', 'with open(path, "w") as file:',
+             "tests/test_cli_check.py::test_the_template_never_overwrites_a_file"),
 )
 
 DEBUG_BUILD = "debug build: kernel tests pass with bounds checks on"
