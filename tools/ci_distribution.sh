@@ -13,10 +13,18 @@
 # The Clang builds compile only the baseline driver (FASTBP_SIMD_VARIANTS=0) and
 # run only the tests of what a compiler changes: the kernels against their
 # references and against each other.
+#
+#     tools/ci_distribution.sh [STEP ...]     (default: all, in the order above)
+#
+# STEP is tools, wheel, sdist, no-compiler, no-openmp, clang-openmp, missing-compiler
+# or aarch64; sdist and no-compiler need wheel, clang-openmp and missing-compiler
+# need no-openmp. FASTBP_WHEEL_DIR=DIR makes the wheel step take the wheel and
+# sdist tools/build_wheel.sh left in DIR instead of building them.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+mkdir "$work/dist"
 KERNEL_TESTS=(tests/test_kernels.py tests/test_vecmath.py tests/test_products.py tests/test_fused.py)
 API_TESTS=(tests/test_training.py tests/test_validation.py tests/test_cli_check.py)
 
@@ -38,10 +46,15 @@ install_tools() {
 }
 
 build_wheel() {
-    tools/build_wheel.sh "$work/dist" | tee "$work/wheel.txt"
+    if [ -n "${FASTBP_WHEEL_DIR:-}" ]; then
+        cp "$FASTBP_WHEEL_DIR"/fastbp-*manylinux*.whl "$FASTBP_WHEEL_DIR"/fastbp-*.tar.gz "$work/dist/"
+    else
+        tools/build_wheel.sh "$work/dist"
+    fi
     wheel="$(ls "$work"/dist/fastbp-*manylinux*.whl)"
     sdist="$(ls "$work"/dist/fastbp-*.tar.gz)"
-    auditwheel show "$wheel" | head -3
+    auditwheel show "$wheel"
+    ls -l "$wheel"
     mkdir "$work/unpacked"
     tar -xzf "$sdist" -C "$work/unpacked"
     unpacked="$(ls -d "$work"/unpacked/fastbp-*)"
@@ -128,11 +141,18 @@ missing_compiler() {
         && ! grep -q Traceback "$work/missing.err"
 }
 
-step "tools" install_tools
-step "wheel" build_wheel
-step "sdist suite" sdist_suite
-step "no compiler" no_compiler
-step "no OpenMP (Clang without libomp)" no_openmp
-step "Clang with OpenMP" clang_openmp
-step "no compiler, source build" missing_compiler
-step "aarch64" tools/check_portable_kernels.sh
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(tools wheel sdist no-compiler no-openmp clang-openmp missing-compiler aarch64)
+for name in "${steps[@]}"; do
+    case "$name" in
+        tools) step "tools" install_tools ;;
+        wheel) step "wheel" build_wheel ;;
+        sdist) step "sdist suite" sdist_suite ;;
+        no-compiler) step "no compiler" no_compiler ;;
+        no-openmp) step "no OpenMP (Clang without libomp)" no_openmp ;;
+        clang-openmp) step "Clang with OpenMP" clang_openmp ;;
+        missing-compiler) step "no compiler, source build" missing_compiler ;;
+        aarch64) step "aarch64" tools/check_portable_kernels.sh ;;
+        *) echo "unknown step $name"; exit 2 ;;
+    esac
+done
