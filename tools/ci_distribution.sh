@@ -62,7 +62,7 @@ build_wheel() {
 
 # which fastbp a Python imports, so that no step tests the source tree by mistake
 installed_in() {
-    "$1" -c 'import fastbp, sys; print(fastbp.__file__); sys.exit("site-packages" not in fastbp.__file__)'
+    (cd "$work" && "$1" -c 'import fastbp, sys; print(fastbp.__file__); sys.exit("site-packages" not in fastbp.__file__)')
 }
 
 sdist_suite() {
