@@ -99,7 +99,7 @@ def run_check(args, parser):
         print("wrote %s: fill in backprop, then run: fastbp check %s" % (args.template, args.template))
         return 0
     if args.file is None:
-        parser.error("FILE.py is required (or --template NEW.py to start one)")
+        parser.error("the following arguments are required: FILE.py (or --template NEW.py to start one)")
     return exercise.check_file(args.file)
 
 

@@ -71,6 +71,6 @@ def test_check_needs_a_file_or_the_template_option_not_both(tmp_path):
     neither = subprocess.run([sys.executable, "-m", "fastbp", "check"], capture_output=True, text=True)
     both = subprocess.run([sys.executable, "-m", "fastbp", "check", str(SOLUTION), "--template",
                            str(tmp_path / "new.py")], capture_output=True, text=True)
-    assert neither.returncode == 2 and "FILE.py is required" in neither.stderr
+    assert neither.returncode == 2 and "required: FILE.py" in neither.stderr
     assert both.returncode == 2 and "--template" in both.stderr
     assert not (tmp_path / "new.py").exists()
