@@ -15,10 +15,20 @@ as its NumPy twin does, whatever the machine. Nothing like -ffast-math is used.
 """
 
 import os
+import sys
 
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+
+# ---- build_support: the compiler's checks, OpenMP probe and flag spellings (begin)
+# Flags below are written in GCC's spelling; build_support.BuildExt checks that a
+# C compiler runs, probes it for OpenMP (building serially without it) and
+# rewrites the flags for MSVC and Apple clang. A PEP 517 build does not put this
+# directory on sys.path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from build_support import BuildExt  # noqa: E402
+# ---- build_support (end)
 
 POSIX = os.name != "nt"
 DEBUG = os.environ.get("FASTBP_DEBUG", "") == "1"
@@ -28,7 +38,7 @@ SANITIZER_FLAGS = ["-fsanitize=address", "-fno-omit-frame-pointer"] if DEBUG and
 def extension(name, source, openmp=False):
     # OpenMP runs the slabs of a pass on several threads (src/passes.pxi);
     # without it the same loop runs serially, with the same result.
-    openmp_flags = ["-fopenmp"] if openmp and POSIX else []
+    openmp_flags = ["-fopenmp"] if openmp else []
     return Extension(
         name,
         [source],
@@ -37,7 +47,7 @@ def extension(name, source, openmp=False):
         # not the compatibility entry points that add an error-handling wrapper.
         libraries=["m"] if POSIX else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=(["-O3", "-ffp-contract=off"] if POSIX else []) + openmp_flags + SANITIZER_FLAGS,
+        extra_compile_args=["-O3", "-ffp-contract=off"] + openmp_flags + SANITIZER_FLAGS,
         extra_link_args=openmp_flags + SANITIZER_FLAGS,
     )
 
@@ -60,6 +70,7 @@ extensions = [
 ]
 
 setup(
+    cmdclass={"build_ext": BuildExt},  # build_support
     ext_modules=cythonize(
         extensions,
         include_path=["src"],

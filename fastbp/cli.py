@@ -94,6 +94,17 @@ def add_animate_command(subcommands):
 def run_check(args, parser):
     from . import exercise
 
+    if args.template is not None:
+        if args.file is not None:
+            parser.error("--template writes a new file to fill in: give it no FILE.py to check")
+        try:
+            exercise.write_template(args.template)
+        except exercise.StudentFileError as err:
+            parser.error(str(err))
+        print("wrote %s: fill in backprop, then run: fastbp check %s" % (args.template, args.template))
+        return 0
+    if args.file is None:
+        parser.error("the following arguments are required: FILE.py (or --template NEW.py to start one)")
     return exercise.check_file(args.file)
 
 
@@ -101,11 +112,13 @@ def add_check_command(subcommands):
     command = subcommands.add_parser(
         "check", help="check a student's backprop function against the reference",
         description="Load the function backprop from FILE.py, run it on small random problems and judge "
-                    "each gradient it returns against the reference and central differences (see "
-                    "examples/backprop_template.py for the signature). Exit status 0: all correct; "
+                    "each gradient it returns against the reference and central differences (fastbp check "
+                    "--template NEW.py writes a file with the signature to fill in). Exit status 0: all correct; "
                     "1: some gradient wrong; 2: the file could not be checked.")
-    command.add_argument("file", metavar="FILE.py",
+    command.add_argument("file", metavar="FILE.py", nargs="?",
                          help="a Python file defining backprop(X, y, W1, b1, W2, b2, a1, probs, reg_lambda)")
+    command.add_argument("--template", metavar="NEW.py",
+                         help="write the lecture's backprop template to NEW.py (never over an existing file)")
     command.set_defaults(run=run_check, command_parser=command)
 
 

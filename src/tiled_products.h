@@ -42,9 +42,10 @@
  *              and one store per output and block) rather than added into one
  *              number at the end of every block, which costs a reduction per
  *              output and block (bench/bench_kernels.py --products).
- * On a CPU with FMA (the AVX2 and AVX-512 paths) each step is one fused
- * multiply-add; the baseline x86-64 path (no FMA: CPUs before 2013) and other
- * architectures multiply and add, two roundings. The AVX2 and AVX-512 paths
+ * On a CPU with FMA (the AVX2 and AVX-512 paths, and every AArch64 CPU, whose
+ * baseline path fuses) each step is one fused multiply-add; the baseline x86-64
+ * path (no FMA: CPUs before 2013) and other architectures multiply and add, two
+ * roundings. The AVX2 and AVX-512 paths
  * compute the same bits. Against NumPy the results differ in the last bits
  * only (BLAS sums in its own order).
  *
@@ -101,10 +102,28 @@
     }
 
 /* baseline: SSE2 on x86-64 (GCC's vector extensions; plain C vectors on other
- * architectures), no FMA; one element at a time with other compilers */
+ * architectures), no FMA; AArch64: NEON vectors with FMA (every AArch64 CPU
+ * has it), so that it computes the bits of the x86 FMA paths; one element at a
+ * time with other compilers */
+#if defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#include <arm_neon.h>
+typedef float64x2_t fbp_v2d;
+typedef float32x4_t fbp_v4f;
+#define FBP_BASELINE_VFMA_D(a, b, c) vfmaq_f64((c), (a), (b))
+#define FBP_BASELINE_VFMA_F(a, b, c) vfmaq_f32((c), (a), (b))
+#define FBP_BASELINE_SFMA_D(a, b, c) __builtin_fma((a), (b), (c))
+#define FBP_BASELINE_SFMA_F(a, b, c) __builtin_fmaf((a), (b), (c))
+#else
 #if defined(__GNUC__) || defined(__clang__)
 typedef double fbp_v2d __attribute__((vector_size(16)));
 typedef float fbp_v4f __attribute__((vector_size(16)));
+#endif
+#define FBP_BASELINE_VFMA_D(a, b, c) ((a) * (b) + (c))
+#define FBP_BASELINE_VFMA_F(a, b, c) ((a) * (b) + (c))
+#define FBP_BASELINE_SFMA_D(a, b, c) ((a) * (b) + (c))
+#define FBP_BASELINE_SFMA_F(a, b, c) ((a) * (b) + (c))
+#endif
+#if defined(__GNUC__) || defined(__clang__)
 #define FBP_BASELINE_WD 2
 #define FBP_BASELINE_WF 4
 #define FBP_LOAD_V2D(p) ({ fbp_v2d v_; memcpy(&v_, (p), sizeof v_); v_; })
@@ -133,8 +152,8 @@ typedef float fbp_v4f;
 #define VSTORE(p, v) FBP_STORE_V(p, v)
 #define VSET1(s) FBP_SET1_V2D(s)
 #define VZERO FBP_SET1_V2D(0.0)
-#define VFMA(a, b, c) ((a) * (b) + (c))
-#define SFMA(a, b, c) ((a) * (b) + (c))
+#define VFMA(a, b, c) FBP_BASELINE_VFMA_D(a, b, c)
+#define SFMA(a, b, c) FBP_BASELINE_SFMA_D(a, b, c)
 #define LANES FBP_LANES_D
 #define COMBINE_ROWS 4
 #define COMBINE_VECTORS 2
@@ -151,8 +170,8 @@ typedef float fbp_v4f;
 #define VSTORE(p, v) FBP_STORE_V(p, v)
 #define VSET1(s) FBP_SET1_V4F(s)
 #define VZERO FBP_SET1_V4F(0.0f)
-#define VFMA(a, b, c) ((a) * (b) + (c))
-#define SFMA(a, b, c) ((a) * (b) + (c))
+#define VFMA(a, b, c) FBP_BASELINE_VFMA_F(a, b, c)
+#define SFMA(a, b, c) FBP_BASELINE_SFMA_F(a, b, c)
 #define LANES FBP_LANES_F
 #define COMBINE_ROWS 4
 #define COMBINE_VECTORS 2

@@ -15,7 +15,11 @@
 #endif
 
 #define FBP_FN(name) FBP_CAT(name, FBP_SUFFIX)
+#if defined(__GNUC__) || defined(__clang__)
 #define FBP_TILE static FBP_ATTR inline __attribute__((always_inline))
+#else
+#define FBP_TILE static FBP_ATTR __forceinline
+#endif
 
 /* ---------------------------------------------------------- combine
  * One tile: `rows` outputs (out, weights, bias and tanh_out start at its first

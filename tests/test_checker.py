@@ -14,6 +14,7 @@ import pytest
 from fastbp import exercise, reference
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+TEMPLATE = os.path.join(os.path.dirname(exercise.__file__), "backprop_template.py")  # installed with the package
 SOLUTION_SOURCE = open(os.path.join(EXAMPLES, "backprop_solution.py")).read()
 STUDENT_NUMBERS = itertools.count()
 
@@ -159,10 +160,9 @@ def test_transposed_result_of_the_wrong_shape_is_named():
 
 
 def template_student():
-    """The lecture's unfilled template (examples/backprop_template.py)."""
+    """The lecture's unfilled template (fastbp/exercise/backprop_template.py)."""
     namespace = {}
-    path = os.path.join(EXAMPLES, "backprop_template.py")
-    exec(compile(open(path).read(), path, "exec"), namespace)
+    exec(compile(open(TEMPLATE).read(), TEMPLATE, "exec"), namespace)
     return namespace["backprop"]
 
 
@@ -364,7 +364,7 @@ def test_check_file_passes_the_example_solution(capsys):
 
 
 def test_check_file_fails_the_unfilled_template(capsys):
-    assert exercise.check_file(os.path.join(EXAMPLES, "backprop_template.py")) == exercise.EXIT_FAILED
+    assert exercise.check_file(TEMPLATE) == exercise.EXIT_FAILED
     assert "not filled in" in capsys.readouterr().out
 
 

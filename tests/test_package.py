@@ -54,7 +54,9 @@ def test_the_version_is_written_once_and_read_by_the_build():
 
 def test_every_subpackage_is_listed_for_installation():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    on_disk = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "fastbp").rglob("__init__.py")}
+    # the package these tests import: the source tree's, or an installed one (then every subpackage must be there)
+    package = Path(fastbp.__file__).resolve().parent
+    on_disk = {".".join(init.parent.relative_to(package.parent).parts) for init in package.rglob("__init__.py")}
     assert on_disk == set(project["tool"]["setuptools"]["packages"])
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import fastbp
 from fastbp import cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,8 +50,11 @@ def test_the_readme_has_its_blocks():
 
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=["block%d" % k for k in range(len(PYTHON_BLOCKS))])
 def test_each_python_block_runs_on_its_own(block, tmp_path):
+    # the blocks import the fastbp these tests import: the source tree's, or an installed one
+    # (tests run from an unpacked sdist, whose fastbp/ has no compiled modules)
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(
-        [str(REPO)] + [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part]))
+        [str(Path(fastbp.__file__).parent.parent)]
+        + [part for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part]))
     result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
 

@@ -350,6 +350,16 @@ MUTATIONS = (
     mutation("the thread default ignores OpenMP's setting", "fastbp/_backend.py",
              "    return _driver.max_threads()", "    return os.cpu_count()",
              DISPATCH + "test_the_thread_default_follows_omp_num_threads_and_threadpoolctl"),
+    mutation("MSVC loses /fp:precise: its multiply-adds may fuse", "build_support.py",
+             '"-ffp-contract=off": "/fp:precise"', '"-ffp-contract=off": "/O2"',
+             "tests/test_build_support.py::test_each_compiler_gets_its_own_spelling_of_each_flag"),
+    mutation("a compiler without OpenMP is given -fopenmp anyway", "build_support.py",
+             "        if not try_to_build(self.compiler, OPENMP_PROBE,",
+             "        if False and not try_to_build(self.compiler, OPENMP_PROBE,",
+             "tests/test_build_support.py::test_a_compiler_without_openmp_builds_serially_with_a_one_line_notice"),
+    mutation("fastbp check --template overwrites an existing file", "fastbp/exercise/student_file.py",
+             'with open(path, "x") as file:', 'with open(path, "w") as file:',
+             "tests/test_cli_check.py::test_the_template_never_overwrites_a_file"),
 )
 
 DEBUG_BUILD = "debug build: kernel tests pass with bounds checks on"

@@ -48,7 +48,8 @@ The parts, one job each:
     mistakes.py       the table of typical mistakes
     judging.py        running the student's function and judging each gradient
     report.py         the verdicts and the printed report
-    student_file.py   loading a student's file, ``fastbp check``'s exit status
+    student_file.py   loading a student's file, ``fastbp check``'s exit status,
+                      writing the template (backprop_template.py, installed here)
 """
 
 from .judging import check_backprop, judge
@@ -56,9 +57,11 @@ from .mistakes import MISTAKES, Mistake
 from .problems import (FD_RTOL, GRADIENTS, PROBLEMS, REFERENCE_RTOL, REQUIRED_GRADIENTS, STUDENT_ARGUMENTS,
                        Problem, ReferenceDisagreement)
 from .report import CORRECT, MISSING, NOT_CHECKED, NOT_RETURNED, WRONG, WRONG_SHAPE, CheckResult, GradientVerdict
-from .student_file import EXIT_FAILED, EXIT_NOT_CHECKED, EXIT_PASSED, StudentFileError, check_file, load_backprop
+from .student_file import (EXIT_FAILED, EXIT_NOT_CHECKED, EXIT_PASSED, StudentFileError, check_file, load_backprop,
+                           write_template)
 
 __all__ = ["CORRECT", "EXIT_FAILED", "EXIT_NOT_CHECKED", "EXIT_PASSED", "FD_RTOL", "GRADIENTS", "MISSING",
            "MISTAKES", "NOT_CHECKED", "NOT_RETURNED", "PROBLEMS", "REFERENCE_RTOL", "REQUIRED_GRADIENTS",
            "STUDENT_ARGUMENTS", "WRONG", "WRONG_SHAPE", "CheckResult", "GradientVerdict", "Mistake", "Problem",
-           "ReferenceDisagreement", "StudentFileError", "check_backprop", "check_file", "judge", "load_backprop"]
+           "ReferenceDisagreement", "StudentFileError", "check_backprop", "check_file", "judge", "load_backprop",
+           "write_template"]

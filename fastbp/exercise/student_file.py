@@ -1,5 +1,7 @@
-"""Loading a student's file: its function ``backprop``, checked by ``fastbp check FILE.py``."""
+"""Loading a student's file: its function ``backprop``, checked by ``fastbp check FILE.py``;
+writing the template a student starts from (``fastbp check --template NEW.py``)."""
 
+import importlib.resources
 import importlib.util
 import inspect
 import os
@@ -10,6 +12,9 @@ from .judging import check_backprop, describe_exception
 EXIT_PASSED = 0
 EXIT_FAILED = 1
 EXIT_NOT_CHECKED = 2  # the file could not be loaded, so no backprop was checked
+
+# The lecture's backprop lines left for the student, installed with this package.
+TEMPLATE = "backprop_template.py"
 
 
 class StudentFileError(Exception):
@@ -61,3 +66,16 @@ def check_file(path):
         return EXIT_NOT_CHECKED
     result = check_backprop(fn, source="backprop in %s" % path)
     return EXIT_PASSED if result.passed else EXIT_FAILED
+
+
+def write_template(path):
+    """Write the student's template (this package's backprop_template.py) to
+    ``path``; a file already there is never overwritten."""
+    text = importlib.resources.files(__package__).joinpath(TEMPLATE).read_text()
+    try:
+        with open(path, "x") as file:
+            file.write(text)
+    except FileExistsError:
+        raise StudentFileError("%s already exists: not overwritten (choose another name)" % path) from None
+    except OSError as err:
+        raise StudentFileError("%s could not be written: %s" % (path, err.strerror)) from None

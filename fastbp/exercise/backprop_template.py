@@ -10,9 +10,10 @@ The arguments are the values the lecture's training loop has at this point:
 
 Return the gradients of the loss summed over the N samples (not averaged), each
 with the shape of what it is the gradient of; delta2 (N,H) is optional but helps
-find a mistake. Check your work with
+find a mistake. ``fastbp check --template my_backprop.py`` writes this file out
+for you to fill in; check your work with
 
-    fastbp check backprop_template.py
+    fastbp check my_backprop.py
 
 which runs your function on small random problems and names the gradients that
 are wrong, and, where it recognises one, the mistake.
