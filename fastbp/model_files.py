@@ -133,7 +133,9 @@ def load(path):
         try:
             header = _read_header(archive, path)
             arrays = _read_arrays(archive, header, path)
-        except (zipfile.BadZipFile, EOFError, OSError, KeyError) as err:
+        # zipfile raises RuntimeError for a member flagged as encrypted and
+        # NotImplementedError for an unknown compression method: a damaged flag byte
+        except (zipfile.BadZipFile, EOFError, OSError, KeyError, RuntimeError, NotImplementedError) as err:
             raise ModelFileError("%s is truncated or corrupted: %s" % (path, err)) from None
     return _rebuild(header, arrays, path)
 

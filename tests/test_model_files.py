@@ -125,6 +125,23 @@ def test_truncated_files_are_refused(tmp_path, run, keep_fraction):
         fastbp.load(path)
 
 
+@pytest.mark.parametrize("damage", ["encrypted flag", "unknown compression method"])
+def test_damaged_zip_member_flags_are_refused(tmp_path, run, damage):
+    """One damaged byte in a central-directory entry makes zipfile raise RuntimeError (a member
+    flagged as encrypted) or NotImplementedError (a compression method it does not know): both
+    are a ModelFileError, as the fuzz tests require of every damaged file."""
+    path = fastbp.save(run.model, tmp_path / "model.npz")
+    data = bytearray(open(path, "rb").read())
+    entry = data.index(b"PK\x01\x02")  # the first central-directory entry
+    if damage == "encrypted flag":
+        data[entry + 8] |= 0x01  # general-purpose bit 0: encrypted
+    else:
+        data[entry + 10:entry + 12] = (99).to_bytes(2, "little")  # compression method 99 (AES), not supported
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(ModelFileError, match="corrupted"):
+        fastbp.load(path)
+
+
 def test_every_flipped_byte_of_the_arrays_is_detected(tmp_path, run):
     """The zip's CRC, or the header's digest when a forger fixes the CRC, catches each flip."""
     path = fastbp.save(run.model, tmp_path / "model.npz")
