@@ -94,43 +94,6 @@ class CythonNetwork:
         return self.workspace.loss(self.params, reg_lambda)
 
 
-class _NumpyNetwork:
-    """The reference, pass by pass, on the model's own arrays (float64 or float32)."""
-
-    def __init__(self, model, sizes, X, y, activation, batch_size, num_threads):
-        self.model, self.X, self.y, self.batch_size = model, X, y, batch_size
-        if activation != "tanh":
-            self.model["activation"] = activation
-
-    def snapshot(self):
-        return {name: np.array(value) for name, value in self.model.items() if name != "activation"}
-
-    def restore(self, saved):
-        for name, value in saved.items():
-            self.model[name][...] = value
-
-    def weights_finite(self):
-        return all(np.isfinite(value).all() for name, value in self.model.items() if name != "activation")
-
-    # Overflow on the way to a NaN is reported by the divergence check (DivergenceError), not by NumPy.
-    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
-    def run(self, first_pass, num_passes, orders, epsilons, reg_lambda, loss_every, losses):
-        steps_per_pass = len(epsilons) // num_passes if num_passes else 0
-        for i in range(num_passes):
-            # step sizes as Python floats, which NumPy rounds to the model's dtype
-            if self.batch_size == len(self.y):
-                reference.train_pass(self.model, self.X, self.y, float(epsilons[i]), reg_lambda)
-            else:
-                reference.train_epoch(self.model, self.X, self.y, orders[i], self.batch_size,
-                                      epsilons[i * steps_per_pass:(i + 1) * steps_per_pass].tolist(), reg_lambda)
-            if loss_every and (first_pass + i) % loss_every == 0:
-                losses[(first_pass + i) // loss_every] = self.loss(reg_lambda)
-
-    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
-    def loss(self, reg_lambda):
-        return reference.calculate_loss(self.model, self.X, self.y, reg_lambda)
-
-
 class NumpyNetwork:
     """The reference, pass by pass, on the model's own arrays (float64 or float32)."""
 
