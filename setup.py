@@ -59,8 +59,9 @@ def extension(name, source, openmp=False):
 extensions = [
     # The driver: the training loop, its workspace and the hot loops.
     extension("fastbp._driver", "src/_driver.pyx", openmp=True),
-    # Test wrappers around each layer kernel of src/layers.pxd.
-    extension("fastbp._layers", "src/_layers.pyx"),
+    # Test wrappers around each layer kernel of src/layers.pxd and src/gemm.pxd
+    # (OpenMP: the packed GEMM shares a product between threads, src/gemm.h).
+    extension("fastbp._layers", "src/_layers.pyx", openmp=True),
     # Test and benchmark wrappers around src/vecmath.h (vectorised exp, tanh
     # and sigmoid, every dispatch path).
     extension("fastbp._vecmath", "src/_vecmath.pyx"),

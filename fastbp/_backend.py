@@ -13,12 +13,24 @@ import numpy as np
 
 from . import reference
 
+# The kernels' OpenMP threads sleep when they wait at the end of a parallel
+# region, instead of spinning (unless the user set OMP_WAIT_POLICY): on a
+# machine where another process holds a core, the spinning waiter took the
+# time its partner needed, and two threads ran 1.4-9x slower than one; passive,
+# 0.8-1.1x (bench/bench_gemm.py --contention). The OpenMP runtime reads the
+# setting once, when the first compiled module loads it (here); the variable is
+# then restored, so that nothing else in the process sees it changed.
+_USER_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
+os.environ["OMP_WAIT_POLICY"] = _USER_WAIT_POLICY or "PASSIVE"
 try:
     from . import _driver
 except ImportError as error:  # a source checkout imported before (or without) its build
     raise ImportError("fastbp's compiled kernels (fastbp._driver) are not built here: install with "
                       "'python -m pip install .' and run from outside the source tree, or build them "
                       "in place with 'python -m pip install -e .'") from error
+finally:
+    if _USER_WAIT_POLICY is None:
+        del os.environ["OMP_WAIT_POLICY"]
 
 # The dispatch paths (src/dispatch.h), narrowest first, and the environment
 # variable that forces one: see selected_path.

@@ -16,7 +16,8 @@
 # Below these: layers.pxd (the forward/backward pairs, named after their
 # reference twins), narrow_products.pxd and src/loops.h (the narrow layers' products and
 # the element-wise loops), tiled_products.pxd and src/tiled_products.h (the wide layers'
-# tiled products), vecmath.pxd and src/vecmath.h (exp, tanh, sigmoid).
+# tiled products), gemm.pxd and src/gemm.h (the widest layers' packed products),
+# vecmath.pxd and src/vecmath.h (exp, tanh, sigmoid).
 #
 # Two precisions: every cdef function is fused over real (precision.pxd) and
 # exists for float and double; a Workspace holds one dtype, chosen when it is
@@ -36,8 +37,9 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
+from gemm cimport (FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_packed, dense_backward_packed,
+                   dense_forward_packed, dense_tanh_backward_input_packed, use_packed)
 from layers cimport *
-from narrow_products cimport use_tiles
 from precision cimport real
 from tiled_products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
 
@@ -179,6 +181,8 @@ cdef class Workspace:
         self.ws.deltas = cnp.PyArray_DATA(b["deltas"])
         self.ws.scratch = cnp.PyArray_DATA(b["scratch"])
         self.ws.lanes = cnp.PyArray_DATA(b["lanes"])
+        self.ws.lane_weights = lane_weights_for(sizes)
+        self.ws.pack = cnp.PyArray_DATA(b["pack"])
         self.ws.lanes_per_weight = FBP_LANES_D if self.dtype == np.float64 else FBP_LANES_F
         self.ws.slab_grads = cnp.PyArray_DATA(b["slab_grads"])
         self.ws.slab_losses = <double *> cnp.PyArray_DATA(b["slab_losses"])

@@ -159,3 +159,73 @@ def correlate_features(path, real[::1] grad, const real[::1] A, const real[::1] 
     for _ in range(calls):
         tiled_correlate(code, &lanes[0], &A[0], n, &B[0], n, num_a, num_b)
     fold_lanes(&grad[0], &lanes[0], num_a * num_b)
+
+
+# The packed GEMM of the widest layers (src/gemm.h) by itself, on the named path
+# (the first argument), and its layer kernels (gemm.pxd), as the driver calls
+# them for a layer that use_packed chooses.
+
+cimport gemm as packed
+from gemm cimport FBP_GEMM_PACK_ELEMENTS, fastbp_gemm_path, fastbp_gemmf_path
+
+
+def packed_gemm(path, real[::1] C, Py_ssize_t ldc, const real[::1] A, Py_ssize_t a_m, Py_ssize_t a_p,
+                const real[::1] B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M, Py_ssize_t N, Py_ssize_t P,
+                bint accumulate, const real[::1] bias, bint with_bias, const real[::1] tanh_out,
+                bint with_tanh_out, Py_ssize_t ld_tanh, int threads=1):
+    """C[m*ldc + c] = (C or 0) + sum over p of A[m*a_m + p*a_p] * B[p*b_p + c*b_n], then + bias[m] if
+    with_bias, or times 1 - tanh_out[m*ld_tanh + c]**2 if with_tanh_out (not both), the rows of C shared
+    by up to ``threads`` OpenMP threads."""
+    cdef int code = path_code(path)
+    if with_bias and with_tanh_out:
+        raise ValueError("at most one of bias and tanh_out")
+    if P < 1:
+        raise ValueError("P must be at least 1")
+    if threads < 1:
+        raise ValueError("threads must be at least 1")
+    cdef real[::1] pack = np.empty(threads * FBP_GEMM_PACK_ELEMENTS, dtype=dtype_of(&C[0]))
+    cdef const real *bias_data = &bias[0] if with_bias else NULL
+    cdef const real *tanh_data = &tanh_out[0] if with_tanh_out else NULL
+    if real is double:
+        fastbp_gemm_path(code, threads, &C[0], ldc, &A[0], a_m, a_p, &B[0], b_p, b_n, M, N, P, accumulate, bias_data,
+                         tanh_data, ld_tanh, &pack[0])
+    else:
+        fastbp_gemmf_path(code, threads, &C[0], ldc, &A[0], a_m, a_p, &B[0], b_p, b_n, M, N, P, accumulate, bias_data,
+                          tanh_data, ld_tanh, &pack[0])
+
+
+def use_packed(Py_ssize_t J, Py_ssize_t K):
+    """Whether a (J,K) layer's products take the packed GEMM in the driver."""
+    return packed.use_packed(J, K)
+
+
+cdef real[::1] packing_buffer(const real *like):
+    return np.empty(FBP_GEMM_PACK_ELEMENTS, dtype=dtype_of(like))
+
+
+def dense_forward_packed(real[::1] z, const real[::1] inp, const real[::1] W, const real[::1] b,
+                         Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
+    cdef int code = path_code(path)
+    cdef real[::1] pack = packing_buffer(&z[0])
+    packed.dense_forward_packed(code, &z[0], &inp[0], N, &W[0], &b[0], N, J, K, &pack[0], 1)
+
+
+def dense_backward_packed(real[::1] dW, real[::1] db, const real[::1] delta, const real[::1] inp,
+                          Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
+    cdef int code = path_code(path)
+    cdef real[::1] pack = packing_buffer(&dW[0])
+    packed.dense_backward_packed(code, &dW[0], &db[0], &delta[0], &inp[0], N, N, J, K, &pack[0], 1)
+
+
+def dense_backward_input_packed(real[::1] dinp, const real[::1] delta, const real[::1] W,
+                                Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
+    cdef int code = path_code(path)
+    cdef real[::1] pack = packing_buffer(&dinp[0])
+    packed.dense_backward_input_packed(code, &dinp[0], &delta[0], &W[0], N, J, K, &pack[0], 1)
+
+
+def dense_tanh_backward_input_packed(real[::1] dz, const real[::1] delta, const real[::1] W, const real[::1] a,
+                                     Py_ssize_t N, Py_ssize_t J, Py_ssize_t K, path=None):
+    cdef int code = path_code(path)
+    cdef real[::1] pack = packing_buffer(&dz[0])
+    packed.dense_tanh_backward_input_packed(code, &dz[0], &delta[0], &W[0], &a[0], N, J, K, &pack[0], 1)

@@ -1,7 +1,10 @@
 # network_blocks.pxi -- the network on one block of n rows, for one thread:
 # defines network_forward_block (reference.forward) and network_backward_block
 # (reference.backward), the layer kernels of layers.pxd applied layer by layer
-# in the workspace's buffers (workspace.pxi), on the workspace's dispatch path.
+# in the workspace's buffers (workspace.pxi), on the workspace's dispatch path;
+# a layer wide enough (gemm.use_packed) takes their packed twins of gemm.pxd,
+# which may share a product between the threads when called outside the slabs'
+# parallel loop (a step that is one block).
 
 cdef void network_forward_block(const workspace_t *ws, int thread,
                                 const real *params,  # IN
@@ -16,7 +19,12 @@ cdef void network_forward_block(const workspace_t *ws, int thread,
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         z = <real *> thread_outputs(ws, thread, l)
-        dense_forward(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n, J, K)
+        if use_packed(J, K):
+            dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
+                                 n, J, K, <real *> thread_pack(ws, thread), ws.num_threads)
+        else:
+            dense_forward(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n, J,
+                          K)
         if l < ws.num_layers - 1:
             activation_forward(ws.path, z, z, n * K, ws.activation)
         inp = z
@@ -36,7 +44,8 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
     cdef Py_ssize_t top = ws.num_layers - 1
     cdef Py_ssize_t C = ws.sizes[ws.num_layers]
     cdef real *delta = <real *> thread_outputs(ws, thread, top)
-    cdef real *below
+    cdef real *pack = <real *> thread_pack(ws, thread)
+    cdef const real *below
     cdef real *delta_below
     # delta3 = probs - onehot(y)
     softmax_forward(ws.path, delta, delta, <real *> thread_scratch(ws, thread), n, C)
@@ -44,16 +53,24 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
     for l in range(top, -1, -1):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
-        if l == 0:
-            dense_backward(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
-                           grads + ws.bias_offsets[l], delta, X, ld_X, n, J, K)
+        below = X if l == 0 else <real *> thread_outputs(ws, thread, l - 1)
+        if use_packed(J, K):
+            dense_backward_packed(ws.path, grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below,
+                                  ld_X if l == 0 else n, n, J, K, pack, ws.num_threads)
         else:
-            below = <real *> thread_outputs(ws, thread, l - 1)
-            delta_below = <real *> thread_deltas(ws, thread, l - 1)
             dense_backward(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
-                           grads + ws.bias_offsets[l], delta, below, n, n, J, K)
+                           grads + ws.bias_offsets[l], delta, below, ld_X if l == 0 else n, n, J, K)
+        if l > 0:
+            delta_below = <real *> thread_deltas(ws, thread, l - 1)
             # delta2 = delta3.dot(W2.T) * (1 - a1**2)
-            if ws.activation == TANH:
+            if use_packed(J, K) and ws.activation == TANH:
+                dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], below,
+                                                 n, J, K, pack, ws.num_threads)
+            elif use_packed(J, K):
+                dense_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K,
+                                            pack, ws.num_threads)
+                activation_backward(ws.path, delta_below, delta_below, below, n * J, ws.activation)
+            elif ws.activation == TANH:
                 dense_tanh_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], below,
                                           n, J, K)
             else:

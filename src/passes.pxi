@@ -11,12 +11,13 @@ cdef void slab_gradient(const workspace_t *ws, int thread, Py_ssize_t slab, real
                         const real *params, const real *X, const Py_ssize_t *y,
                         Py_ssize_t rows) noexcept nogil:
     # grads = the data term's gradient over the blocks of this slab, added in
-    # block order; a wide layer's weight gradient is carried in its partial
-    # sums (lanes) through the blocks and added into grads at the end
+    # block order; a tiled layer's weight gradient is carried in its partial
+    # sums (lanes) through the blocks and added into grads at the end (a packed
+    # layer's is added straight into grads, gemm.carries_lanes)
     cdef Py_ssize_t block, start, n, l, J, K
     memset(grads, 0, ws.num_params * sizeof(real))
     for l in range(ws.num_layers):
-        if use_tiles(ws.sizes[l], ws.sizes[l + 1]):
+        if carries_lanes(ws.sizes[l], ws.sizes[l + 1]):
             memset(thread_lanes(ws, thread, l), 0, ws.sizes[l] * ws.sizes[l + 1] * ws.lanes_per_weight * sizeof(real))
     for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
         start = block * ws.block_rows
@@ -26,7 +27,7 @@ cdef void slab_gradient(const workspace_t *ws, int thread, Py_ssize_t slab, real
     for l in range(ws.num_layers):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
-        if use_tiles(J, K):
+        if carries_lanes(J, K):
             fold_lanes(grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l), J * K)
 
 

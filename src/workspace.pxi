@@ -2,7 +2,7 @@
 # workspace_t (the one struct the compiled loops read: X, y, the layer sizes,
 # the block partition, every buffer, the threads and the dispatch path), its
 # accessors (num_blocks, num_slabs, first_block, rows_in_block, thread_outputs,
-# thread_deltas, thread_scratch, thread_lanes, slab_grads), and the sizing
+# thread_deltas, thread_scratch, thread_lanes, thread_pack, slab_grads), and the sizing
 # rules: block_rows_for, workspace_buffers (every buffer's length, the one
 # source of both the allocation in _driver.Workspace and workspace_bytes, which
 # the trainer's memory guard asks for), aligned_empty.
@@ -77,9 +77,12 @@ ctypedef struct workspace_t:
     void *outputs                 # (num_threads, block_rows * units): each layer's (n,K)^T
     void *deltas                  # same layout: the gradient at each layer's pre-activation
     void *scratch                 # (num_threads, block_rows * (C + 1))
-    # the partial sums of the wide layers' weight gradients (layers.dense_backward):
-    void *lanes                   # (num_threads, num_weights * lanes_per_weight)
+    # the partial sums of the tiled layers' weight gradients (layers.dense_backward),
+    # for the layers that carry them (gemm.carries_lanes), one after the other:
+    void *lanes                   # (num_threads, lane_weights * lanes_per_weight)
+    Py_ssize_t lane_weights       # the weights of those layers
     Py_ssize_t lanes_per_weight   # tiled_products.lanes_of: 8 (double) or 16 (float)
+    void *pack                    # (num_threads, FBP_GEMM_PACK_ELEMENTS): the packed products' panels (gemm.h)
     void *slab_grads              # (MAX_SLABS, num_params)
     double *slab_losses           # (MAX_SLABS,): losses are summed in double (layers.cross_entropy_loss)
 
@@ -123,7 +126,18 @@ cdef inline void *thread_scratch(const workspace_t *ws, int thread) noexcept nog
 
 
 cdef inline void *thread_lanes(const workspace_t *ws, int thread, Py_ssize_t layer) noexcept nogil:
-    return element(ws.lanes, ws, (thread * ws.num_weights + ws.weight_offsets[layer]) * ws.lanes_per_weight)
+    # the layer's partial sums follow those of the layers below it that carry lanes
+    cdef Py_ssize_t l, offset = thread * ws.lane_weights
+    for l in range(layer):
+        if carries_lanes(ws.sizes[l], ws.sizes[l + 1]):
+            offset += ws.sizes[l] * ws.sizes[l + 1]
+    return element(ws.lanes, ws, offset * ws.lanes_per_weight)
+
+
+cdef inline void *thread_pack(const workspace_t *ws, int thread) noexcept nogil:
+    # the thread's packing buffer; a product called outside the slabs' threads
+    # may share its rows with the other threads, each on its own buffer (gemm.h)
+    return element(ws.pack, ws, thread * FBP_GEMM_PACK_ELEMENTS)
 
 
 cdef inline void *slab_grads(const workspace_t *ws, Py_ssize_t slab) noexcept nogil:
@@ -157,10 +171,17 @@ def block_rows_for(sizes, rows, itemsize=8):
     return int(min(block_rows, rows))
 
 
-def network_uses_tiles(sizes):
-    """True when some layer of a network of these sizes is wide enough for the tiled products."""
+def lane_weights_for(sizes):
+    """The weights whose gradient goes through the tiled products' partial sums
+    (gemm.carries_lanes: tiled layers not wide enough for the packed products)."""
     sizes = list(sizes)
-    return any(use_tiles(J, K) for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]))
+    return sum(J * K for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]) if carries_lanes(J, K))
+
+
+def network_uses_packed(sizes):
+    """True when some layer of a network of these sizes takes the packed products (src/gemm.h)."""
+    sizes = list(sizes)
+    return any(use_packed(J, K) for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]))
 
 
 def threads_for(sizes, rows, int num_threads):
@@ -199,7 +220,8 @@ def workspace_buffers(sizes, Py_ssize_t N, Py_ssize_t batch_size, itemsize, int 
         "outputs": (threads * block_rows * units, real),
         "deltas": (threads * block_rows * units, real),
         "scratch": (threads * block_rows * (sizes[L] + 1), real),
-        "lanes": (threads * num_weights * lanes_per_weight if network_uses_tiles(sizes) else 1, real),
+        "lanes": (max(1, threads * lane_weights_for(sizes) * lanes_per_weight), real),
+        "pack": (threads * FBP_GEMM_PACK_ELEMENTS if network_uses_packed(sizes) else 1, real),
         "slab_grads": (MAX_SLABS * (num_weights + units), real),
         "slab_losses": (MAX_SLABS, np.dtype(np.float64)),
         "X_batch": (batch_size * sizes[0] if minibatches else 1, real),
@@ -208,7 +230,7 @@ def workspace_buffers(sizes, Py_ssize_t N, Py_ssize_t batch_size, itemsize, int 
 
 
 # the buffers aligned on a cache line (aligned_empty); the others are NumPy's plain arrays
-ALIGNED_BUFFERS = ("outputs", "deltas", "scratch", "lanes", "X_batch")
+ALIGNED_BUFFERS = ("outputs", "deltas", "scratch", "lanes", "pack", "X_batch")
 
 
 def buffer_bytes(name, count, dtype):

@@ -186,7 +186,8 @@ def test_the_thread_default_follows_omp_num_threads_and_threadpoolctl():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sizes,N,batch_size,num_threads", [((2, 3, 2), 200, 200, 1), ((20, 64, 10), 5000, 5000, 2),
-                                                            ((3, 40, 7, 2), 3000, 64, 2), ((5, 4, 4), 9, 9, 4)])
+                                                            ((3, 40, 7, 2), 3000, 64, 2), ((5, 4, 4), 9, 9, 4),
+                                                            ((70, 96, 80, 10), 1000, 128, 2)])
 def test_the_workspace_byte_count_is_what_it_allocates(sizes, N, batch_size, num_threads, dtype):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((N, sizes[0])).astype(dtype)

@@ -1,0 +1,253 @@
+/*
+ * gemm.h -- the packed, cache-blocked product of the wide dense layers, for
+ * fastbp, float64 and float32.
+ *
+ * One product, three uses (per-sample arrays feature-major, (n,K)^T):
+ *
+ *   fastbp_gemm_path:  C[m][c] = (C[m][c] or 0) + sum over p of A(m, p) * B(p, c),
+ *                      then + bias[m], or times (1 - tanh_out[m][c]^2)
+ *       dense_forward         z = inp.dot(W) + b:     C = z (K,n),    A(k, j) = W[j, k],  B(j, i) = inp[j][i]
+ *       dense_backward_input  dinp = delta.dot(W.T):  C = dinp (J,n), A(j, k) = W[j, k],  B(k, i) = delta[k][i]
+ *                             (and tanh_backward with it, while the tile is in registers)
+ *       dense_backward        dW += inp.T.dot(delta): C = dW (J,K),   A(j, i) = inp[j][i], B(i, k) = delta[k][i]
+ *
+ * The method is the one of the BLIS framework (Van Zee and van de Geijn, ACM
+ * TOMS 2015): panels of B (KC rows by NC columns) and of A (MC rows by KC)
+ * are copied ("packed") into the workspace in the order the micro-kernel
+ * reads them, so that every load of the micro-kernel is contiguous; a B
+ * micro-panel (KC by NR) stays in the L1 cache while the A block (MC by KC)
+ * stays in L2 and its micro-panels stream past it; the micro-kernel keeps an
+ * MR by NR tile of C in registers and adds KC rank-1 updates to it. Packing
+ * zero-fills the last panel's rows and columns past M and N, so that every
+ * tile is a full one; a tile that overhangs C is computed in a local copy.
+ *
+ * Rounding. Every output is one chain of multiply-adds over p in order, from
+ * 0 (or from C's value where the product accumulates), then the epilogue:
+ *   acc = 0 (or C); acc = fma(A(m, p), B(p, c), acc) for p = 0, 1, ..., P - 1;
+ *   out = acc + bias[m] (rounded once), or acc * (1 - t*t) (t*t, 1 - t*t and
+ *   the product each rounded), or acc.
+ * Between two panels of KC the running sum waits in C, in its own precision:
+ * storing it does not round it. So the order depends on the shape only, never
+ * on the blocking, the tile, the vector width or the number of threads (which
+ * share the rows m of C in chunks, each output staying with one thread). This is the
+ * order of tiled_products.h's combine_features, to the bit: a wide layer's forward
+ * and backward-input products give the same numbers through either. The weight
+ * gradient's sums run over the samples, dW[j][k] = fma(inp[j][i],
+ * delta[k][i], dW[j][k]) for each sample i in order, block after block, from
+ * the zero each slab starts with: one chain per weight, where tiled_products.h
+ * carries 8 or 16 partial sums (which, 8 or 16 times the size of the weights,
+ * no longer fit any cache when a layer is 784 by 512).
+ * On the AVX2 and AVX-512 paths each step is a fused multiply-add; on the
+ * baseline path a multiplication and an addition, as in tiled_products.h. The
+ * including unit is compiled with -ffp-contract=off (setup.py).
+ *
+ * Targets: the copies and the path argument of dispatch.h, as
+ * tiled_products.h: the baseline copy is plain C (GCC's and Clang's vector
+ * extensions where they exist, one element at a time elsewhere: MSVC, other
+ * compilers), the AVX2 and AVX-512 copies only where FBP_X86_DISPATCH.
+ */
+#ifndef FASTBP_GEMM_H
+#define FASTBP_GEMM_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "dispatch.h"        /* FBP_X86_DISPATCH, FBP_ATTR_AVX2/AVX512, FBP_PICK, the path codes */
+#include "tiled_products.h"  /* the baseline vector types fbp_v2d, fbp_v4f and their macros, FBP_CAT */
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Elements of the packing buffer one thread needs: a KC by NC panel of B and
+ * an MC by KC block of A, for the largest of the targets' sizes below. */
+#define FBP_GEMM_KC_MAX 256
+#define FBP_GEMM_NC_MAX 512
+#define FBP_GEMM_MC_MAX 256
+#define FBP_GEMM_PACK_ELEMENTS (FBP_GEMM_KC_MAX * (FBP_GEMM_NC_MAX + FBP_GEMM_MC_MAX))
+
+/* The kernels' small functions are inlined into the product where the
+ * compiler can be told to (their loops are then unrolled for constant sizes) */
+#if defined(__GNUC__) || defined(__clang__)
+#define FBP_GEMM_INLINE inline __attribute__((always_inline))
+#else
+#define FBP_GEMM_INLINE inline
+#endif
+
+/* ------------------------------------------------------------ the kernels
+ *
+ * gemm_kernels.h is included once per (precision, target): it defines
+ * fbp_gemm_<SUFFIX> (SUFFIX d_baseline, f_avx2, ...) from the macros of
+ * tiled_products.h (FBP_SUFFIX, FBP_ATTR, real, VEC, W, VLOAD, VSTORE, VSET1,
+ * VZERO, VFMA) and these:
+ *   GEMM_MR      rows of C per tile (one broadcast each)
+ *   GEMM_NV      vectors of C per tile row: NR = GEMM_NV * W columns
+ *   GEMM_KC      rank-1 updates per packed panel: KC * NR reals of B, at
+ *                most 32 KiB, stay in the L1 data cache (48 KiB on the
+ *                development machine's cores) while the tiles use them
+ *   GEMM_MC      rows of A per packed block (a multiple of GEMM_MR)
+ * MR * NV accumulators fit the register file: AVX-512 has 32 vector
+ * registers, AVX2 and SSE2 16. The AVX-512 tile was chosen among 6 x 4,
+ * 8 x 3 and 12 x 2 by their rates on one core at the layer shapes of
+ * bench/bench_gemm.py (8 x 3 about 10% slower, the other two alike); the
+ * AVX2 and baseline tiles fill their registers as tiled_products.h's do, untuned.
+ */
+
+#define FBP_SUFFIX d_baseline
+#define FBP_ATTR
+#define real double
+#define VEC fbp_v2d
+#define W FBP_BASELINE_WD
+#define VLOAD(p) FBP_LOAD_V2D(p)
+#define VSTORE(p, v) FBP_STORE_V(p, v)
+#define VSET1(s) FBP_SET1_V2D(s)
+#define VZERO FBP_SET1_V2D(0.0)
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define GEMM_MR 4
+#define GEMM_NV 3
+#define GEMM_KC 256
+#define GEMM_MC 128
+#include "gemm_kernels.h"
+
+#define FBP_SUFFIX f_baseline
+#define FBP_ATTR
+#define real float
+#define VEC fbp_v4f
+#define W FBP_BASELINE_WF
+#define VLOAD(p) FBP_LOAD_V4F(p)
+#define VSTORE(p, v) FBP_STORE_V(p, v)
+#define VSET1(s) FBP_SET1_V4F(s)
+#define VZERO FBP_SET1_V4F(0.0f)
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define GEMM_MR 4
+#define GEMM_NV 3
+#define GEMM_KC 256
+#define GEMM_MC 128
+#include "gemm_kernels.h"
+
+#if FBP_X86_DISPATCH
+#define FBP_SUFFIX d_avx2
+#define FBP_ATTR FBP_ATTR_AVX2
+#define real double
+#define VEC __m256d
+#define W 4
+#define VLOAD(p) _mm256_loadu_pd(p)
+#define VSTORE(p, v) _mm256_storeu_pd((p), (v))
+#define VSET1(s) _mm256_set1_pd(s)
+#define VZERO _mm256_setzero_pd()
+#define VFMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define GEMM_MR 6
+#define GEMM_NV 2
+#define GEMM_KC 256
+#define GEMM_MC 192
+#include "gemm_kernels.h"
+
+#define FBP_SUFFIX f_avx2
+#define FBP_ATTR FBP_ATTR_AVX2
+#define real float
+#define VEC __m256
+#define W 8
+#define VLOAD(p) _mm256_loadu_ps(p)
+#define VSTORE(p, v) _mm256_storeu_ps((p), (v))
+#define VSET1(s) _mm256_set1_ps(s)
+#define VZERO _mm256_setzero_ps()
+#define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define GEMM_MR 6
+#define GEMM_NV 2
+#define GEMM_KC 256
+#define GEMM_MC 192
+#include "gemm_kernels.h"
+
+#define FBP_SUFFIX d_avx512
+#define FBP_ATTR FBP_ATTR_AVX512
+#define real double
+#define VEC __m512d
+#define W 8
+#define VLOAD(p) _mm512_loadu_pd(p)
+#define VSTORE(p, v) _mm512_storeu_pd((p), (v))
+#define VSET1(s) _mm512_set1_pd(s)
+#define VZERO _mm512_setzero_pd()
+#define VFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define GEMM_MR 6
+#define GEMM_NV 4
+#define GEMM_KC 128
+#define GEMM_MC 192
+#include "gemm_kernels.h"
+
+#define FBP_SUFFIX f_avx512
+#define FBP_ATTR FBP_ATTR_AVX512
+#define real float
+#define VEC __m512
+#define W 16
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps((p), (v))
+#define VSET1(s) _mm512_set1_ps(s)
+#define VZERO _mm512_setzero_ps()
+#define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define GEMM_MR 6
+#define GEMM_NV 4
+#define GEMM_KC 128
+#define GEMM_MC 192
+#include "gemm_kernels.h"
+#endif
+
+/* ------------------------------------------------------------ threads
+ *
+ * Below this many multiply-adds a product stays on the calling thread: a
+ * parallel region costs a few microseconds to open and close, the time of
+ * about 10^5 multiply-adds on one core (bench/bench_gemm.py). */
+#define FBP_GEMM_MIN_PARALLEL_WORK (1 << 19)
+/* Shared between threads, the rows of C go in chunks of this many (a multiple
+ * of every target's GEMM_MR), each to the next free thread: on a machine where
+ * another process holds one core, the thread there takes fewer chunks instead
+ * of holding up the other (an even split made two threads as slow as one).
+ * Each chunk packs its own copy of B's panels, a few percent of its work. */
+#define FBP_GEMM_CHUNK_ROWS 48
+
+/* C (M, N) at row stride ldc, as described at the top; A(m, p) at
+ * A[m*a_m + p*a_p], B(p, c) at B[p*b_p + c*b_n]; accumulate: start from C
+ * instead of 0; bias (M,) and tanh_out (rows ld_tanh apart), at most one
+ * non-NULL. pack: threads * FBP_GEMM_PACK_ELEMENTS reals. P >= 1. With
+ * threads > 1, called outside a parallel region and with the work to pay for
+ * them, the chunks of rows of C are shared between the threads; each output
+ * is computed by one thread, whichever, in the same order. */
+#define FBP_GEMM_DEFINE(PREC, real, NAME)                                                                         \
+    static inline void NAME(int path, int threads, real *C, ptrdiff_t ldc, const real *A, ptrdiff_t a_m,         \
+                            ptrdiff_t a_p, const real *B, ptrdiff_t b_p, ptrdiff_t b_n, ptrdiff_t M, ptrdiff_t N, \
+                            ptrdiff_t P, int accumulate, const real *bias, const real *tanh_out,                  \
+                            ptrdiff_t ld_tanh, real *pack)                                                        \
+    {                                                                                                             \
+        ptrdiff_t chunks = (M + FBP_GEMM_CHUNK_ROWS - 1) / FBP_GEMM_CHUNK_ROWS;                                   \
+        if (threads > 1 && chunks > 1 && (double)M * N * P >= FBP_GEMM_MIN_PARALLEL_WORK && FBP_GEMM_CAN_FORK()) { \
+            FBP_GEMM_PARALLEL_CHUNKS(threads)                                                             \
+            for (ptrdiff_t chunk = 0; chunk < chunks; chunk++) {                                                  \
+                ptrdiff_t m0 = chunk * FBP_GEMM_CHUNK_ROWS;                                                       \
+                ptrdiff_t rows = M - m0 < FBP_GEMM_CHUNK_ROWS ? M - m0 : FBP_GEMM_CHUNK_ROWS;                     \
+                FBP_PICK(fbp_gemm_##PREC, path)(C + m0 * ldc, ldc, A + m0 * a_m, a_m, a_p, B, b_p, b_n, rows,   \
+                                                  N, P, accumulate, bias ? bias + m0 : NULL,                      \
+                                                  tanh_out ? tanh_out + m0 * ld_tanh : NULL, ld_tanh,             \
+                                                  pack + (ptrdiff_t)FBP_GEMM_THREAD() * FBP_GEMM_PACK_ELEMENTS);  \
+            }                                                                                                     \
+            return;                                                                                               \
+        }                                                                                                         \
+        FBP_PICK(fbp_gemm_##PREC, path)(C, ldc, A, a_m, a_p, B, b_p, b_n, M, N, P, accumulate, bias, tanh_out,   \
+                                          ld_tanh, pack);                                                         \
+    }
+
+#ifdef _OPENMP
+#define FBP_GEMM_CAN_FORK() (!omp_in_parallel())
+#define FBP_GEMM_PARALLEL_CHUNKS(threads) \
+    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)")
+#define FBP_GEMM_THREAD() omp_get_thread_num()
+#else
+#define FBP_GEMM_CAN_FORK() 0
+#define FBP_GEMM_PARALLEL_CHUNKS(threads)
+#define FBP_GEMM_THREAD() 0
+#endif
+
+FBP_GEMM_DEFINE(d, double, fastbp_gemm_path)
+FBP_GEMM_DEFINE(f, float, fastbp_gemmf_path)
+
+#undef FBP_GEMM_DEFINE
+
+#endif /* FASTBP_GEMM_H */

@@ -1,0 +1,128 @@
+# The wide layers' products by the packed, cache-blocked GEMM of src/gemm.h,
+# under the names of their layers.pxd twins with the suffix _packed: same
+# arguments (the dispatch path first, src/dispatch.h), then the packing buffer
+# and the threads that may share the product. Per-sample arrays are
+# feature-major, (n,K)^T.
+#
+#   dense_forward_packed               z = inp.dot(W) + b
+#   dense_backward_packed              dW += inp.T.dot(delta); db += np.sum(delta, axis=0)
+#   dense_backward_input_packed        dinp = delta.dot(W.T)
+#   dense_tanh_backward_input_packed   dz = delta.dot(W.T) * (1 - a**2)
+#
+# The forward and backward-input products compute the bits of layers.pxd's
+# tiled ones (tiled_products.h's order); the weight gradient sums each weight in
+# one chain over the samples (gemm.h, "Rounding").
+
+from narrow_products cimport total, use_tiles
+from precision cimport real
+
+cdef extern from "gemm.h" nogil:
+    enum:
+        FBP_GEMM_PACK_ELEMENTS  # reals of packing buffer per thread
+    # path: dispatch.h's FASTBP_PATH_* (0 baseline, 1 AVX2, 2 AVX-512)
+    void fastbp_gemm_path(int path, int threads, double *C, Py_ssize_t ldc, const double *A, Py_ssize_t a_m,
+                          Py_ssize_t a_p, const double *B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M,
+                          Py_ssize_t N, Py_ssize_t P, int accumulate, const double *bias, const double *tanh_out,
+                          Py_ssize_t ld_tanh, double *pack)
+    void fastbp_gemmf_path(int path, int threads, float *C, Py_ssize_t ldc, const float *A, Py_ssize_t a_m,
+                           Py_ssize_t a_p, const float *B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M,
+                           Py_ssize_t N, Py_ssize_t P, int accumulate, const float *bias, const float *tanh_out,
+                           Py_ssize_t ld_tanh, float *pack)
+
+
+# A layer takes the packed products when both its widths are at least
+# MIN_PACKED_WIDTH: packing costs a pass over both operands, paid back only
+# when each packed value feeds many tiles. The weight gradient gains most: on
+# blocks of 128 rows, one core, 48-67 GFLOP/s in float64 against the tiles'
+# 9-25 from 64 x 64 to 1024 x 1024 (bench/results/bench_gemm.txt), whose
+# partial sums, 8 or 16 per weight, outgrow the caches. The forward and
+# backward-input products are the tiles' bits either way: on 128-row blocks
+# the packed forward product is faster from 784 x 512 on, the tiles' up to
+# 256 x 256, and the tiles' backward-input product 10-40% faster at every
+# width (the packed ones win on 10 000-row blocks and when threads share a
+# step). Narrower layers keep the register tiles of tiled_products.h or the
+# loops of narrow_products.pxd. The choice depends on the shape only.
+cdef enum:
+    MIN_PACKED_WIDTH = 64
+
+
+cdef inline bint use_packed(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    return J >= MIN_PACKED_WIDTH and K >= MIN_PACKED_WIDTH
+
+
+cdef inline bint carries_lanes(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # whether a (J,K) layer's weight gradient goes through the tiles' partial
+    # sums (layers.dense_backward's dW_lanes); the packed one adds into dW itself
+    return use_tiles(J, K) and not use_packed(J, K)
+
+
+cdef inline void gemm(int path,
+                      real *C,                 # IN/OUT (M,N), rows ldc apart
+                      Py_ssize_t ldc,
+                      const real *A,           # IN  A(m, p) at m * a_m + p * a_p
+                      Py_ssize_t a_m, Py_ssize_t a_p,
+                      const real *B,           # IN  B(p, c) at p * b_p + c * b_n
+                      Py_ssize_t b_p, Py_ssize_t b_n,
+                      Py_ssize_t M, Py_ssize_t N, Py_ssize_t P,
+                      bint accumulate,         # C += the product, instead of C =
+                      const real *bias,        # IN  (M,) or NULL
+                      const real *tanh_out,    # IN  (M,N), rows ld_tanh apart, or NULL
+                      Py_ssize_t ld_tanh,
+                      real *pack,              # workspace (threads, FBP_GEMM_PACK_ELEMENTS)
+                      int threads) noexcept nogil:
+    if real is double:
+        fastbp_gemm_path(path, threads, C, ldc, A, a_m, a_p, B, b_p, b_n, M, N, P, accumulate, bias, tanh_out,
+                         ld_tanh, pack)
+    else:
+        fastbp_gemmf_path(path, threads, C, ldc, A, a_m, a_p, B, b_p, b_n, M, N, P, accumulate, bias, tanh_out,
+                          ld_tanh, pack)
+
+
+cdef inline void dense_forward_packed(int path,
+                                      real *z,             # OUT (n,K)^T
+                                      const real *inp,     # IN  (n,J)^T, feature rows ld_inp apart
+                                      Py_ssize_t ld_inp,
+                                      const real *W,       # IN  (J,K)
+                                      const real *b,       # IN  (1,K)
+                                      Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
+                                      real *pack, int threads) noexcept nogil:
+    # z = inp.dot(W) + b: z[k][i] = sum over j of W[j, k] * inp[j][i], + b[k]
+    gemm(path, z, n, W, 1, K, inp, ld_inp, 1, K, n, J, False, b, NULL, 0, pack, threads)
+
+
+cdef inline void dense_backward_packed(int path,
+                                       real *dW,           # OUT (J,K), accumulated
+                                       real *db,           # OUT (1,K), accumulated
+                                       const real *delta,  # IN  (n,K)^T
+                                       const real *inp,    # IN  (n,J)^T, feature rows ld_inp apart
+                                       Py_ssize_t ld_inp,
+                                       Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
+                                       real *pack, int threads) noexcept nogil:
+    # dW = inp.T.dot(delta); db = np.sum(delta, axis=0, keepdims=True)
+    # Adds to gradients that the caller zeroes once per step (or slab).
+    cdef Py_ssize_t k
+    for k in range(K):
+        db[k] = db[k] + total(path, delta + k * n, n)
+    # dW[j, k] += sum over i of inp[j][i] * delta[k][i]
+    gemm(path, dW, K, inp, ld_inp, 1, delta, 1, n, J, K, n, True, NULL, NULL, 0, pack, threads)
+
+
+cdef inline void dense_backward_input_packed(int path,
+                                             real *dinp,         # OUT (n,J)^T
+                                             const real *delta,  # IN  (n,K)^T
+                                             const real *W,      # IN  (J,K)
+                                             Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
+                                             real *pack, int threads) noexcept nogil:
+    # dinp = delta.dot(W.T): dinp[j][i] = sum over k of W[j, k] * delta[k][i]
+    gemm(path, dinp, n, W, K, 1, delta, n, 1, J, n, K, False, NULL, NULL, 0, pack, threads)
+
+
+cdef inline void dense_tanh_backward_input_packed(int path,
+                                                  real *dz,           # OUT (n,J)^T
+                                                  const real *delta,  # IN  (n,K)^T
+                                                  const real *W,      # IN  (J,K)
+                                                  const real *a,      # IN  (n,J)^T, tanh's forward output
+                                                  Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
+                                                  real *pack, int threads) noexcept nogil:
+    # dz = delta.dot(W.T) * (1 - a**2), the factor applied while the tile is in registers
+    gemm(path, dz, n, W, K, 1, delta, n, 1, J, n, K, False, NULL, a, n, pack, threads)

@@ -1,0 +1,202 @@
+/*
+ * gemm_kernels.h -- the body of gemm.h's product, included once per
+ * (precision, target) with the macros gemm.h lists; no include guard.
+ * Defines fbp_gemm_<FBP_SUFFIX>.
+ *
+ * Only the tile and panel sizes differ between targets; the order of the
+ * operations on each output (gemm.h, "Rounding") does not.
+ */
+
+#define NR (GEMM_NV * W)
+#if GEMM_KC > FBP_GEMM_KC_MAX || GEMM_MC > FBP_GEMM_MC_MAX || GEMM_MC % GEMM_MR != 0
+#error "gemm_kernels.h: GEMM_KC and GEMM_MC must fit FBP_GEMM_PACK_ELEMENTS, GEMM_MC be a multiple of GEMM_MR"
+#endif
+/* columns of B per packed panel: a whole number of micro-panels */
+#define GEMM_NC (FBP_GEMM_NC_MAX / NR * NR)
+
+#define FBP_FN(name) FBP_CAT(name, FBP_SUFFIX)
+#define FBP_TILE static FBP_ATTR FBP_GEMM_INLINE
+
+/* dst = A(m, p) for m < mc, p < kc in micro-panels of GEMM_MR rows: panel
+ * r0 / GEMM_MR holds dst[p * GEMM_MR + r] = A(r0 + r, p), 0 past mc. */
+FBP_TILE void FBP_FN(fbp_gemm_pack_a)(real *dst, const real *A, ptrdiff_t a_m, ptrdiff_t a_p, ptrdiff_t mc,
+                                      ptrdiff_t kc)
+{
+    for (ptrdiff_t r0 = 0; r0 < mc; r0 += GEMM_MR, dst += GEMM_MR * kc) {
+        ptrdiff_t rows = mc - r0 < GEMM_MR ? mc - r0 : GEMM_MR;
+        const real *panel = A + r0 * a_m;
+        if (a_m == 1 && rows == GEMM_MR) {
+            for (ptrdiff_t p = 0; p < kc; p++)
+                memcpy(dst + p * GEMM_MR, panel + p * a_p, GEMM_MR * sizeof(real));
+        } else if (rows == GEMM_MR) {
+            /* a transpose: GEMM_MR rows read side by side, dst written in order */
+            for (ptrdiff_t p = 0; p < kc; p++)
+#pragma GCC unroll 16
+                for (int r = 0; r < GEMM_MR; r++)
+                    dst[p * GEMM_MR + r] = panel[r * a_m + p * a_p];
+        } else {
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (int r = 0; r < GEMM_MR; r++)
+                    dst[p * GEMM_MR + r] = r < rows ? panel[r * a_m + p * a_p] : 0;
+        }
+    }
+}
+
+/* dst = B(p, c) for p < kc, c < nc in micro-panels of NR columns: panel
+ * c0 / NR holds dst[p * NR + c] = B(p, c0 + c), 0 past nc. */
+FBP_TILE void FBP_FN(fbp_gemm_pack_b)(real *dst, const real *B, ptrdiff_t b_p, ptrdiff_t b_n, ptrdiff_t kc,
+                                      ptrdiff_t nc)
+{
+    for (ptrdiff_t c0 = 0; c0 < nc; c0 += NR, dst += NR * kc) {
+        ptrdiff_t cols = nc - c0 < NR ? nc - c0 : NR;
+        const real *panel = B + c0 * b_n;
+        if (b_n == 1) {
+            for (ptrdiff_t p = 0; p < kc; p++) {
+                memcpy(dst + p * NR, panel + p * b_p, cols * sizeof(real));
+                for (ptrdiff_t c = cols; c < NR; c++)
+                    dst[p * NR + c] = 0;
+            }
+        } else if (cols == NR) {
+            /* a transpose: NR columns read side by side, dst written in order */
+            for (ptrdiff_t p = 0; p < kc; p++)
+#pragma GCC unroll 64
+                for (int c = 0; c < NR; c++)
+                    dst[p * NR + c] = panel[c * b_n + p * b_p];
+        } else {
+            for (ptrdiff_t p = 0; p < kc; p++)
+                for (int c = 0; c < NR; c++)
+                    dst[p * NR + c] = c < cols ? panel[c * b_n + p * b_p] : 0;
+        }
+    }
+}
+
+/* The micro-kernel: the GEMM_MR by NR tile of C at c (rows ldc apart) =
+ * (first ? 0 : c) + kc rank-1 updates, a[p * GEMM_MR + r] * b[p * NR + col]
+ * for p in order; then, when last, + bias[r] or times (1 - t*t), t at
+ * tanh_out[r * ld_tanh + col] (bias and tanh_out NULL unless last). */
+FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, const real *b, ptrdiff_t kc, int first,
+                                    const real *bias, const real *tanh_out, ptrdiff_t ld_tanh)
+{
+    VEC acc[GEMM_MR][GEMM_NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < GEMM_MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < GEMM_NV; v++)
+            acc[r][v] = first ? VZERO : VLOAD(c + r * ldc + v * W);
+    for (ptrdiff_t p = 0; p < kc; p++) {
+        VEC x[GEMM_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < GEMM_NV; v++)
+            x[v] = VLOAD(b + p * NR + v * W);
+#pragma GCC unroll 16
+        for (int r = 0; r < GEMM_MR; r++) {
+            VEC w = VSET1(a[p * GEMM_MR + r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < GEMM_NV; v++)
+                acc[r][v] = VFMA(x[v], w, acc[r][v]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < GEMM_MR; r++) {
+        if (bias) {
+            VEC bias_r = VSET1(bias[r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < GEMM_NV; v++)
+                acc[r][v] = acc[r][v] + bias_r;
+        } else if (tanh_out) {
+            VEC one = VSET1(1);
+#pragma GCC unroll 4
+            for (int v = 0; v < GEMM_NV; v++) {
+                VEC t = VLOAD(tanh_out + r * ld_tanh + v * W);
+                acc[r][v] = acc[r][v] * (one - t * t);
+            }
+        }
+#pragma GCC unroll 4
+        for (int v = 0; v < GEMM_NV; v++)
+            VSTORE(c + r * ldc + v * W, acc[r][v]);
+    }
+}
+
+/* A tile that overhangs C (rows < GEMM_MR or cols < NR): the micro-kernel on a
+ * local copy of its part of C (and of tanh_out, and of bias), zeros around it. */
+FBP_TILE void FBP_FN(fbp_gemm_edge_tile)(real *c, ptrdiff_t ldc, const real *a, const real *b, ptrdiff_t kc,
+                                         int first, const real *bias, const real *tanh_out, ptrdiff_t ld_tanh,
+                                         ptrdiff_t rows, ptrdiff_t cols)
+{
+    real tile[GEMM_MR * NR], tanh_tile[GEMM_MR * NR], bias_tile[GEMM_MR];
+    memset(tile, 0, sizeof tile);
+    memset(tanh_tile, 0, sizeof tanh_tile);
+    memset(bias_tile, 0, sizeof bias_tile);
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        if (!first)
+            memcpy(tile + r * NR, c + r * ldc, cols * sizeof(real));
+        if (tanh_out)
+            memcpy(tanh_tile + r * NR, tanh_out + r * ld_tanh, cols * sizeof(real));
+        if (bias)
+            bias_tile[r] = bias[r];
+    }
+    FBP_FN(fbp_gemm_tile)(tile, NR, a, b, kc, first, bias ? bias_tile : NULL, tanh_out ? tanh_tile : NULL, NR);
+    for (ptrdiff_t r = 0; r < rows; r++)
+        memcpy(c + r * ldc, tile + r * NR, cols * sizeof(real));
+}
+
+/* gemm.h's product on one thread: pack is FBP_GEMM_PACK_ELEMENTS reals. The
+ * loops over the panels of p run in order, outermost but one, so that each
+ * output's chain of multiply-adds runs in p order through them. */
+static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t a_m, ptrdiff_t a_p,
+                                      const real *B, ptrdiff_t b_p, ptrdiff_t b_n, ptrdiff_t M, ptrdiff_t N,
+                                      ptrdiff_t P, int accumulate, const real *bias, const real *tanh_out,
+                                      ptrdiff_t ld_tanh, real *pack)
+{
+    real *packed_b = pack;
+    real *packed_a = pack + FBP_GEMM_KC_MAX * FBP_GEMM_NC_MAX;
+    for (ptrdiff_t jc = 0; jc < N; jc += GEMM_NC) {
+        ptrdiff_t nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
+        for (ptrdiff_t pc = 0; pc < P; pc += GEMM_KC) {
+            ptrdiff_t kc = P - pc < GEMM_KC ? P - pc : GEMM_KC;
+            int first = !accumulate && pc == 0;
+            int last = pc + kc == P;
+            FBP_FN(fbp_gemm_pack_b)(packed_b, B + pc * b_p + jc * b_n, b_p, b_n, kc, nc);
+            for (ptrdiff_t ic = 0; ic < M; ic += GEMM_MC) {
+                ptrdiff_t mc = M - ic < GEMM_MC ? M - ic : GEMM_MC;
+                FBP_FN(fbp_gemm_pack_a)(packed_a, A + ic * a_m + pc * a_p, a_m, a_p, mc, kc);
+                for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
+                    ptrdiff_t cols = nc - jr < NR ? nc - jr : NR;
+                    const real *b = packed_b + jr * kc;
+                    for (ptrdiff_t ir = 0; ir < mc; ir += GEMM_MR) {
+                        ptrdiff_t rows = mc - ir < GEMM_MR ? mc - ir : GEMM_MR;
+                        ptrdiff_t m = ic + ir, col = jc + jr;
+                        real *c = C + m * ldc + col;
+                        const real *a = packed_a + ir * kc;
+                        const real *bias_m = last && bias ? bias + m : NULL;
+                        const real *tanh_m = last && tanh_out ? tanh_out + m * ld_tanh + col : NULL;
+                        if (rows == GEMM_MR && cols == NR)
+                            FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias_m, tanh_m, ld_tanh);
+                        else
+                            FBP_FN(fbp_gemm_edge_tile)(c, ldc, a, b, kc, first, bias_m, tanh_m, ld_tanh, rows,
+                                                       cols);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#undef NR
+#undef GEMM_NC
+#undef FBP_TILE
+#undef FBP_FN
+#undef FBP_SUFFIX
+#undef FBP_ATTR
+#undef real
+#undef VEC
+#undef W
+#undef VLOAD
+#undef VSTORE
+#undef VSET1
+#undef VZERO
+#undef VFMA
+#undef GEMM_MR
+#undef GEMM_NV
+#undef GEMM_KC
+#undef GEMM_MC
