@@ -61,6 +61,31 @@ def _set_range(axis_range, start, end):
     axis_range.start, axis_range.end = float(start), float(end)
 
 
+# The curves' axes end at round numbers and move only when a curve passes one: a range that
+# followed the data would change at every redraw, and the browser would measure and lay out the
+# axis labels anew each time, which costs more than drawing the curves.
+ROUND_STEPS = (1.0, 2.0, 5.0)
+
+
+def round_up(value):
+    """The smallest of 1, 2, 5 times a power of ten that is >= value (1 for value <= 1)."""
+    if value <= 1:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    return next(step * power for step in ROUND_STEPS + (10.0,) if step * power >= value)
+
+
+def _set_curve_ranges(plot, passes, values):
+    """x from 0 to the passes rounded up; y (a log axis) between the powers of ten around the finite
+    positive values."""
+    _set_range(plot.x_range, 0.0, round_up(max(passes, default=0)))
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    if len(values):
+        low, high = np.floor(np.log10(values.min())), np.ceil(np.log10(values.max()))
+        _set_range(plot.y_range, 10.0 ** low, 10.0 ** max(high, low + 1))
+
+
 class BoundaryPicture:
     """The network's prediction over the plane (each class's colour mixed by its
     probability) with the training points (circles) and the test points (squares)."""
@@ -107,7 +132,8 @@ class LossPicture:
 
     def __init__(self, with_student=False, width=420, height=260):
         self.figure = figure(title="loss", width=width, height=height, y_axis_type="log", tools="",
-                             toolbar_location=None, x_axis_label="passes")
+                             toolbar_location=None, x_axis_label="passes", x_range=Range1d(0, 1),
+                             y_range=Range1d(0.1, 1))
         self.source = ColumnDataSource(dict(passes=[], train=[], test=[]))
         self.figure.line("passes", "train", source=self.source, color="#333333", line_width=2, legend_label="train")
         self.figure.line("passes", "test", source=self.source, color="#d62728", line_width=2, legend_label="test")
@@ -119,8 +145,9 @@ class LossPicture:
 
     def update(self, progress, student):
         test = np.array(progress.curve_test, dtype=np.float64)
-        self.source.data = dict(passes=np.array(progress.curve_passes, dtype=np.float64),
-                                train=np.array(progress.curve_train), test=test)
+        train = np.array(progress.curve_train)
+        self.source.data = dict(passes=np.array(progress.curve_passes, dtype=np.float64), train=train, test=test)
+        _set_curve_ranges(self.figure, progress.curve_passes, np.concatenate([train, test]))
         if student is not None:
             self.student.data = dict(passes=np.array(student.curve_passes, dtype=np.float64),
                                      loss=np.array(student.curve_losses))
@@ -132,7 +159,8 @@ class StabilityPicture:
 
     def __init__(self, width=420, height=260):
         self.figure = figure(title="sharpness and 2/epsilon", width=width, height=height, y_axis_type="log",
-                             tools="", toolbar_location=None, x_axis_label="passes")
+                             tools="", toolbar_location=None, x_axis_label="passes", x_range=Range1d(0, 1),
+                             y_range=Range1d(0.1, 1))
         self.source = ColumnDataSource(dict(passes=[], sharpness=[], limit=[]))
         self.figure.line("passes", "sharpness", source=self.source, color="#1f77b4", line_width=2,
                          legend_label="sharpness")
@@ -140,10 +168,15 @@ class StabilityPicture:
         self.figure.line("passes", "limit", source=self.source, color="#d62728", line_dash="dashed", line_width=2,
                          legend_label="2/epsilon")
         self.figure.legend.location = "bottom_right"
+        self.shown = None  # the sharpness list drawn last
 
     def update(self, progress):
+        if progress.sharpness is self.shown:
+            return  # measured a few times a second at most: most redraws have nothing new here
         passes, values, limits = np.array(progress.sharpness, dtype=np.float64).reshape(-1, 3).T
         self.source.data = dict(passes=passes, sharpness=values, limit=limits)
+        _set_curve_ranges(self.figure, passes, np.concatenate([values, limits]))
+        self.shown = progress.sharpness
 
 
 UNIT_SIZE = 1.0  # a unit's picture is this wide in the diagram's coordinates

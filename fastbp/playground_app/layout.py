@@ -11,7 +11,7 @@ import time
 import traceback
 
 import panel as pn
-from bokeh.models import CustomJS, Div
+from bokeh.models import ColumnDataSource, CustomJS
 
 from .. import diagnostics
 from . import settings as S
@@ -52,10 +52,10 @@ def _escape(text):
     return html.escape(str(text))
 
 
-def _set_text(div, markup):
-    """Change a text only if it changes: every change is sent to the browser and laid out again."""
-    if div.text != markup:
-        div.text = markup
+def _set_text(pane, markup):
+    """Change a text only if it changes: every change is sent to the browser."""
+    if pane.object != markup:
+        pane.object = markup
 
 
 class Page:
@@ -122,20 +122,24 @@ class Page:
         self.loss = LossPicture(with_student=bool(verdict))
         self.network = NetworkPicture()
         self.stability = StabilityPicture()
-        # Texts that change while training are Bokeh Divs: a new text is one property sent, with
-        # none of a Panel pane's rendering on the server.
-        # Fixed sizes: a new text then changes no other element's place, and the browser lays out nothing.
-        self.message = Div(text="", width=1100, height=44)
-        self.status = Div(text="", width=1100, height=24)
-        self.printed = Div(text="", width=300, height=360)
-        self.stability_text = Div(text="", width=620, height=120)
+        # Texts that change while training are Panel HTML panes: the browser puts a new text in place
+        # without laying the page out again (a Bokeh Div lays out the whole page, every figure's axes
+        # measured anew, on each change of any of its properties: that cost more than the pictures).
+        # Fixed sizes: a new text then changes no other element's place.
+        self.message = pn.pane.HTML("", width=1100, height=44)
+        self.status = pn.pane.HTML("", width=1100, height=24)
+        self.printed = pn.pane.HTML("", width=300, height=360)
+        self.stability_text = pn.pane.HTML("", width=620, height=120)
         self.student_boundary = BoundaryPicture("your backprop's decision boundary", 300, 300) if verdict else None
-        self.student_text = Div(text="", width=600)
+        self.student_text = pn.pane.HTML("", width=600)
         self.verdict = verdict
-        self.acknowledgements = Div(text="", visible=False, tags=[0])
-        self.boundary.image.js_on_change("data", CustomJS(args=dict(counter=self.acknowledgements),
-                                                          code="counter.tags = [counter.tags[0] + 1];"))
-        self.acknowledgements.on_change("tags", self._on_acknowledged)
+        # The count of boundary pictures the browser has applied, counted by the browser in a model
+        # that is not drawn, so that counting lays nothing out.
+        self.acknowledgements = ColumnDataSource(dict(received=[0]))
+        self.boundary.image.js_on_change("data", CustomJS(
+            args=dict(counter=self.acknowledgements),
+            code="counter.data = {received: [counter.data.received[0] + 1]};"))
+        self.acknowledgements.on_change("data", self._on_acknowledged)
 
     def panel(self):
         """The page as one Panel layout."""
@@ -151,14 +155,13 @@ class Page:
         buttons = pn.Row(b["play"], b["pause"], b["step"], b["reset"], b["lecture"], b["stable"])
         pictures = pn.Column(
             pn.Row(pn.pane.Bokeh(self.boundary.figure), pn.pane.Bokeh(self.network.figure)),
-            pn.Row(pn.pane.Bokeh(self.loss.figure), pn.pane.Bokeh(self.stability.figure), pn.pane.Bokeh(self.printed)),
-            pn.pane.Bokeh(self.stability_text))
+            pn.Row(pn.pane.Bokeh(self.loss.figure), pn.pane.Bokeh(self.stability.figure), self.printed),
+            self.stability_text)
         if self.verdict:
-            pictures.append(pn.Row(pn.pane.Bokeh(self.student_boundary.figure), pn.pane.Bokeh(self.student_text)))
+            pictures.append(pn.Row(pn.pane.Bokeh(self.student_boundary.figure), self.student_text))
         header = pn.pane.HTML("<h2>fastbp playground</h2><p>The backprop lecture's network, trained live by "
                               "fastbp's compiled kernels.</p>")
-        return pn.Column(header, buttons, pn.pane.Bokeh(self.status), pn.pane.Bokeh(self.message),
-                         pn.Row(controls, pictures), pn.pane.Bokeh(self.acknowledgements))
+        return pn.Column(header, buttons, self.status, self.message, pn.Row(controls, pictures))
 
     # ------------------------------------------------------------ the controls
 
@@ -295,21 +298,22 @@ class Page:
             return  # the browser is behind: draw the newest model once it has caught up
         self._drawn = key
         self._sent += 1
-        self.boundary.update(settings, data, progress.model)
-        self.network.update(settings, data, progress.model)
-        self.loss.update(progress, student)
-        self.stability.update(progress)
-        self._redraw_times = [t for t in self._redraw_times if t > now - 1.0] + [now]
-        self._show_status(settings, progress)
-        self._show_messages(progress.diverged)
-        self._show_printed(progress)
-        self._show_stability(settings, progress)
-        if student is not None:
-            self.student_boundary.update(settings, data, student.model)
-            self._show_student(student)
+        with pn.io.hold():  # one message to the browser for the whole redraw, applied at once
+            self.boundary.update(settings, data, progress.model)
+            self.network.update(settings, data, progress.model)
+            self.loss.update(progress, student)
+            self.stability.update(progress)
+            self._redraw_times = [t for t in self._redraw_times if t > now - 1.0] + [now]
+            self._show_status(settings, progress)
+            self._show_messages(progress.diverged)
+            self._show_printed(progress)
+            self._show_stability(settings, progress)
+            if student is not None:
+                self.student_boundary.update(settings, data, student.model)
+                self._show_student(student)
 
     def _on_acknowledged(self, attribute, old, new):
-        self._acknowledged, self._last_acknowledged = new[0], time.perf_counter()
+        self._acknowledged, self._last_acknowledged = new["received"][0], time.perf_counter()
 
     def _show_status(self, settings, progress):
         now = time.perf_counter()
