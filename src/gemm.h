@@ -38,7 +38,8 @@
  * carries 8 or 16 partial sums (which, 8 or 16 times the size of the weights,
  * no longer fit any cache when a layer is 784 by 512).
  * On the AVX2 and AVX-512 paths each step is a fused multiply-add; on the
- * baseline path a multiplication and an addition, as in tiled_products.h. The
+ * baseline path it is tiled_products.h's baseline step (FBP_BASELINE_VFMA_*):
+ * fused on AArch64, a multiplication and an addition on x86-64. The
  * including unit is compiled with -ffp-contract=off (setup.py).
  *
  * Targets: the copies and the path argument of dispatch.h, as
@@ -102,7 +103,7 @@
 #define VSTORE(p, v) FBP_STORE_V(p, v)
 #define VSET1(s) FBP_SET1_V2D(s)
 #define VZERO FBP_SET1_V2D(0.0)
-#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VFMA(a, b, c) FBP_BASELINE_VFMA_D(a, b, c)
 #define GEMM_MR 4
 #define GEMM_NV 3
 #define GEMM_KC 256
@@ -118,7 +119,7 @@
 #define VSTORE(p, v) FBP_STORE_V(p, v)
 #define VSET1(s) FBP_SET1_V4F(s)
 #define VZERO FBP_SET1_V4F(0.0f)
-#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VFMA(a, b, c) FBP_BASELINE_VFMA_F(a, b, c)
 #define GEMM_MR 4
 #define GEMM_NV 3
 #define GEMM_KC 256
