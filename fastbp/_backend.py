@@ -86,8 +86,11 @@ class CythonNetwork:
             self.model[name] = self.params[offset:offset + model[name].size].reshape(model[name].shape)
             offset += model[name].size
         self.sizes = sizes
+        # minibatches are gathered from X as it is, sample-major (X_rows); the
+        # loss over all samples reads the feature-major copy
         self.workspace = _driver.Workspace(sizes, _driver.ACTIVATION_CODES[activation],
-                                           feature_major(X, num_threads), y, batch_size, num_threads)
+                                           feature_major(X, num_threads), y, batch_size, num_threads,
+                                           X_rows=X if batch_size < len(X) else None)
 
     def snapshot(self):
         return self.params.copy()

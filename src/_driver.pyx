@@ -111,11 +111,13 @@ cdef void *array_data(object array, object dtype, Py_ssize_t size, str name, bin
 cdef class Workspace:
     """The workspace of one training (or inference) call, allocated once.
 
-    ``Workspace(sizes, activation, X, y, batch_size, num_threads, block_rows=None, path=None)``:
+    ``Workspace(sizes, activation, X, y, batch_size, num_threads, block_rows=None, path=None, X_rows=None)``:
     X is the feature-major flat (N,D)^T buffer, float32 or float64, which sets
     the precision of every buffer and of the parameters the methods take; y
     the (N,) labels (may be zeros for inference); path the dispatch path
-    (None: selected_path()). NumPy allocates every buffer here, exactly those of
+    (None: selected_path()); X_rows, for minibatches, the same samples
+    sample-major (N,D), which the batches are gathered from (None: a copy is
+    made from X). NumPy allocates every buffer here, exactly those of
     workspace_buffers; the kernels only view them. ``nbytes`` is their total.
     """
 
@@ -125,10 +127,11 @@ cdef class Workspace:
     cdef readonly object dtype, path
     cdef readonly dict buffers            # name -> the NumPy array the kernels view
     cdef object X                         # kept alive: the kernels read it through ws.X
+    cdef object X_rows                    # and ws.X_rows
     cdef const Py_ssize_t[::1] y
 
     def __init__(self, sizes, int activation, X, const Py_ssize_t[::1] y,
-                 Py_ssize_t batch_size, int num_threads, block_rows=None, path=None):
+                 Py_ssize_t batch_size, int num_threads, block_rows=None, path=None, X_rows=None):
         sizes = [int(size) for size in sizes]
         L = len(sizes) - 1
         if not isinstance(X, np.ndarray) or X.dtype not in DTYPES:
@@ -141,6 +144,17 @@ cdef class Workspace:
             raise ValueError("y must have %d labels, got %d" % (self.N, y.shape[0]))
         self.X = X
         self.ws.X = array_data(X, self.dtype, self.N * sizes[0], "X")
+        if batch_size < self.N:
+            # minibatches are gathered from the sample-major X (layers.gather_batch)
+            if X_rows is None:
+                X_rows = np.ascontiguousarray(X.reshape(sizes[0], self.N).T)
+            if not isinstance(X_rows, np.ndarray) or X_rows.shape != (self.N, sizes[0]):
+                raise ValueError("X_rows must be the (%d, %d) sample-major X" % (self.N, sizes[0]))
+            self.X_rows = X_rows
+            self.ws.X_rows = array_data(X_rows, self.dtype, self.N * sizes[0], "X_rows")
+        else:
+            self.X_rows = None
+            self.ws.X_rows = NULL
         self.y = y
         self.batch_size = batch_size
         # block_rows: the tests set it to check the partition against the reference

@@ -119,14 +119,15 @@ def cross_entropy_loss(const real[::1] z, const Py_ssize_t[::1] y, Py_ssize_t N,
     return layers.cross_entropy_loss(code, &z[0], &y[0], &scratch[0], N, C)
 
 
-def sgd_update(real[::1] param, real[::1] dparam, double epsilon, double reg_lambda, Py_ssize_t size, path=None):
+def sgd_update(real[::1] param, real[::1] dparam, double epsilon, double reg_lambda, Py_ssize_t size, path=None,
+               int threads=1):
     cdef int code = path_code(path)
-    layers.sgd_update(code, &param[0], &dparam[0], <real> epsilon, <real> reg_lambda, size)
+    layers.sgd_update(code, &param[0], &dparam[0], <real> epsilon, <real> reg_lambda, size, threads)
 
 
-def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X, const Py_ssize_t[::1] y,
-                 const Py_ssize_t[::1] batch, Py_ssize_t N, Py_ssize_t D):
-    layers.gather_batch(&X_batch[0], &y_batch[0], &X[0], &y[0], &batch[0], len(batch), N, D)
+def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X_rows, const Py_ssize_t[::1] y,
+                 const Py_ssize_t[::1] batch, Py_ssize_t D):
+    layers.gather_batch(&X_batch[0], &y_batch[0], &X_rows[0], &y[0], &batch[0], len(batch), D)
 
 
 # The tiled products of the wide layers (src/tiled_products.h) by themselves,

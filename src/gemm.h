@@ -56,9 +56,7 @@
 #include "dispatch.h"        /* FBP_X86_DISPATCH, FBP_ATTR_AVX2/AVX512, FBP_PICK, the path codes */
 #include "tiled_products.h"  /* the baseline vector types fbp_v2d, fbp_v4f and their macros, FBP_CAT */
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "pool.h"            /* fbp_pool_run: the threads that share a product */
 
 /* Elements of the packing buffer one thread needs: a KC by NC panel of B and
  * an MC by KC block of A, for the largest of the targets' sizes below. */
@@ -194,57 +192,63 @@
 
 /* ------------------------------------------------------------ threads
  *
- * Below this many multiply-adds a product stays on the calling thread: a
- * parallel region costs a few microseconds to open and close, the time of
- * about 10^5 multiply-adds on one core (bench/bench_gemm.py). */
+ * Below this many multiply-adds a product stays on the calling thread: waking
+ * a worker and waiting for its last chunk costs a few microseconds, the time
+ * of about 10^5 multiply-adds on one core (bench/bench_gemm.py). */
 #define FBP_GEMM_MIN_PARALLEL_WORK (1 << 19)
 /* Shared between threads, the rows of C go in chunks of this many (a multiple
- * of every target's GEMM_MR), each to the next free thread: on a machine where
- * another process holds one core, the thread there takes fewer chunks instead
- * of holding up the other (an even split made two threads as slow as one).
- * Each chunk packs its own copy of B's panels, a few percent of its work. */
+ * of every target's GEMM_MR), each to the next free thread of pool.h: on a
+ * machine where another process holds one core, the thread there takes fewer
+ * chunks (or none) instead of holding up the other (an even split made two
+ * threads as slow as one). Each chunk packs its own copy of B's panels, a few
+ * percent of its work. */
 #define FBP_GEMM_CHUNK_ROWS 48
 
 /* C (M, N) at row stride ldc, as described at the top; A(m, p) at
  * A[m*a_m + p*a_p], B(p, c) at B[p*b_p + c*b_n]; accumulate: start from C
  * instead of 0; bias (M,) and tanh_out (rows ld_tanh apart), at most one
  * non-NULL. pack: threads * FBP_GEMM_PACK_ELEMENTS reals. P >= 1. With
- * threads > 1, called outside a parallel region and with the work to pay for
- * them, the chunks of rows of C are shared between the threads; each output
- * is computed by one thread, whichever, in the same order. */
+ * threads > 1 and the work to pay for them, the chunks of rows of C are
+ * shared between the threads of pool.h (or stay on the caller inside a
+ * parallel region); each output is computed by one thread, whichever, in
+ * the same order. */
 #define FBP_GEMM_DEFINE(PREC, real, NAME)                                                                         \
+    typedef struct {                                                                                              \
+        int path;                                                                                                 \
+        real *C;                                                                                                  \
+        ptrdiff_t ldc, a_m, a_p, b_p, b_n, M, N, P, ld_tanh;                                                      \
+        const real *A, *B, *bias, *tanh_out;                                                                      \
+        int accumulate;                                                                                           \
+        real *pack;                                                                                               \
+    } fbp_gemm_job_##PREC;                                                                                        \
+                                                                                                                  \
+    static void fbp_gemm_chunk_##PREC(void *context, ptrdiff_t chunk, int worker)                                 \
+    {                                                                                                             \
+        const fbp_gemm_job_##PREC *j = (const fbp_gemm_job_##PREC *)context;                                      \
+        ptrdiff_t m0 = chunk * FBP_GEMM_CHUNK_ROWS;                                                               \
+        ptrdiff_t rows = j->M - m0 < FBP_GEMM_CHUNK_ROWS ? j->M - m0 : FBP_GEMM_CHUNK_ROWS;                       \
+        FBP_PICK(fbp_gemm_##PREC, j->path)(j->C + m0 * j->ldc, j->ldc, j->A + m0 * j->a_m, j->a_m, j->a_p, j->B,  \
+                                             j->b_p, j->b_n, rows, j->N, j->P, j->accumulate,                     \
+                                             j->bias ? j->bias + m0 : NULL,                                       \
+                                             j->tanh_out ? j->tanh_out + m0 * j->ld_tanh : NULL, j->ld_tanh,      \
+                                             j->pack + (ptrdiff_t)worker * FBP_GEMM_PACK_ELEMENTS);               \
+    }                                                                                                             \
+                                                                                                                  \
     static inline void NAME(int path, int threads, real *C, ptrdiff_t ldc, const real *A, ptrdiff_t a_m,         \
                             ptrdiff_t a_p, const real *B, ptrdiff_t b_p, ptrdiff_t b_n, ptrdiff_t M, ptrdiff_t N, \
                             ptrdiff_t P, int accumulate, const real *bias, const real *tanh_out,                  \
                             ptrdiff_t ld_tanh, real *pack)                                                        \
     {                                                                                                             \
         ptrdiff_t chunks = (M + FBP_GEMM_CHUNK_ROWS - 1) / FBP_GEMM_CHUNK_ROWS;                                   \
-        if (threads > 1 && chunks > 1 && (double)M * N * P >= FBP_GEMM_MIN_PARALLEL_WORK && FBP_GEMM_CAN_FORK()) { \
-            FBP_GEMM_PARALLEL_CHUNKS(threads)                                                             \
-            for (ptrdiff_t chunk = 0; chunk < chunks; chunk++) {                                                  \
-                ptrdiff_t m0 = chunk * FBP_GEMM_CHUNK_ROWS;                                                       \
-                ptrdiff_t rows = M - m0 < FBP_GEMM_CHUNK_ROWS ? M - m0 : FBP_GEMM_CHUNK_ROWS;                     \
-                FBP_PICK(fbp_gemm_##PREC, path)(C + m0 * ldc, ldc, A + m0 * a_m, a_m, a_p, B, b_p, b_n, rows,   \
-                                                  N, P, accumulate, bias ? bias + m0 : NULL,                      \
-                                                  tanh_out ? tanh_out + m0 * ld_tanh : NULL, ld_tanh,             \
-                                                  pack + (ptrdiff_t)FBP_GEMM_THREAD() * FBP_GEMM_PACK_ELEMENTS);  \
-            }                                                                                                     \
+        if (threads > 1 && chunks > 1 && (double)M * N * P >= FBP_GEMM_MIN_PARALLEL_WORK) {                       \
+            fbp_gemm_job_##PREC job = {path, C, ldc, a_m, a_p, b_p, b_n, M, N, P, ld_tanh, A, B, bias, tanh_out, \
+                                       accumulate, pack};                                                         \
+            fbp_pool_run(threads, chunks, fbp_gemm_chunk_##PREC, &job);                                           \
             return;                                                                                               \
         }                                                                                                         \
         FBP_PICK(fbp_gemm_##PREC, path)(C, ldc, A, a_m, a_p, B, b_p, b_n, M, N, P, accumulate, bias, tanh_out,   \
                                           ld_tanh, pack);                                                         \
     }
-
-#ifdef _OPENMP
-#define FBP_GEMM_CAN_FORK() (!omp_in_parallel())
-#define FBP_GEMM_PARALLEL_CHUNKS(threads) \
-    _Pragma("omp parallel for num_threads(threads) schedule(dynamic, 1)")
-#define FBP_GEMM_THREAD() omp_get_thread_num()
-#else
-#define FBP_GEMM_CAN_FORK() 0
-#define FBP_GEMM_PARALLEL_CHUNKS(threads)
-#define FBP_GEMM_THREAD() 0
-#endif
 
 FBP_GEMM_DEFINE(d, double, fastbp_gemm_path)
 FBP_GEMM_DEFINE(f, float, fastbp_gemmf_path)

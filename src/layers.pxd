@@ -50,6 +50,10 @@ cdef extern from "loops.h" nogil:
                              Py_ssize_t size)
     void fastbp_sgd_update_f(int path, float *param, float *dparam, float epsilon, float reg_lambda,
                              Py_ssize_t size)
+    void fastbp_sgd_update_shared_d(int path, int threads, double *param, double *dparam, double epsilon,
+                                    double reg_lambda, Py_ssize_t size)
+    void fastbp_sgd_update_shared_f(int path, int threads, float *param, float *dparam, float epsilon,
+                                    float reg_lambda, Py_ssize_t size)
 
 
 cdef inline void dense_forward(int path,
@@ -294,25 +298,37 @@ cdef inline double cross_entropy_loss(int path,
 cdef inline void sgd_update(int path,
                             real *param,            # IN/OUT (any shape, flat)
                             real *dparam,           # IN/OUT (same shape)
-                            real epsilon, real reg_lambda, Py_ssize_t size) noexcept nogil:
+                            real epsilon, real reg_lambda, Py_ssize_t size, int threads=1) noexcept nogil:
     # dparam += reg_lambda * param; param += -epsilon * dparam
+    # threads > 1: the elements shared between src/pool.h's threads (the same bits)
     if real is double:
-        fastbp_sgd_update_d(path, param, dparam, epsilon, reg_lambda, size)
+        fastbp_sgd_update_shared_d(path, threads, param, dparam, epsilon, reg_lambda, size)
     else:
-        fastbp_sgd_update_f(path, param, dparam, epsilon, reg_lambda, size)
+        fastbp_sgd_update_shared_f(path, threads, param, dparam, epsilon, reg_lambda, size)
+
+
+cdef enum:
+    GATHER_ROWS = 8  # samples gathered side by side: 8 doubles fill a 64-byte line of X_batch
 
 
 cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T
                               Py_ssize_t *y_batch,    # OUT (B,)
-                              const real *X,        # IN  (N,D)^T
+                              const real *X_rows,     # IN  (N,D): sample-major, sample i's features one row
                               const Py_ssize_t *y,    # IN  (N,)
                               const Py_ssize_t *batch,  # IN (B,) sample indices
-                              Py_ssize_t B, Py_ssize_t N, Py_ssize_t D) noexcept nogil:
+                              Py_ssize_t B, Py_ssize_t D) noexcept nogil:
     # X_batch, y_batch = X[batch], y[batch]
     # A gather (copies, no arithmetic): compiled once, for the baseline target.
-    cdef Py_ssize_t i, d
-    for d in range(D):
-        for i in range(B):
-            X_batch[d * B + i] = X[d * N + batch[i]]
+    # It reads the sample-major X, where a sample's D features are one
+    # contiguous row: in the feature-major layout they lie a whole row of N
+    # apart, D cache misses per sample. GATHER_ROWS samples at a time, so
+    # that their writes to each feature's row of X_batch fill a cache line.
+    cdef Py_ssize_t i, i0 = 0, d, k, n
+    while i0 < B:
+        n = min(<Py_ssize_t> GATHER_ROWS, B - i0)
+        for d in range(D):
+            for k in range(n):
+                X_batch[d * B + i0 + k] = X_rows[batch[i0 + k] * D + d]
+        i0 += n
     for i in range(B):
         y_batch[i] = y[batch[i]]

@@ -9,7 +9,7 @@
  *   fastbp_tanh_backward_P, fastbp_sigmoid_backward_P, fastbp_relu_forward_P,
  *   fastbp_relu_backward_P, fastbp_softmax_forward_P, fastbp_softmax_forward_two_P,
  *   fastbp_softmax_cross_entropy_backward_P, fastbp_cross_entropy_loss_P,
- *   fastbp_sgd_update_P                                                   (layers.pxd)
+ *   fastbp_sgd_update_P, fastbp_sgd_update_shared_P (pool.h's threads)   (layers.pxd)
  *
  * The bodies are in loops_kernels.h. The softmax and the loss call the
  * vector exp of their own target (vecmath.h).
@@ -31,6 +31,7 @@
 
 #include "dispatch.h"
 #include "vecmath.h"
+#include "pool.h"      /* fbp_pool_run: fastbp_sgd_update_shared_P's threads */
 
 #define FBP_SUM_LANES 32
 
@@ -115,7 +116,35 @@
     { return FBP_PICK(fbp_cross_entropy_loss_##P, path)(z, y, scratch, n, C); }                                 \
     static inline void fastbp_sgd_update_##P(int path, REAL *param, REAL *dparam, REAL epsilon,                  \
                                              REAL reg_lambda, ptrdiff_t size)                                    \
-    { FBP_PICK(fbp_sgd_update_##P, path)(param, dparam, epsilon, reg_lambda, size); }
+    { FBP_PICK(fbp_sgd_update_##P, path)(param, dparam, epsilon, reg_lambda, size); }                           \
+    typedef struct {                                                                                             \
+        int path;                                                                                                \
+        REAL *param, *dparam, epsilon, reg_lambda;                                                               \
+        ptrdiff_t size;                                                                                          \
+    } fbp_sgd_update_job_##P;                                                                                    \
+    static void fbp_sgd_update_chunk_##P(void *context, ptrdiff_t chunk, int worker)                            \
+    {                                                                                                            \
+        const fbp_sgd_update_job_##P *j = (const fbp_sgd_update_job_##P *)context;                               \
+        ptrdiff_t start = chunk * FBP_UPDATE_CHUNK;                                                              \
+        ptrdiff_t size = j->size - start < FBP_UPDATE_CHUNK ? j->size - start : FBP_UPDATE_CHUNK;                \
+        (void)worker;                                                                                            \
+        FBP_PICK(fbp_sgd_update_##P, j->path)(j->param + start, j->dparam + start, j->epsilon, j->reg_lambda,   \
+                                               size);                                                            \
+    }                                                                                                            \
+    static inline void fastbp_sgd_update_shared_##P(int path, int threads, REAL *param, REAL *dparam,          \
+                                                    REAL epsilon, REAL reg_lambda, ptrdiff_t size)              \
+    {                                                                                                            \
+        fbp_sgd_update_job_##P job = {path, param, dparam, epsilon, reg_lambda, size};                           \
+        fbp_pool_run(size >= 2 * FBP_UPDATE_CHUNK ? threads : 1, (size + FBP_UPDATE_CHUNK - 1) / FBP_UPDATE_CHUNK, \
+                     fbp_sgd_update_chunk_##P, &job);                                                            \
+    }
+
+/* fastbp_sgd_update_shared_P: the same update, its elements shared in chunks
+ * of this many between pool.h's threads (a parameter's update does not
+ * depend on the others', so the bits do not depend on the threads): a
+ * minibatch step updates every weight, as many reals as its products read,
+ * on one thread otherwise. A multiple of every target's vector width. */
+#define FBP_UPDATE_CHUNK 16384
 
 FBP_LOOP_ENTRIES(double, d)
 FBP_LOOP_ENTRIES(float, f)

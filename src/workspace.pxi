@@ -65,6 +65,7 @@ ctypedef struct workspace_t:
     Py_ssize_t N                  # training rows
     Py_ssize_t batch_size         # B: N for full batches
     const void *X                 # (N,D)^T reals, feature-major
+    const void *X_rows            # (N,D) reals, sample-major: the minibatches' source (gather_batch)
     const Py_ssize_t *y           # (N,) labels
     void *X_batch                 # (B,D)^T: the minibatch's rows (minibatches only)
     Py_ssize_t *y_batch           # (B,)

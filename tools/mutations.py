@@ -138,8 +138,9 @@ MUTATIONS = (
     mutation("update with the wrong sign", LOOPS,
              "param[i] = param[i] + (-epsilon) * dparam[i];", "param[i] = param[i] + epsilon * dparam[i];",
              "tests/test_kernels.py::test_sgd_update"),
-    mutation("gather_batch misaligned (stride B for N)", LAYERS,
-             "X_batch[d * B + i] = X[d * N + batch[i]]", "X_batch[d * B + i] = X[d * B + batch[i]]",
+    mutation("gather_batch: the remainder's samples read from the group's first", LAYERS,
+             "X_batch[d * B + i0 + k] = X_rows[batch[i0 + k] * D + d]",
+             "X_batch[d * B + i0 + k] = X_rows[batch[i0] * D + d]",
              "tests/test_kernels.py::test_gather_batch"),
     mutation("last batch's L2 share batch_size/N instead of B/N", PASSES,
              "reg_lambda * (<double> B / N)", "reg_lambda * (<double> ws.batch_size / N)",
@@ -404,7 +405,7 @@ BOUNDS_CHECK_PROBE = """
 import numpy as np
 from fastbp import _layers
 _layers.gather_batch(np.empty(2), np.empty(1, dtype=np.intp), np.zeros(4), np.zeros(2, dtype=np.intp),
-                     np.array([5], dtype=np.intp), 2, 2)
+                     np.array([5], dtype=np.intp), 2)
 """
 
 

@@ -1,0 +1,93 @@
+"""The threads that share a minibatch step's products and update (src/pool.h).
+
+Expected values: the bits of the same computation on one thread (every shared
+output is computed by one thread in a fixed order, so the thread count cannot
+change a bit), and the NumPy reference's update (reference.sgd_update: the
+same two element-wise operations, exact). Also: a forked child process, whose
+parent's pool threads do not exist, trains to the same bits instead of waiting
+for them forever; two training calls at once (one finds the pool busy and runs
+on its own thread) both give their one-thread bits.
+"""
+
+import multiprocessing
+import threading
+
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import _layers, reference
+
+# above 2 * FBP_UPDATE_CHUNK (src/loops.h), so the update is shared, with a remainder chunk
+SHARED_UPDATE_SIZE = 3 * 16384 + 77
+# a minibatch step of this network is one block whose packed products are shared
+# (each at least FBP_GEMM_MIN_PARALLEL_WORK multiply-adds, src/gemm.h)
+WIDE_HIDDEN = (96, 80)
+CHILD_TIMEOUT_SECONDS = 120
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_shared_update_is_the_references_on_any_thread_count(dtype):
+    rng = np.random.default_rng(31)
+    param, dparam = rng.standard_normal(SHARED_UPDATE_SIZE).astype(dtype), rng.standard_normal(
+        SHARED_UPDATE_SIZE).astype(dtype)
+    expected_param, expected_dparam = param.copy(), dparam.copy()
+    reference.sgd_update(expected_param, expected_dparam, 0.01, 0.03)
+    for threads in (1, 2, 3):
+        p, d = param.copy(), dparam.copy()
+        _layers.sgd_update(p, d, 0.01, 0.03, SHARED_UPDATE_SIZE, threads=threads)
+        # the same two element-wise operations in the same order: exact
+        np.testing.assert_array_equal(p, expected_param, err_msg="%d threads" % threads)
+        np.testing.assert_array_equal(d, expected_dparam, err_msg="%d threads" % threads)
+
+
+def wide_minibatch_run(num_threads, dtype="float64"):
+    rng = np.random.default_rng(8)
+    X, y = rng.standard_normal((640, 70)), rng.integers(0, 10, 640)
+    run = fastbp.train(X, y, WIDE_HIDDEN, num_passes=2, epsilon=1e-3, batch_size=128, num_threads=num_threads,
+                       dtype=dtype)
+    return {name: value for name, value in run.model.items() if name != "activation"}
+
+
+def assert_same_model(got, expected, what):
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg="%s: %s" % (what, name))
+
+
+def _train_in_child(queue):
+    queue.put(wide_minibatch_run(2))
+
+
+def test_a_forked_child_trains_with_threads_of_its_own():
+    parent = wide_minibatch_run(2)  # starts the pool's workers in this process
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_train_in_child, args=(queue,))
+    child.start()
+    try:
+        got = queue.get(timeout=CHILD_TIMEOUT_SECONDS)
+    finally:
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+    assert_same_model(got, parent, "forked child")
+
+
+def test_two_training_calls_at_once_each_give_their_one_thread_bits():
+    expected = {dtype: wide_minibatch_run(1, dtype) for dtype in ("float64", "float32")}
+    results, errors = {}, []
+
+    def train(dtype):
+        try:
+            results[dtype] = wide_minibatch_run(2, dtype)
+        except Exception as error:  # reported below, with the thread's dtype
+            errors.append((dtype, error))
+
+    threads = [threading.Thread(target=train, args=(dtype,)) for dtype in expected]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    for dtype in expected:
+        assert_same_model(results[dtype], expected[dtype], dtype)
