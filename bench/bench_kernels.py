@@ -1,10 +1,11 @@
-"""Measure the driver's two tuning constants on this machine (src/driver.pxi).
+"""Measure the driver's tuning constants on this machine (src/workspace.pxi).
 
     python bench/bench_kernels.py [--repeats 5] [--precisions]
 
 1. Rows per block: time per full-batch pass of the medium and large jobs of
-   bench/run.py for several block sizes (BLOCK_BYTES picks one from the
-   layer sizes).
+   fastbp bench and of a wide network whose layers take the packed products
+   (1024-1024-10 on 2048 rows) for several block sizes (BLOCK_BYTES and
+   PACKED_BLOCK_ROWS pick one from the layer sizes).
 2. Threads: time per pass with 1 and 2 threads for small to medium amounts of
    work, with the driver's own partition, to find where a second thread starts
    to pay (MIN_PARALLEL_WORK). Below MIN_PARALLEL_WORK the driver runs one
@@ -16,7 +17,7 @@
    and by the tiled kernels of src/tiled_products.h (the path of wider ones), both
    called directly, for layer shapes either side of the threshold.
 
-Parts 1 and 2 call the compiled workspace (fastbp.trainer._kernels.Network)
+Parts 1 and 2 call the compiled workspace (fastbp._driver.Workspace)
 directly, so only the passes are timed; each figure is the best of --repeats
 runs.
 """
@@ -27,17 +28,16 @@ import time
 import numpy as np
 
 import fastbp
-from fastbp import reference, trainer
+from fastbp import _backend, _driver, reference
 
 
 def flat_parameters(sizes, seed=0):
-    return trainer._flat_params(reference.init_params(sizes, seed), reference.parameter_names(len(sizes) - 1))
+    return _backend.flat_params(reference.init_params(sizes, seed), reference.parameter_names(len(sizes) - 1))
 
 
 def seconds_per_pass(X, y, sizes, num_threads, repeats, passes, block_rows=None):
-    kernels = trainer._kernels
-    network = kernels.Network(sizes, kernels.ACTIVATION_CODES["tanh"], np.ascontiguousarray(X.T).ravel(),
-                              np.ascontiguousarray(y, dtype=np.intp), len(y), num_threads, block_rows=block_rows)
+    network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES["tanh"], np.ascontiguousarray(X.T).ravel(),
+                                np.ascontiguousarray(y, dtype=np.intp), len(y), num_threads, block_rows=block_rows)
     initial = flat_parameters(sizes)
     best = float("inf")
     for _ in range(repeats):
@@ -129,9 +129,10 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     medium = fastbp.datasets.make_moons(10000, noise=0.20, seed=0) + ((2, 64, 2), 20)
     large = (rng.standard_normal((100000, 20)), rng.integers(0, 10, 100000)) + ((20, 256, 10), 2)
-    for name, (X, y, sizes, passes) in (("medium", medium), ("large", large)):
-        default = trainer._kernels.block_rows_for(sizes, len(y))
-        for block_rows in sorted({64, 128, 256, 512, 1024, default}):
+    wide = (rng.standard_normal((2048, 1024)), rng.integers(0, 10, 2048)) + ((1024, 1024, 10), 2)
+    for name, (X, y, sizes, passes) in (("medium", medium), ("large", large), ("wide", wide)):
+        default = _driver.block_rows_for(sizes, len(y))
+        for block_rows in sorted({32, 64, 128, 256, 512, 1024, default}):
             t = seconds_per_pass(X, y, sizes, 2, args.repeats, passes, block_rows)
             print("  %-6s %5d rows%s %9.1f us/pass" % (name, block_rows, "*" if block_rows == default else " ",
                                                       t * 1e6))

@@ -126,8 +126,8 @@ def sgd_update(real[::1] param, real[::1] dparam, double epsilon, double reg_lam
 
 
 def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X_rows, const Py_ssize_t[::1] y,
-                 const Py_ssize_t[::1] batch, Py_ssize_t D):
-    layers.gather_batch(&X_batch[0], &y_batch[0], &X_rows[0], &y[0], &batch[0], len(batch), D)
+                 const Py_ssize_t[::1] batch, Py_ssize_t D, int threads=1):
+    layers.gather_batch(&X_batch[0], &y_batch[0], &X_rows[0], &y[0], &batch[0], len(batch), D, threads)
 
 
 # The tiled products of the wide layers (src/tiled_products.h) by themselves,

@@ -50,6 +50,10 @@ cdef extern from "loops.h" nogil:
                              Py_ssize_t size)
     void fastbp_sgd_update_f(int path, float *param, float *dparam, float epsilon, float reg_lambda,
                              Py_ssize_t size)
+    void fastbp_gather_batch_d(int threads, double *X_batch, Py_ssize_t *y_batch, const double *X_rows,
+                               const Py_ssize_t *y, const Py_ssize_t *batch, Py_ssize_t B, Py_ssize_t D)
+    void fastbp_gather_batch_f(int threads, float *X_batch, Py_ssize_t *y_batch, const float *X_rows,
+                               const Py_ssize_t *y, const Py_ssize_t *batch, Py_ssize_t B, Py_ssize_t D)
     void fastbp_sgd_update_shared_d(int path, int threads, double *param, double *dparam, double epsilon,
                                     double reg_lambda, Py_ssize_t size)
     void fastbp_sgd_update_shared_f(int path, int threads, float *param, float *dparam, float epsilon,
@@ -307,28 +311,16 @@ cdef inline void sgd_update(int path,
         fastbp_sgd_update_shared_f(path, threads, param, dparam, epsilon, reg_lambda, size)
 
 
-cdef enum:
-    GATHER_ROWS = 8  # samples gathered side by side: 8 doubles fill a 64-byte line of X_batch
-
-
 cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T
                               Py_ssize_t *y_batch,    # OUT (B,)
                               const real *X_rows,     # IN  (N,D): sample-major, sample i's features one row
                               const Py_ssize_t *y,    # IN  (N,)
                               const Py_ssize_t *batch,  # IN (B,) sample indices
-                              Py_ssize_t B, Py_ssize_t D) noexcept nogil:
+                              Py_ssize_t B, Py_ssize_t D, int threads=1) noexcept nogil:
     # X_batch, y_batch = X[batch], y[batch]
-    # A gather (copies, no arithmetic): compiled once, for the baseline target.
-    # It reads the sample-major X, where a sample's D features are one
-    # contiguous row: in the feature-major layout they lie a whole row of N
-    # apart, D cache misses per sample. GATHER_ROWS samples at a time, so
-    # that their writes to each feature's row of X_batch fill a cache line.
-    cdef Py_ssize_t i, i0 = 0, d, k, n
-    while i0 < B:
-        n = min(<Py_ssize_t> GATHER_ROWS, B - i0)
-        for d in range(D):
-            for k in range(n):
-                X_batch[d * B + i0 + k] = X_rows[batch[i0 + k] * D + d]
-        i0 += n
-    for i in range(B):
-        y_batch[i] = y[batch[i]]
+    # Copies, no arithmetic (src/loops.h, fastbp_gather_batch_*: why it reads
+    # the sample-major X); threads > 1 share the features (src/pool.h).
+    if real is double:
+        fastbp_gather_batch_d(threads, X_batch, y_batch, X_rows, y, batch, B, D)
+    else:
+        fastbp_gather_batch_f(threads, X_batch, y_batch, X_rows, y, batch, B, D)

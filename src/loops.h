@@ -10,6 +10,7 @@
  *   fastbp_relu_backward_P, fastbp_softmax_forward_P, fastbp_softmax_forward_two_P,
  *   fastbp_softmax_cross_entropy_backward_P, fastbp_cross_entropy_loss_P,
  *   fastbp_sgd_update_P, fastbp_sgd_update_shared_P (pool.h's threads)   (layers.pxd)
+ *   fastbp_gather_batch_P (copies, compiled once)                          (layers.pxd)
  *
  * The bodies are in loops_kernels.h. The softmax and the loss call the
  * vector exp of their own target (vecmath.h).
@@ -138,6 +139,53 @@
         fbp_pool_run(size >= 2 * FBP_UPDATE_CHUNK ? threads : 1, (size + FBP_UPDATE_CHUNK - 1) / FBP_UPDATE_CHUNK, \
                      fbp_sgd_update_chunk_##P, &job);                                                            \
     }
+
+/* fastbp_gather_batch_P(threads, X_batch, y_batch, X_rows, y, batch, B, D):
+ * X_batch (B,D)^T = X_rows[batch] (X_rows sample-major (N,D)), y_batch = y[batch].
+ * Copies only, the same on every target, so compiled once. A sample's
+ * features are one contiguous row of X_rows (in the feature-major layout they
+ * would lie a row of N apart: D cache misses per sample); FBP_GATHER_ROWS
+ * samples are read side by side, so that their writes to each feature's row of
+ * X_batch fill a cache line. The features are shared in chunks of
+ * FBP_GATHER_FEATURES between pool.h's threads: the reads wait on memory, and
+ * two cores wait for twice as many lines at once. */
+#define FBP_GATHER_ROWS 8
+#define FBP_GATHER_FEATURES 64
+#define FBP_GATHER_DEFINE(REAL, P)                                                                               \
+    typedef struct {                                                                                             \
+        REAL *X_batch;                                                                                           \
+        const REAL *X_rows;                                                                                      \
+        const ptrdiff_t *batch;                                                                                  \
+        ptrdiff_t B, D;                                                                                          \
+    } fbp_gather_job_##P;                                                                                        \
+    static void fbp_gather_chunk_##P(void *context, ptrdiff_t chunk, int worker)                                \
+    {                                                                                                            \
+        const fbp_gather_job_##P *j = (const fbp_gather_job_##P *)context;                                      \
+        ptrdiff_t d0 = chunk * FBP_GATHER_FEATURES;                                                              \
+        ptrdiff_t d1 = j->D - d0 < FBP_GATHER_FEATURES ? j->D : d0 + FBP_GATHER_FEATURES;                       \
+        (void)worker;                                                                                            \
+        for (ptrdiff_t i0 = 0; i0 < j->B; i0 += FBP_GATHER_ROWS) {                                               \
+            ptrdiff_t n = j->B - i0 < FBP_GATHER_ROWS ? j->B - i0 : FBP_GATHER_ROWS;                             \
+            const REAL *rows[FBP_GATHER_ROWS];                                                                   \
+            for (ptrdiff_t k = 0; k < n; k++)                                                                    \
+                rows[k] = j->X_rows + j->batch[i0 + k] * j->D;                                                   \
+            for (ptrdiff_t d = d0; d < d1; d++)                                                                  \
+                for (ptrdiff_t k = 0; k < n; k++)                                                                \
+                    j->X_batch[d * j->B + i0 + k] = rows[k][d];                                                  \
+        }                                                                                                        \
+    }                                                                                                            \
+    static inline void fastbp_gather_batch_##P(int threads, REAL *X_batch, ptrdiff_t *y_batch,                   \
+                                               const REAL *X_rows, const ptrdiff_t *y, const ptrdiff_t *batch,  \
+                                               ptrdiff_t B, ptrdiff_t D)                                         \
+    {                                                                                                            \
+        fbp_gather_job_##P job = {X_batch, X_rows, batch, B, D};                                                  \
+        fbp_pool_run(threads, (D + FBP_GATHER_FEATURES - 1) / FBP_GATHER_FEATURES, fbp_gather_chunk_##P, &job); \
+        for (ptrdiff_t i = 0; i < B; i++)                                                                        \
+            y_batch[i] = y[batch[i]];                                                                            \
+    }
+
+FBP_GATHER_DEFINE(double, d)
+FBP_GATHER_DEFINE(float, f)
 
 /* fastbp_sgd_update_shared_P: the same update, its elements shared in chunks
  * of this many between pool.h's threads (a parameter's update does not

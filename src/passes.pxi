@@ -116,7 +116,7 @@ cdef void train_epoch(const workspace_t *ws, real *params,
     for step in range(num_steps):
         start = step * ws.batch_size
         B = min(ws.batch_size, N - start)
-        gather_batch(X_batch, ws.y_batch, <const real *> ws.X_rows, ws.y, order + start, B, D)
+        gather_batch(X_batch, ws.y_batch, <const real *> ws.X_rows, ws.y, order + start, B, D, ws.num_threads)
         train_pass(ws, params, X_batch, ws.y_batch, B, epsilons[step], reg_lambda * (<double> B / N))
 
 

@@ -36,6 +36,14 @@ cdef enum:
 # the bound is there for very wide layers, whose blocks would leave the cache.
 BLOCK_BYTES = 512 * 1024
 MIN_BLOCK_ROWS = 256
+# A packed layer (gemm.h) copies its weights into panels once per block, and
+# adds its weight gradient into the gradient once per block: on a block of a
+# few dozen rows those copies take longer than the products. Where a layer is
+# packed, blocks hold at least this many rows (when the data has them),
+# whatever their activations' size: the packed products block for the
+# caches themselves. bench/bench_kernels.py times the passes of such a
+# network for several block sizes.
+PACKED_BLOCK_ROWS = 512
 # Blocks hold a whole number of the products' widest column of samples (an
 # AVX-512 tile: 4 vectors of 64 bytes), so that no block ends in narrow
 # remainder columns, whose few accumulators leave the FMA units idle; every
@@ -148,7 +156,8 @@ cdef inline void *slab_grads(const workspace_t *ws, Py_ssize_t slab) noexcept no
 # ---------------------------------------------------------------- sizing
 
 def block_rows_for(sizes, rows, itemsize=8):
-    """Rows per block: a block's activations and deltas fill about BLOCK_BYTES;
+    """Rows per block: a block's activations and deltas fill about BLOCK_BYTES,
+    or PACKED_BLOCK_ROWS rows where that is more and a layer is packed;
     fewer rows where that gives every slab a block, but not fewer than
     MIN_BLOCK_ROWS; a multiple of TILE_BYTES of samples per feature (32
     doubles, 64 floats: the widest tile of the products) wherever the block
@@ -164,6 +173,8 @@ def block_rows_for(sizes, rows, itemsize=8):
         cache_rows = (fit_rows + tile_rows // 2) // tile_rows * tile_rows  # the nearest multiple
     else:
         cache_rows = max(8, fit_rows // 8 * 8)
+    if network_uses_packed(sizes):
+        cache_rows = max(cache_rows, PACKED_BLOCK_ROWS)
     rows_per_slab = -(-rows // MAX_SLABS)
     spread_rows = -(-rows_per_slab // tile_rows) * tile_rows
     block_rows = min(cache_rows, max(MIN_BLOCK_ROWS, spread_rows))

@@ -247,6 +247,20 @@ def test_blocks_are_whole_columns_of_the_widest_tile(sizes, rows, itemsize):
         assert block_rows * itemsize % 4096 != 0
 
 
+@pytest.mark.parametrize("itemsize", [8, 4])
+@pytest.mark.parametrize("sizes", [(1024, 1024, 10), (256, 1024, 10), (784, 256, 10)])
+def test_a_network_with_packed_layers_takes_blocks_of_packed_block_rows(sizes, itemsize):
+    # the rule of block_rows_for's docstring: where a layer is packed, at least
+    # PACKED_BLOCK_ROWS (512) rows a block when the rows fill the slabs that
+    # way (less one tile where 512 rows would be a whole number of 4 KiB
+    # pages: 512 doubles), whatever the activations' size; all the rows
+    # when there are fewer; at most MIN_BLOCK_ROWS (256) when the 16 slabs need it
+    tile_rows = 256 // itemsize
+    assert _driver.block_rows_for(sizes, 100000, itemsize) == (512 - tile_rows if itemsize == 8 else 512)
+    assert _driver.block_rows_for(sizes, 200, itemsize) == 200
+    assert _driver.block_rows_for(sizes, 2048, itemsize) == 256
+
+
 def test_feature_major_refuses_arrays_it_cannot_read_flat():
     X = np.zeros((4, 3))
     for bad in (X.T, X.astype(np.float16), X.ravel(), X.tolist()):
