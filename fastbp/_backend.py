@@ -87,10 +87,12 @@ class CythonNetwork:
             offset += model[name].size
         self.sizes = sizes
         # minibatches are gathered from X as it is, sample-major (X_rows); the
-        # loss over all samples reads the feature-major copy
+        # loss over all samples reads a feature-major copy, which the workspace
+        # then makes when it is first needed
+        minibatches = batch_size < len(X)
         self.workspace = _driver.Workspace(sizes, _driver.ACTIVATION_CODES[activation],
-                                           feature_major(X, num_threads), y, batch_size, num_threads,
-                                           X_rows=X if batch_size < len(X) else None)
+                                           None if minibatches else feature_major(X, num_threads), y, batch_size,
+                                           num_threads, X_rows=X if minibatches else None)
 
     def snapshot(self):
         return self.params.copy()

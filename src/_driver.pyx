@@ -117,7 +117,9 @@ cdef class Workspace:
     the (N,) labels (may be zeros for inference); path the dispatch path
     (None: selected_path()); X_rows, for minibatches, the same samples
     sample-major (N,D), which the batches are gathered from (None: a copy is
-    made from X). NumPy allocates every buffer here, exactly those of
+    made from X). A minibatch workspace may be given X_rows alone (X None):
+    it makes the feature-major X the first time the loss, the probabilities
+    or a full pass need it. NumPy allocates every buffer here, exactly those of
     workspace_buffers; the kernels only view them. ``nbytes`` is their total.
     """
 
@@ -128,22 +130,28 @@ cdef class Workspace:
     cdef readonly dict buffers            # name -> the NumPy array the kernels view
     cdef object X                         # kept alive: the kernels read it through ws.X
     cdef object X_rows                    # and ws.X_rows
+    cdef int feature_threads              # the threads that make the feature-major X when it is first needed
     cdef const Py_ssize_t[::1] y
 
     def __init__(self, sizes, int activation, X, const Py_ssize_t[::1] y,
                  Py_ssize_t batch_size, int num_threads, block_rows=None, path=None, X_rows=None):
         sizes = [int(size) for size in sizes]
         L = len(sizes) - 1
-        if not isinstance(X, np.ndarray) or X.dtype not in DTYPES:
+        given = X if X is not None else X_rows
+        if not isinstance(given, np.ndarray) or given.dtype not in DTYPES:
             raise TypeError("X must be a float32 or float64 NumPy array")
         self.ws.path = path_code(path)
         self.path = PATHS[self.ws.path]
-        self.dtype = X.dtype
-        self.N = len(X) // sizes[0]
+        self.dtype = given.dtype
+        self.N = given.size // sizes[0]
         if y.shape[0] != self.N:
             raise ValueError("y must have %d labels, got %d" % (self.N, y.shape[0]))
-        self.X = X
-        self.ws.X = array_data(X, self.dtype, self.N * sizes[0], "X")
+        self.feature_threads = num_threads
+        self.X = None
+        self.ws.X = NULL
+        if X is not None:
+            self.X = X
+            self.ws.X = array_data(X, self.dtype, self.N * sizes[0], "X")
         if batch_size < self.N:
             # minibatches are gathered from the sample-major X (layers.gather_batch)
             if X_rows is None:
@@ -152,6 +160,8 @@ cdef class Workspace:
                 raise ValueError("X_rows must be the (%d, %d) sample-major X" % (self.N, sizes[0]))
             self.X_rows = X_rows
             self.ws.X_rows = array_data(X_rows, self.dtype, self.N * sizes[0], "X_rows")
+        elif X is None:
+            raise ValueError("a full-batch workspace needs the feature-major X")
         else:
             self.X_rows = None
             self.ws.X_rows = NULL
@@ -204,6 +214,14 @@ cdef class Workspace:
     cdef check_params(self, params, bint writable=False):
         array_data(params, self.dtype, self.ws.num_params, "params", writable)
 
+    cdef need_feature_major(self):
+        # A minibatch workspace built from X_rows alone makes the feature-major
+        # X (a copy as large as X) only for what reads all rows: the loss, the
+        # probabilities, a full pass.
+        if self.X is None:
+            self.X = feature_major(self.X_rows, self.feature_threads)
+            self.ws.X = cnp.PyArray_DATA(self.X)
+
     def train_passes(self, params, const Py_ssize_t[::1] orders, const double[::1] epsilons,
                      double reg_lambda, Py_ssize_t first_pass, Py_ssize_t num_passes, Py_ssize_t loss_every,
                      double[::1] losses):
@@ -218,23 +236,28 @@ cdef class Workspace:
         returns to Python. Nothing is allocated here.
         """
         self.check_params(params, writable=True)
+        if loss_every > 0:
+            self.need_feature_major()
         if num_passes > 0:
             _train_passes(self, params, orders, epsilons, reg_lambda, first_pass, num_passes, loss_every, losses)
 
     def loss(self, params, double reg_lambda):
         """reference.calculate_loss on the whole training set."""
         self.check_params(params)
+        self.need_feature_major()
         return _loss(self, params, reg_lambda)
 
     def train_pass(self, params, double epsilon, double reg_lambda):
         """reference.train_pass on the whole training set, in place (for the tests)."""
         self.check_params(params, writable=True)
+        self.need_feature_major()
         _train_pass(self, params, epsilon, reg_lambda)
 
     def gradient(self, params, grads):
         """reference.gradients with reg_lambda = 0, flat, on the whole training set (for the tests)."""
         self.check_params(params)
         array_data(grads, self.dtype, self.ws.num_params, "grads", True)
+        self.need_feature_major()
         _gradient(self, params, grads)
 
     def forward_block(self, params, Py_ssize_t start, Py_ssize_t n):
@@ -242,6 +265,7 @@ cdef class Workspace:
         self.check_params(params)
         if not (0 <= start and 0 < n <= self.block_rows and start + n <= self.N):
             raise ValueError("rows %d..%d are not a block of the %d rows" % (start, start + n - 1, self.N))
+        self.need_feature_major()
         _forward_block(self, params, start, n)
         outputs = self.buffers["outputs"]
         return [outputs[self.ws.unit_offsets[l] * self.block_rows:][:n * K].copy()
@@ -251,11 +275,8 @@ cdef class Workspace:
         """reference.predict_proba on the N rows, into probs (N,C)^T."""
         self.check_params(params)
         array_data(probs, self.dtype, self.N * self.ws.sizes[self.ws.num_layers], "probs", True)
+        self.need_feature_major()
         _probabilities(self, probs, params)
-
-
-# The workspace's former name, which bench/bench_kernels.py still uses.
-Network = Workspace
 
 
 # The entry points' bodies, fused over the precision: Cython runs the copy of
