@@ -76,6 +76,8 @@ BLOCKED = "tests/kernels/test_kernels.py::test_the_row_blocked_pass_agrees_with_
 F32 = "tests/kernels/test_float32.py::"
 ROBUST = "tests/api/test_robustness.py::"
 DATASETS = "tests/api/test_datasets.py::"
+FIGURES = "fastbp/playground_app/figures.py"
+PLAYGROUND_FIGURES = "tests/apps/test_playground_figures.py::"
 
 MUTATIONS = (
     # ---- the seven that once survived (issue 7)
@@ -395,6 +397,20 @@ MUTATIONS = (
     mutation("fastbp check --template overwrites an existing file", "fastbp/exercise/student_file.py",
              'with open(path, "x") as file:', 'with open(path, "w") as file:',
              "tests/apps/test_check_command.py::test_the_template_never_overwrites_a_file"),
+    # ---- the playground's curve axes
+    mutation("playground axis end rounded down", FIGURES,
+             "return next(step * power for step in ROUND_STEPS + (10.0,) if step * power >= value)",
+             "return max(step * power for step in ROUND_STEPS if step * power <= value)",
+             PLAYGROUND_FIGURES + "test_round_up_rounds_up_to_the_nearest_step_never_down"),
+    mutation("playground log axis: infinite values not left out", FIGURES,
+             "values = values[np.isfinite(values) & (values > 0)]", "values = values[~np.isnan(values) & (values > 0)]",
+             PLAYGROUND_FIGURES + "test_curve_ranges_follow_the_documented_rule"),
+    mutation("playground log axis: under a decade for one value", FIGURES,
+             "_decade(max(high, low + 1))", "_decade(high)",
+             PLAYGROUND_FIGURES + "test_curve_ranges_follow_the_documented_rule"),
+    mutation("playground log axis: no clamp to the doubles", FIGURES,
+             "np.clip(np.power(10.0, exponent), FLOAT64.smallest_subnormal, FLOAT64.max)", "np.power(10.0, exponent)",
+             PLAYGROUND_FIGURES + "test_curve_ranges_follow_the_documented_rule"),
 )
 
 DEBUG_BUILD = "debug build: kernel tests pass with bounds checks on"
