@@ -13,7 +13,7 @@ import sys
 from . import _validation as check
 from . import animate, demo, diagnostics, lecture, reference, sweeps, trainer
 from ._version import __version__
-from .bench.command import add_bench_command
+from .bench import command as bench_command
 
 # ---------------------------------------------------------------- the parser
 
@@ -175,6 +175,35 @@ def add_sweep_command(subcommands):
                          help="give up on an unreachable scheduler after this long (default: %g)"
                               % sweeps.SCHEDULER_TIMEOUT_SECONDS)
     command.set_defaults(run=run_sweep, command_parser=command)
+
+
+# ---------------------------------------------------------------- fastbp bench
+
+def add_bench_command(subcommands):
+    command = subcommands.add_parser(
+        "bench", help="fastbp against its installed peers (JAX, PyTorch, scikit-learn, NumPy): tables and charts",
+        description="Time fastbp and every installed peer, each in its own process, on the three jobs, a sweep "
+                    "of shapes and a contention test (or on your own --shape), with the machine's GEMM rate "
+                    "measured in the same run as the ceiling. The full run takes about 20 minutes on 2 cores; "
+                    "--quick about a minute. Peers not installed are listed as skipped.")
+    command.add_argument("--quick", action="store_true",
+                         help="a few shapes, fastbp, NumPy and JAX only, shorter runs (about a minute)")
+    command.add_argument("--parts", nargs="+", choices=bench_command.PARTS, default=None,
+                         help="which parts to run (default: all three; only your shape with --shape)")
+    command.add_argument("--shape", metavar="N,D,H1[,H2...],C[,bB]",
+                         help="your own shape: N samples, D inputs, the hidden widths, C classes and, marked "
+                              "with b, a minibatch size (e.g. 20000,784,256,10,b128; full batch without it)")
+    command.add_argument("--out", metavar="DIR", default=None,
+                         help="folder for benchmark.md, benchmark.json and the charts (default: a new folder "
+                              "fastbp-bench-DATE-TIME here); never one holding results already")
+    command.add_argument("--note", default=None, help="a sentence printed at the top of the results "
+                                                      "(for example the conditions of the run)")
+    command.add_argument("--render", metavar="JSON", default=None,
+                         help="only redraw the Markdown and the charts of a saved benchmark.json, beside it")
+    command.add_argument("--write-committed-results", action="store_true",
+                         help="for fastbp's developers: allow --out to be the results committed with the source "
+                              "(bench/results), replacing them")
+    command.set_defaults(run=bench_command.run_bench, command_parser=command)
 
 
 # ---------------------------------------------------------------- fastbp playground

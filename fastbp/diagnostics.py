@@ -28,7 +28,7 @@ def hessian_vector_product(model, X, y, reg_lambda, direction):
     pushed forward through the network and back through the lecture's
     backprop. No step size is involved, so the only error is rounding: H v
     agrees with a central difference of :func:`reference.gradients` to the
-    difference's own truncation error (tests/test_diagnostics.py). Like the
+    difference's own truncation error (tests/api/test_diagnostics.py). Like the
     reference, it assumes validated input; :func:`sharpness` validates.
     """
     num_layers = reference.num_layers(model)

@@ -1,7 +1,7 @@
 # Test and benchmark wrappers around src/vecmath.h: fastbp's own vectorised
 # exp, tanh and sigmoid (float64 and float32), on every dispatch path.
 # The kernels (src/layers.pxd) call the C functions directly; these wrappers
-# exist so that tests/test_vecmath.py and bench/bench_vecmath.py can reach every
+# exist so that tests/kernels/test_vecmath.py and bench/bench_vecmath.py can reach every
 # dispatch path. Each takes (out, inp), two contiguous arrays of one length and
 # one dtype, float64 or float32 (which picks the precision); out may be inp itself.
 

@@ -21,7 +21,7 @@
  * in a fixed order. The polynomial steps are written as fbp_madd(a, b, c):
  * one fused multiply-add in the AVX2 and AVX-512 paths (every CPU with AVX2
  * has FMA), a multiply and an add in the baseline SSE2 path. So the AVX2 and
- * AVX-512 paths return bit-identical results (tests/test_vecmath.py checks
+ * AVX-512 paths return bit-identical results (tests/kernels/test_vecmath.py checks
  * this on 10^6 points), and the baseline path, taken only by x86-64 CPUs
  * without AVX2 (before 2013), differs from them in the last bit at some
  * points; every path is tested against the same 2-ulp bound. FMA halves the
@@ -183,7 +183,7 @@ FBP_INLINE double fbp_expm1_minus_r(double r, int fused)
  * carried as r + rlo (reduction error ~2^-60 relative), 1 + r is split exactly
  * and all small terms are summed before one last rounding; polynomial error
  * 2^-58; subnormal results get one more rounding, in the final multiply.
- * Measured (tests/test_vecmath.py plus an offline run of 1.2*10^5 random points
+ * Measured (tests/kernels/test_vecmath.py plus an offline run of 1.2*10^5 random points
  * vs mpmath at 50 digits, over [-745.2, 709.8] with dense sampling of the
  * subnormal-result range and of [-1, 1]): max 0.75 ulp vs the exact value
  * (the max is at a subnormal result, x = -709.06), 1.4% of points > 0.5 ulp;
@@ -229,7 +229,7 @@ FBP_INLINE double fbp_exp_elem(double x, const fbp_limits *lim, int fused)
  *
  * Error: <= 2 ulp from the correctly rounded result over the whole double
  * range (including subnormals, where the result is x itself). Measured
- * (tests/test_vecmath.py plus an offline run of 6*10^5 random points vs
+ * (tests/kernels/test_vecmath.py plus an offline run of 6*10^5 random points vs
  * mpmath at 50 digits over [-20, 20], [-2, 2], [0.3, 0.7] and log-uniform
  * magnitudes down to 1e-300): max 1.47 ulp vs the exact value, all of it in the
  * e/(e+2) branch (the polynomial branch stays near 0.5 ulp); max 2 ulp vs
@@ -422,7 +422,7 @@ typedef void (*fbp_kernelf_fn)(float *FBP_RESTRICT, const float *FBP_RESTRICT, p
 
 /* The portable loop fuses where every CPU of the architecture has FMA
  * (AArch64), so that it computes the bits of the x86 AVX2 and AVX-512 paths
- * (tests/c/kernel_grid.c compares them); the x86-64 baseline does not. */
+ * (tests/kernels/c/kernel_grid.c compares them); the x86-64 baseline does not. */
 #if defined(__aarch64__)
 #define FBP_BASELINE_FUSED 1
 #else

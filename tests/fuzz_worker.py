@@ -1,4 +1,5 @@
-"""The child process of the fuzz tests (tests/test_fuzz.py, tests/test_model_file_fuzz.py).
+"""The child process of the fuzz tests (tests/kernels/test_fuzz.py, tests/api/test_model_file_fuzz.py),
+and the report of their outcomes.
 
 The generated inputs are sent here one call at a time, so that a crash of the
 compiled kernels (a segfault, an AddressSanitizer report, an abort) kills this
@@ -7,6 +8,7 @@ of killing pytest. Each call's outcome goes back: the result, or the type and
 message of the exception it raised.
 """
 
+import json
 import multiprocessing
 import os
 import tempfile
@@ -94,3 +96,21 @@ class Worker:
 
 class ChildCrashed(Exception):
     pass
+
+
+def report_outcomes(name, outcomes, capsys):
+    """Print the counts of a fuzz test's outcomes, and add them to the JSON file named by
+    FASTBP_FUZZ_REPORT when it is set."""
+    table = {": ".join(key) if isinstance(key, tuple) else key: count for key, count in sorted(outcomes.items())}
+    lines = ["%s: %d calls" % (name, sum(outcomes.values()))] + ["  %-40s %d" % item for item in table.items()]
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    path = os.environ.get("FASTBP_FUZZ_REPORT")
+    if path:
+        existing = {}
+        if os.path.exists(path):
+            with open(path) as file:
+                existing = json.load(file)
+        existing[name] = table
+        with open(path, "w") as file:
+            json.dump(existing, file, indent=1, sort_keys=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The C kernels (src/vecmath.h, src/tiled_products.h) on AArch64 compute the bits of
-# the x86 FMA paths: tests/c/kernel_grid.c is built for x86-64 and, with
+# the x86 FMA paths: tests/kernels/c/kernel_grid.c is built for x86-64 and, with
 # Debian's gcc-aarch64-linux-gnu, for AArch64, run (the AArch64 build under
 # qemu-aarch64), and the printed results must be identical, byte for byte.
 # Needs: gcc, aarch64-linux-gnu-gcc, qemu-aarch64 (apt-get install
@@ -12,8 +12,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 flags=(-O3 -ffp-contract=off -Wall -I"$root/src")
 
-gcc "${flags[@]}" "$root/tests/c/kernel_grid.c" -o "$work/grid_x86_64" -lm
-aarch64-linux-gnu-gcc "${flags[@]}" "$root/tests/c/kernel_grid.c" -o "$work/grid_aarch64" -lm
+gcc "${flags[@]}" "$root/tests/kernels/c/kernel_grid.c" -o "$work/grid_x86_64" -lm
+aarch64-linux-gnu-gcc "${flags[@]}" "$root/tests/kernels/c/kernel_grid.c" -o "$work/grid_aarch64" -lm
 qemu-aarch64 -L /usr/aarch64-linux-gnu "$work/grid_aarch64" > "$work/aarch64.txt"
 
 compared=0

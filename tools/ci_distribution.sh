@@ -24,8 +24,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/dist"
-KERNEL_TESTS=(tests/test_kernels.py tests/test_vecmath.py tests/test_products.py tests/test_fused.py)
-API_TESTS=(tests/test_training.py tests/test_validation.py tests/test_cli_check.py)
+KERNEL_TESTS=(tests/kernels/test_kernels.py tests/kernels/test_vecmath.py tests/kernels/test_products.py
+              tests/kernels/test_fused.py)
+API_TESTS=(tests/api/test_training.py tests/api/test_validation.py tests/apps/test_check_command.py)
 
 step() {  # step NAME COMMAND...: run one step, report its wall time
     local name="$1" start=$SECONDS

@@ -10,8 +10,9 @@ the kernels there only if an edit touches src/ or setup.py, and runs
 
 in the copy. A non-zero exit kills the mutation; a zero exit means it
 SURVIVED, a hole in the tests. Every old text must occur exactly once in its
-file, or the entry is STALE (the code moved on; retarget the entry): stale
-entries are reported and fail the run, never skipped.
+file, and every test it names must exist (its file, and the function or class
+a node id names in it), or the entry is STALE (the code or the tests moved on;
+retarget the entry): stale entries are reported and fail the run, never skipped.
 
 One extra row builds the kernels with FASTBP_DEBUG=1 (Cython's bounds and
 wraparound checks on, and AddressSanitizer, since the hot kernels index raw
@@ -23,7 +24,7 @@ Run from anywhere; it first brings the in-place build of the kernels up to
 date (python setup.py build_ext --inplace):
 
     python tools/mutations.py            # every mutation and the debug build, 2 at a time
-    python tools/mutations.py --list     # the table, with each entry's status
+    python tools/mutations.py --list     # the table, with each entry's status (1 if one is stale)
     python tools/mutations.py --only "update with the wrong sign" --only "debug build"
 
 Exit status: 0 when every mutation is killed, none is stale and the debug
@@ -33,6 +34,7 @@ build passes; 1 otherwise. Not part of the regular test run.
 import argparse
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,7 +48,7 @@ LAYERS = "src/layers.pxd"
 LOOPS = "src/loops_kernels.h"
 WORKSPACE = "src/workspace.pxi"
 PASSES = "src/passes.pxi"
-DISPATCH = "tests/test_dispatch.py::"
+DISPATCH = "tests/kernels/test_dispatch.py::"
 REBUILD_PREFIXES = ("src/", "setup.py")
 JOBS = 2  # the development machine's cores
 TIMEOUT_SECONDS = 900  # a mutation that makes a test hang counts as killed, after this long
@@ -66,21 +68,23 @@ def mutation(name, file, old, new, *tests):
     return Mutation(name, ((file, old, new),), tests)
 
 
-FUSED = "tests/test_fused.py::"
-DEMO = "tests/test_demo.py::"
-CHECKER = "tests/test_checker.py::test_every_named_mistake_is_recognised"
-SCHEDULES = "tests/test_exercises.py::test_schedules_follow_their_closed_forms"
-BLOCKED = "tests/test_kernels.py::test_the_row_blocked_pass_agrees_with_the_reference"
-F32 = "tests/test_float32.py::"
-ROBUST = "tests/test_robustness.py::"
-DATASETS = "tests/test_datasets.py::"
+FUSED = "tests/kernels/test_fused.py::"
+DEMO = "tests/apps/test_demo.py::"
+CHECKER = "tests/api/test_checker.py::test_every_named_mistake_is_recognised"
+SCHEDULES = "tests/api/test_lecture_exercises.py::test_schedules_follow_their_closed_forms"
+BLOCKED = "tests/kernels/test_kernels.py::test_the_row_blocked_pass_agrees_with_the_reference"
+F32 = "tests/kernels/test_float32.py::"
+ROBUST = "tests/api/test_robustness.py::"
+DATASETS = "tests/api/test_datasets.py::"
+FIGURES = "fastbp/playground_app/figures.py"
+PLAYGROUND_FIGURES = "tests/apps/test_playground_figures.py::"
 
 MUTATIONS = (
     # ---- the seven that once survived (issue 7)
     mutation("compiled backend ignores reg_lambda", "fastbp/_backend.py",
              "self.workspace.train_passes(self.params, orders.ravel(), epsilons, reg_lambda,",
              "self.workspace.train_passes(self.params, orders.ravel(), epsilons, 0.01,",
-             "tests/test_training.py::test_reg_lambda_other_than_the_lectures_reaches_training_and_recording"),
+             "tests/api/test_training.py::test_reg_lambda_other_than_the_lectures_reaches_training_and_recording"),
     Mutation("minibatch L2 share B/N dropped in kernel and reference",
              ((PASSES, "reg_lambda * (<double> B / N)", "reg_lambda"),
               ("fastbp/reference.py", "reg_lambda * (len(y_batch) / N)", "reg_lambda")),
@@ -113,34 +117,34 @@ MUTATIONS = (
              DEMO + "test_every_boundary_grid_has_a_point_per_pixel"),
     mutation("animation: no frame at the spikes' tops", "fastbp/animate.py",
              "set(log_spaced.tolist()) | set(spike_passes(losses)) | {", "set(log_spaced.tolist()) | {",
-             "tests/test_animate.py::test_every_spike_of_the_loss_gets_a_frame_at_its_top"),
+             "tests/apps/test_animate.py::test_every_spike_of_the_loss_gets_a_frame_at_its_top"),
     # ---- kernels
     mutation("softmax without the row max", LOOPS,
              "probs[c * n + i] = z[c * n + i] - scratch[i];", "probs[c * n + i] = z[c * n + i];",
-             "tests/test_kernels.py::test_softmax_forward_and_loss"),
+             "tests/kernels/test_kernels.py::test_softmax_forward_and_loss"),
     mutation("tanh derivative 1 - a instead of 1 - a*a", LOOPS,
              "dz[i] = dout[i] * ((real)1 - a[i] * a[i]);", "dz[i] = dout[i] * ((real)1 - a[i]);",
-             "tests/test_kernels.py::test_tanh_forward_and_backward"),
+             "tests/kernels/test_kernels.py::test_tanh_forward_and_backward"),
     mutation("sigmoid derivative 1 - a instead of a (1 - a)", LOOPS,
              "dz[i] = dout[i] * (a[i] * ((real)1 - a[i]));", "dz[i] = dout[i] * ((real)1 - a[i]);",
-             "tests/test_kernels.py::test_activation_forward_and_backward"),
+             "tests/kernels/test_kernels.py::test_activation_forward_and_backward"),
     mutation("relu derivative 1 at a = 0", LOOPS,
              "dz[i] = dout[i] * (a[i] > (real)0 ? (real)1 : (real)0);",
              "dz[i] = dout[i] * (a[i] >= (real)0 ? (real)1 : (real)0);",
-             "tests/test_kernels.py::test_activation_forward_and_backward"),
+             "tests/kernels/test_kernels.py::test_activation_forward_and_backward"),
     mutation("bias gradient dropped", LAYERS,
              "db[k] = db[k] + total(path, delta + k * n, n)", "db[k] = db[k] + 0.0",
-             "tests/test_kernels.py::test_dense_backward"),
+             "tests/kernels/test_kernels.py::test_dense_backward"),
     mutation("L2 term applied to the biases", PASSES,
              "sgd_update(ws.path, params + ws.num_weights, grads + ws.num_weights, step, no_decay,",
              "sgd_update(ws.path, params + ws.num_weights, grads + ws.num_weights, step, weight_decay,",
              FUSED + "test_train_pass_matches_the_reference"),
     mutation("update with the wrong sign", LOOPS,
              "param[i] = param[i] + (-epsilon) * dparam[i];", "param[i] = param[i] + epsilon * dparam[i];",
-             "tests/test_kernels.py::test_sgd_update"),
+             "tests/kernels/test_kernels.py::test_sgd_update"),
     mutation("gather_batch: every sample of a group read from the group's first", "src/loops.h",
              "rows[k] = j->X_rows + j->batch[i0 + k] * j->D;", "rows[k] = j->X_rows + j->batch[i0] * j->D;",
-             "tests/test_kernels.py::test_gather_batch"),
+             "tests/kernels/test_kernels.py::test_gather_batch"),
     mutation("last batch's L2 share batch_size/N instead of B/N", PASSES,
              "reg_lambda * (<double> B / N)", "reg_lambda * (<double> ws.batch_size / N)",
              FUSED + "test_a_minibatch_step_descends_the_documented_objective"),
@@ -169,27 +173,27 @@ MUTATIONS = (
     mutation("blocks a multiple of 8 rows, not of the tile's 32-sample columns", WORKSPACE,
              "cache_rows = (fit_rows + tile_rows // 2) // tile_rows * tile_rows",
              "cache_rows = fit_rows // 8 * 8",
-             "tests/test_kernels.py::test_blocks_are_whole_columns_of_the_widest_tile"),
+             "tests/kernels/test_kernels.py::test_blocks_are_whole_columns_of_the_widest_tile"),
     mutation("page rule on rows instead of bytes", WORKSPACE,
              "if block_rows * itemsize % PAGE_BYTES == 0 and block_rows > tile_rows:",
              "if block_rows % PAGE_BYTES == 0 and block_rows > tile_rows:",
-             "tests/test_kernels.py::test_blocks_are_whole_columns_of_the_widest_tile"),
+             "tests/kernels/test_kernels.py::test_blocks_are_whole_columns_of_the_widest_tile"),
     mutation("aligned_empty skips bytes as elements", WORKSPACE,
              "% CACHE_LINE) % CACHE_LINE) // dtype.itemsize",
              "% CACHE_LINE) % CACHE_LINE)",
-             "tests/test_kernels.py::test_aligned_empty_starts_on_a_cache_line"),
+             "tests/kernels/test_kernels.py::test_aligned_empty_starts_on_a_cache_line"),
     mutation("two-class softmax: the classes' probabilities swapped", LOOPS,
              "real p0 = second_larger ? e * larger : larger;",
              "real p0 = second_larger ? larger : e * larger;",
-             "tests/test_kernels.py::test_softmax_forward_and_loss"),
+             "tests/kernels/test_kernels.py::test_softmax_forward_and_loss"),
     mutation("delta: 1 subtracted from class 0 whatever the label", LOOPS,
              "delta[c * n + i] = probs[c * n + i] - (y[i] == c ? (real)1 : (real)0);",
              "delta[c * n + i] = probs[c * n + i] - (c == 0 ? (real)1 : (real)0);",
-             "tests/test_kernels.py::test_softmax_cross_entropy_backward"),
+             "tests/kernels/test_kernels.py::test_softmax_cross_entropy_backward"),
     mutation("tiled forward reads W transposed", LAYERS,
              "combine_features(path, z, inp, ld_inp, W, K, 1, b, NULL, n, J, K)",
              "combine_features(path, z, inp, ld_inp, W, 1, K, b, NULL, n, J, K)",
-             "tests/test_kernels.py::test_dense_forward"),
+             "tests/kernels/test_kernels.py::test_dense_forward"),
     mutation("tiled weight gradient: partial sums never added into the gradient", PASSES,
              "            fold_lanes(grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l), J * K)\n",
              "            pass\n", BLOCKED),
@@ -200,60 +204,60 @@ MUTATIONS = (
     mutation("tiled weight gradient: the samples after the last full lane group dropped",
              "src/tiled_products_kernels.h",
              "*lane = SFMA(A[a * ld_a + i], B[b * n + i], *lane);", "*lane = *lane;",
-             "tests/test_products.py"),
+             "tests/kernels/test_products.py"),
     mutation("fused tanh backward: 1 + a*a", "src/tiled_products_kernels.h",
              "VSTORE(out + r * n + v * W, acc[r][v] * (one - a * a));",
              "VSTORE(out + r * n + v * W, acc[r][v] * (one + a * a));",
-             "tests/test_products.py"),
+             "tests/kernels/test_products.py"),
     mutation("tiled forward: the bias added twice", "src/tiled_products_kernels.h",
              "VSTORE(out + r * n + v * W, acc[r][v] + b);", "VSTORE(out + r * n + v * W, (acc[r][v] + b) + b);",
-             "tests/test_kernels.py::test_dense_forward"),
+             "tests/kernels/test_kernels.py::test_dense_forward"),
     # ---- the packed GEMM of the widest layers
     mutation("packed GEMM: the bias added twice", "src/gemm_kernels.h",
              "acc[r][v] = acc[r][v] + bias_r;", "acc[r][v] = (acc[r][v] + bias_r) + bias_r;",
-             "tests/test_gemm.py::test_gemm_matches_numpy"),
+             "tests/kernels/test_gemm.py::test_gemm_matches_numpy"),
     mutation("packed GEMM: the sum restarts from zero at each panel of KC terms", "src/gemm_kernels.h",
              "int first = !accumulate && pc == 0;", "int first = !accumulate;",
-             "tests/test_gemm.py::test_gemm_matches_numpy"),
+             "tests/kernels/test_gemm.py::test_gemm_matches_numpy"),
     mutation("packed GEMM: an edge tile's last column not written back", "src/gemm_kernels.h",
              "memcpy(c + r * ldc, tile + r * NR, cols * sizeof(real));",
              "memcpy(c + r * ldc, tile + r * NR, (cols - 1) * sizeof(real));",
-             "tests/test_gemm.py::test_gemm_follows_the_documented_order_exactly"),
+             "tests/kernels/test_gemm.py::test_gemm_follows_the_documented_order_exactly"),
     mutation("packed GEMM: threads share one packing buffer", "src/gemm.h",
              "j->pack + (ptrdiff_t)worker * FBP_GEMM_PACK_ELEMENTS);", "j->pack);",
-             "tests/test_gemm.py::test_sharing_the_rows_between_threads_changes_no_bit"),
+             "tests/kernels/test_gemm.py::test_sharing_the_rows_between_threads_changes_no_bit"),
     mutation("shared update: the last, shorter chunk dropped", "src/loops.h",
              "(size + FBP_UPDATE_CHUNK - 1) / FBP_UPDATE_CHUNK", "size / FBP_UPDATE_CHUNK",
-             "tests/test_pool.py::test_the_shared_update_is_the_references_on_any_thread_count"),
+             "tests/kernels/test_pool.py::test_the_shared_update_is_the_references_on_any_thread_count"),
     mutation("shared gather: each chunk stops a feature short", "src/loops.h",
              "? j->D : d0 + FBP_GATHER_FEATURES;", "? j->D - 1 : d0 + FBP_GATHER_FEATURES - 1;",
-             "tests/test_pool.py::test_the_shared_gather_is_the_references_on_any_thread_count"),
+             "tests/kernels/test_pool.py::test_the_shared_gather_is_the_references_on_any_thread_count"),
     mutation("packed GEMM: the widest path whatever the path argument says", "src/gemm.h",
              "FBP_PICK(fbp_gemm_##PREC, path)(C, ldc,", "FBP_PICK(fbp_gemm_##PREC, fastbp_best_path())(C, ldc,",
-             "tests/test_gemm.py::test_gemm_follows_the_documented_order_exactly",
-             "tests/test_gemm.py::test_the_path_fastbp_kernels_forces_reaches_the_packed_products"),
+             "tests/kernels/test_gemm.py::test_gemm_follows_the_documented_order_exactly",
+             "tests/kernels/test_gemm.py::test_the_path_fastbp_kernels_forces_reaches_the_packed_products"),
     mutation("packed weight gradient: each block overwrites instead of adding", "src/gemm.pxd",
              "gemm(path, dW, K, inp, ld_inp, 1, delta, 1, n, J, K, n, True, NULL, NULL, 0, pack, threads)",
              "gemm(path, dW, K, inp, ld_inp, 1, delta, 1, n, J, K, n, False, NULL, NULL, 0, pack, threads)",
-             "tests/test_gemm.py::test_the_packed_layer_kernels_match_their_reference_twins",
-             "tests/test_gemm.py::test_a_wide_network_pass_agrees_with_the_reference"),
+             "tests/kernels/test_gemm.py::test_the_packed_layer_kernels_match_their_reference_twins",
+             "tests/kernels/test_gemm.py::test_a_wide_network_pass_agrees_with_the_reference"),
     mutation("packed layers also given the tiles' partial sums", "src/gemm.pxd",
              "    return use_tiles(J, K) and not use_packed(J, K)", "    return use_tiles(J, K)",
-             "tests/test_gemm.py::test_the_packed_products_workspace_holds_a_packing_buffer_and_partial_sums_only_for_tiled_layers"),
+             "tests/kernels/test_gemm.py::test_the_packed_products_workspace_holds_a_packing_buffer_and_partial_sums_only_for_tiled_layers"),
     mutation("the OpenMP threads spin while they wait", "fastbp/_backend.py",
              'os.environ["OMP_WAIT_POLICY"] = _USER_WAIT_POLICY or "PASSIVE"',
              'os.environ["OMP_WAIT_POLICY"] = _USER_WAIT_POLICY or "ACTIVE"',
-             "tests/test_gemm.py::test_the_openmp_threads_wait_passively_unless_the_user_set_a_policy"),
+             "tests/kernels/test_gemm.py::test_the_openmp_threads_wait_passively_unless_the_user_set_a_policy"),
     mutation("packed weight gradient of the first layer: X's rows read a block apart", "src/network_blocks.pxi",
              "ld_X if l == 0 else n, n, J, K, pack, ws.num_threads)", "n, n, J, K, pack, ws.num_threads)",
-             "tests/test_gemm.py::test_a_wide_network_pass_agrees_with_the_reference"),
+             "tests/kernels/test_gemm.py::test_a_wide_network_pass_agrees_with_the_reference"),
     # ---- float32 (issue 9)
     mutation("float32 partial sums strided for float64", "src/_driver.pyx",
              "self.ws.lanes_per_weight = FBP_LANES_D if self.dtype == np.float64 else FBP_LANES_F",
              "self.ws.lanes_per_weight = FBP_LANES_D", F32 + "test_network_gradient_and_pass_in_float32"),
     mutation("float32 tanh: polynomial used beyond its fitted range", "src/vecmath.h",
              "#define FBP_TANHF_SMALL 0.55f", "#define FBP_TANHF_SMALL 0.9f",
-             "tests/test_vecmath_float32.py::test_within_bound_of_float64_libm_on_a_million_points"),
+             "tests/kernels/test_vecmath_float32.py::test_within_bound_of_float64_libm_on_a_million_points"),
     mutation("float32 initial weights drawn after rounding, not rounded draws", "fastbp/reference.py",
              'model["W%d" % l] = (rng.randn(J, K) / np.sqrt(J)).astype(dtype)',
              'model["W%d" % l] = rng.randn(J, K).astype(dtype) / np.float32(np.sqrt(J)).astype(dtype)',
@@ -264,21 +268,21 @@ MUTATIONS = (
     mutation("four-column sweep adds a column twice", LOOPS,
              "out[i] = (((out[i] + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c3[i] * w3;",
              "out[i] = (((out[i] + c0[i] * w0) + c1[i] * w1) + c2[i] * w2) + c2[i] * w3;",
-             "tests/test_kernels.py::test_dense_forward"),
+             "tests/kernels/test_kernels.py::test_dense_forward"),
     mutation("partial sums: the remainder dropped", LOOPS,
              "        lanes[i - tail] = lanes[i - tail] + a[i] * b[i];\n",
              "        lanes[i - tail] = lanes[i - tail] + 0;\n",
-             "tests/test_kernels.py::test_dense_backward"),
+             "tests/kernels/test_kernels.py::test_dense_backward"),
     mutation("tanh: a polynomial coefficient off in its 13th digit", "src/vecmath.h",
              "ps = fbp_madd(ps, s, -0.3333333333333333, fused);", "ps = fbp_madd(ps, s, -0.3333333333333, fused);",
-             "tests/test_vecmath.py"),
+             "tests/kernels/test_vecmath.py"),
     mutation("exp: the low part of ln 2 dropped", "src/vecmath.h",
              "double c = kd * FBP_LN2_LO;", "double c = 0.0;",
-             "tests/test_vecmath.py"),
+             "tests/kernels/test_vecmath.py"),
     # ---- the reference, guarded by central differences
     mutation("reference: tanh derivative 1 - a", "fastbp/reference.py",
              "return dout * (1 - np.power(a, 2))", "return dout * (1 - a)",
-             "tests/test_training.py::test_reference_gradients_against_central_differences"),
+             "tests/api/test_training.py::test_reference_gradients_against_central_differences"),
     # ---- learning-rate schedules
     mutation("step decay: ceil instead of floor", "fastbp/schedules.py",
              "np.floor(np.arange(num_steps) / self.every)", "np.ceil(np.arange(num_steps) / self.every)", SCHEDULES),
@@ -314,63 +318,63 @@ MUTATIONS = (
              DATASETS + "test_make_spiral_noise_is_the_angles_standard_deviation"),
     mutation("classify_run's rounding allowance 100 times too loose", "fastbp/diagnostics.py",
              "LOSS_ROUNDING_RTOL = 1e-12", "LOSS_ROUNDING_RTOL = 1e-10",
-             "tests/test_diagnostics.py::test_classify_runs_rounding_allowance_is_tight"),
+             "tests/api/test_diagnostics.py::test_classify_runs_rounding_allowance_is_tight"),
     mutation("classify_run's phase drift allowance doubled", "fastbp/diagnostics.py",
              "PHASE_DRIFT_OF_GAP = 0.1", "PHASE_DRIFT_OF_GAP = 0.2",
-             "tests/test_diagnostics.py::test_classify_runs_phase_drift_allowance_is_where_it_says"),
+             "tests/api/test_diagnostics.py::test_classify_runs_phase_drift_allowance_is_where_it_says"),
     mutation("checker: reference tolerance 100 times too loose", "fastbp/exercise/problems.py",
              "REFERENCE_RTOL = 1e-9", "REFERENCE_RTOL = 1e-7",
-             "tests/test_checker.py::test_a_gradient_just_outside_the_reference_tolerance_is_wrong"),
+             "tests/api/test_checker.py::test_a_gradient_just_outside_the_reference_tolerance_is_wrong"),
     Mutation("checker accepts gradients 1% off",
              (("fastbp/exercise/problems.py", "REFERENCE_RTOL = 1e-9", "REFERENCE_RTOL = 2e-2"),
               ("fastbp/exercise/problems.py", "FD_RTOL = 1e-6", "FD_RTOL = 2e-2")),
-             ("tests/test_checker.py::test_a_gradient_one_percent_off_is_wrong",)),
+             ("tests/api/test_checker.py::test_a_gradient_one_percent_off_is_wrong",)),
     mutation("checker: central-difference tolerance 100 times too loose", "fastbp/exercise/problems.py",
              "FD_RTOL = 1e-6", "FD_RTOL = 1e-4",
-             "tests/test_checker.py::test_a_reference_just_outside_the_central_difference_tolerance_stops_the_check"),
+             "tests/api/test_checker.py::test_a_reference_just_outside_the_central_difference_tolerance_stops_the_check"),
     # ---- the apps: pass numbering, files, hints, tables
     mutation("animation: frame i shows the state after i passes, not after pass i", "fastbp/animate.py",
              "num_passes=pass_index + 1, **common", "num_passes=max(pass_index, 1), **common",
-             "tests/test_animate.py::test_frames_are_states_of_the_run"),
+             "tests/apps/test_animate.py::test_frames_are_states_of_the_run"),
     mutation("animation: --out's folder not created", "fastbp/animate.py",
              "        os.makedirs(directory, exist_ok=True)\n", "        os.listdir(directory)\n",
-             "tests/test_animate.py::test_out_creates_its_folder_and_seed_changes_the_data"),
+             "tests/apps/test_animate.py::test_out_creates_its_folder_and_seed_changes_the_data"),
     mutation("log loss axes labelled at powers of ten only", "fastbp/plot.py",
              "LogLocator(subs=LOSS_TICK_MULTIPLES)", "LogLocator()",
-             "tests/test_animate.py::test_the_log_axes_carry_readable_tick_labels"),
+             "tests/apps/test_animate.py::test_the_log_axes_carry_readable_tick_labels"),
     mutation("divergence hint's rounding without its slack", "fastbp/diagnostics.py",
              "value / 10.0 ** exponent * (1 + ROUND_DOWN_SLACK)", "value / 10.0 ** exponent",
-             "tests/test_diagnostics.py::test_the_hints_rounding_keeps_a_value_on_a_digit_and_only_that"),
+             "tests/api/test_diagnostics.py::test_the_hints_rounding_keeps_a_value_on_a_digit_and_only_that"),
     mutation("divergence hint back to epsilon / 10", "fastbp/diagnostics.py",
              "return suggested if suggested < epsilon else _round_down(epsilon / 2)", "return epsilon / 10",
-             "tests/test_diagnostics.py::test_following_the_divergence_hint_trains"),
+             "tests/api/test_diagnostics.py::test_following_the_divergence_hint_trains"),
     mutation("sweep classifies runs too short to show their end", "fastbp/diagnostics.py",
              "if num_passes < MIN_CLASSIFIED_PASSES:", "if num_passes < MIN_LOSSES:",
-             "tests/test_sweep.py::test_the_default_run_is_long_enough_for_the_lectures_run_class"),
+             "tests/apps/test_sweep.py::test_the_default_run_is_long_enough_for_the_lectures_run_class"),
     mutation("sweep table's header not the CSV's", "fastbp/sweeps.py",
              "cells = [list(COLUMNS)]",
              'cells = [["hidden", "epsilon", "seed", "activation", "final_loss", "train_acc", "test_acc", '
              '"run_class", "seconds"]]',
-             "tests/test_sweep.py::test_command_writes_the_csv_and_heat_map"),
+             "tests/apps/test_sweep.py::test_command_writes_the_csv_and_heat_map"),
     mutation("fastbp --version missing", "fastbp/cli.py",
              '    parser.add_argument("--version", action="version", version="fastbp " + __version__)\n', "",
-             "tests/test_package.py::test_fastbp_version_prints_the_packages_version"),
+             "tests/api/test_package.py::test_fastbp_version_prints_the_packages_version"),
     # ---- the scikit-learn MLP estimators
     mutation("MLP epochs shuffled by a generator of their own", "fastbp/estimators/_solvers.py",
              "shuffle(sample_index, random_state=estimator._random_state)", "shuffle(sample_index, random_state=0)",
-             "tests/test_estimator_mlp.py::test_classifier_fit_is_mlp_classifiers"),
+             "tests/api/test_estimator_mlp.py::test_classifier_fit_is_mlp_classifiers"),
     mutation("reference Nesterov step without the look-ahead", "fastbp/reference_mlp.py",
              "            param += momentum * velocity - learning_rate * grad\n", "            param += velocity\n",
-             "tests/test_mlp_kernels.py::test_the_reference_path_is_scikit_learns_bit_for_bit"),
+             "tests/kernels/test_mlp_kernels.py::test_the_reference_path_is_scikit_learns_bit_for_bit"),
     mutation("compiled Adam's second moment decays by beta_1", "src/_mlp.pyx",
              "vs[i] = beta_2 * vs[i] + (1 - beta_2)", "vs[i] = beta_2 * vs[i] + (1 - beta_1)",
-             "tests/test_mlp_kernels.py::test_a_compiled_epoch_is_the_references"),
+             "tests/kernels/test_mlp_kernels.py::test_a_compiled_epoch_is_the_references"),
     mutation("compiled output delta ignores the sample weights", "src/_mlp.pyx",
              "top[c * n + i] = (a - y) * weights[i] if weights != NULL else a - y", "top[c * n + i] = a - y",
-             "tests/test_mlp_kernels.py::test_batch_gradient_is_the_references"),
+             "tests/kernels/test_mlp_kernels.py::test_batch_gradient_is_the_references"),
     mutation("a failed MLP fit keeps its half-trained state", "fastbp/estimators/_base.py",
              "            vars(self).clear()\n            vars(self).update(before)\n", "",
-             "tests/test_estimator_mlp.py::test_a_failed_fit_leaves_the_estimator_unfitted"),
+             "tests/api/test_estimator_mlp.py::test_a_failed_fit_leaves_the_estimator_unfitted"),
     # ---- one dispatch mechanism, the workspace's byte count, the thread default
     mutation("a forced path ignored: every workspace takes the widest path", "src/paths.pxi",
              "    if path is None:\n        return fastbp_best_path() if not",
@@ -391,18 +395,32 @@ MUTATIONS = (
              DISPATCH + "test_the_thread_default_follows_omp_num_threads_and_threadpoolctl"),
     mutation("MSVC loses /fp:precise: its multiply-adds may fuse", "build_support.py",
              '"-ffp-contract=off": "/fp:precise"', '"-ffp-contract=off": "/O2"',
-             "tests/test_build_support.py::test_each_compiler_gets_its_own_spelling_of_each_flag"),
+             "tests/api/test_build_support.py::test_each_compiler_gets_its_own_spelling_of_each_flag"),
     mutation("a compiler without OpenMP is given -fopenmp anyway", "build_support.py",
              "        if not try_to_build(self.compiler, OPENMP_PROBE,",
              "        if False and not try_to_build(self.compiler, OPENMP_PROBE,",
-             "tests/test_build_support.py::test_a_compiler_without_openmp_builds_serially_with_a_one_line_notice"),
+             "tests/api/test_build_support.py::test_a_compiler_without_openmp_builds_serially_with_a_one_line_notice"),
     mutation("fastbp check --template overwrites an existing file", "fastbp/exercise/student_file.py",
              'with open(path, "x") as file:', 'with open(path, "w") as file:',
-             "tests/test_cli_check.py::test_the_template_never_overwrites_a_file"),
+             "tests/apps/test_check_command.py::test_the_template_never_overwrites_a_file"),
+    # ---- the playground's curve axes
+    mutation("playground axis end rounded down", FIGURES,
+             "return next(step * power for step in ROUND_STEPS + (10.0,) if step * power >= value)",
+             "return max(step * power for step in ROUND_STEPS if step * power <= value)",
+             PLAYGROUND_FIGURES + "test_round_up_rounds_up_to_the_nearest_step_never_down"),
+    mutation("playground log axis: infinite values not left out", FIGURES,
+             "values = values[np.isfinite(values) & (values > 0)]", "values = values[~np.isnan(values) & (values > 0)]",
+             PLAYGROUND_FIGURES + "test_curve_ranges_follow_the_documented_rule"),
+    mutation("playground log axis: under a decade for one value", FIGURES,
+             "_decade(max(high, low + 1))", "_decade(high)",
+             PLAYGROUND_FIGURES + "test_curve_ranges_follow_the_documented_rule"),
+    mutation("playground log axis: no clamp to the doubles", FIGURES,
+             "np.clip(np.power(10.0, exponent), FLOAT64.smallest_subnormal, FLOAT64.max)", "np.power(10.0, exponent)",
+             PLAYGROUND_FIGURES + "test_curve_ranges_follow_the_documented_rule"),
 )
 
 DEBUG_BUILD = "debug build: kernel tests pass with bounds checks on"
-DEBUG_BUILD_TESTS = ("tests/test_kernels.py", "tests/test_fused.py")
+DEBUG_BUILD_TESTS = ("tests/kernels/test_kernels.py", "tests/kernels/test_fused.py")
 # Reads X[5] of a 4-element X (sample 5 of 2 samples with D = 2): the debug
 # build's AddressSanitizer must stop it with a heap-buffer-overflow report; a
 # release build reads past the end unnoticed.
@@ -423,8 +441,26 @@ def occurrences(mutation_entry):
     return counts
 
 
+def missing_tests(tests):
+    """-> the pytest paths and node ids of ``tests`` that name no file, or no function
+    or class in their file (a parametrised id's [...] is ignored)."""
+    missing = []
+    for test in tests:
+        path, *names = test.split("::")
+        path = os.path.join(REPO, path)
+        if not os.path.exists(path):
+            missing.append(test)
+            continue
+        text = open(path).read() if names else ""
+        for name in (name.split("[")[0] for name in names):
+            if not re.search(r"^\s*(?:def %s\(|class %s\b)" % (name, name), text, flags=re.MULTILINE):
+                missing.append(test)
+                break
+    return missing
+
+
 def is_stale(mutation_entry):
-    return any(count != 1 for _, count in occurrences(mutation_entry))
+    return any(count != 1 for _, count in occurrences(mutation_entry)) or bool(missing_tests(mutation_entry.tests))
 
 
 def files_of(mutation_entry):
@@ -539,12 +575,19 @@ def main(argv=None):
 
     if args.list:
         for entry in mutations:
-            counts = ", ".join("%s: %d" % pair for pair in occurrences(entry))
+            counts = ", ".join(["%s: %d" % pair for pair in occurrences(entry)]
+                               + ["missing test: %s" % test for test in missing_tests(entry.tests)])
             print("%-52s %-5s %s\n%52s tests: %s" % (entry.name, "STALE" if is_stale(entry) else "ok", counts, "",
                                                      " ".join(entry.tests)))
+        stale = [entry.name for entry in mutations if is_stale(entry)]
         if with_debug_build:
-            print("%-52s       FASTBP_DEBUG=1 build\n%52s tests: %s" % (DEBUG_BUILD, "", " ".join(DEBUG_BUILD_TESTS)))
-        return 0
+            missing = missing_tests(DEBUG_BUILD_TESTS)
+            print("%-52s %-5s FASTBP_DEBUG=1 build%s\n%52s tests: %s" % (
+                DEBUG_BUILD, "STALE" if missing else "ok", "".join(", missing test: " + test for test in missing), "",
+                " ".join(DEBUG_BUILD_TESTS)))
+            stale += [DEBUG_BUILD] if missing else []
+        print("\n%d entries listed, %d stale" % (len(mutations) + with_debug_build, len(stale)))
+        return 1 if stale else 0
 
     # the copies reuse this tree's kernels: bring them up to date first (a no-op when they are)
     status, output = run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], REPO, dict(os.environ))

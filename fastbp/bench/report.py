@@ -24,7 +24,7 @@ CONTENTION_SLOWDOWN = 1.10
 MINIBATCH_THREAD_SPEEDUP = 1.6
 # Loss agreement with fastbp in the same precision: float64 runs of the same computation agree
 # to ~1e-12; float32 ones to the float32 rounding of a few hundred passes, ~1e-6
-# (tests/test_float32.py measures it).
+# (tests/kernels/test_float32.py measures it).
 AGREE_RTOL = {"float64": 1e-6, "float32": 1e-4}
 BUSY_CORES = 0.25  # other processes keeping at least this many cores busy make a figure suspect
 

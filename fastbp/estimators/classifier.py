@@ -24,7 +24,7 @@ class FastBPClassifier(ClassifierMixin, BaseFastBP):
     validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun),
     and the same random_state draws the same initial weights, minibatches and
     validation split, so the fitted coefs_, intercepts_, loss_curve_ and n_iter_
-    are MLPClassifier's to rounding (tests/test_estimator_mlp.py states how close).
+    are MLPClassifier's to rounding (tests/api/test_estimator_mlp.py states how close).
 
     The output layer is one logistic unit for two classes, a softmax for more,
     and independent logistic units for a multi-label indicator y. X may be

@@ -65,25 +65,37 @@ def _set_range(axis_range, start, end):
 # followed the data would change at every redraw, and the browser would measure and lay out the
 # axis labels anew each time, which costs more than drawing the curves.
 ROUND_STEPS = (1.0, 2.0, 5.0)
+LARGEST_ROUNDED = 1e308  # above it, the next of 1, 2, 5 times a power of ten is not a finite double
+FLOAT64 = np.finfo(np.float64)
 
 
 def round_up(value):
-    """The smallest of 1, 2, 5 times a power of ten that is >= value (1 for value <= 1)."""
+    """The smallest of 1, 2, 5 times a power of ten that is >= value (1 for value <= 1).
+    A ValueError for NaN and for values above 1e308, which have none."""
+    if not value <= LARGEST_ROUNDED:
+        raise ValueError("round_up needs a number at most %g, got %r" % (LARGEST_ROUNDED, value))
     if value <= 1:
         return 1.0
     power = 10.0 ** np.floor(np.log10(value))
     return next(step * power for step in ROUND_STEPS + (10.0,) if step * power >= value)
 
 
+def _decade(exponent):
+    """10 ** exponent, or the nearest positive finite double where that power of ten is not one
+    (below 5e-324 or above 1.8e308)."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.clip(np.power(10.0, exponent), FLOAT64.smallest_subnormal, FLOAT64.max))
+
+
 def _set_curve_ranges(plot, passes, values):
     """x from 0 to the passes rounded up; y (a log axis) between the powers of ten around the finite
-    positive values."""
+    positive values, at least one decade apart; y unchanged when no value is finite and positive."""
     _set_range(plot.x_range, 0.0, round_up(max(passes, default=0)))
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values) & (values > 0)]
     if len(values):
         low, high = np.floor(np.log10(values.min())), np.ceil(np.log10(values.max()))
-        _set_range(plot.y_range, 10.0 ** low, 10.0 ** max(high, low + 1))
+        _set_range(plot.y_range, _decade(low), _decade(max(high, low + 1)))
 
 
 class BoundaryPicture:

@@ -81,7 +81,7 @@ def test_tanh_forward_and_backward(N, J, K):
     z = np.random.default_rng(6).standard_normal((N, K)) * 3
     a = np.empty(N * K)
     _layers.tanh_forward(a, feature_major(z), N * K)
-    # the kernel's own vectorised tanh is within 2 ulp of NumPy's (tests/test_vecmath.py)
+    # the kernel's own vectorised tanh is within 2 ulp of NumPy's (tests/kernels/test_vecmath.py)
     assert_close(sample_major(a, N, K), reference.tanh_forward(z), KERNEL_RTOL, "tanh_forward")
     dout = np.random.default_rng(7).standard_normal((N, K))
     dz = np.empty(N * K)

@@ -31,6 +31,7 @@ from selenium import webdriver  # noqa: E402  (after the skips above)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 
 from fastbp.playground_app.server import free_port  # noqa: E402
+from repo_paths import EXAMPLES  # noqa: E402
 
 WAIT_SECONDS = 90  # far beyond what any step needs, even on a busy two-core machine
 STOP_SECONDS = 15  # Ctrl-C must stop the server within this
@@ -245,7 +246,7 @@ def test_the_stable_epsilon_button_sets_a_step_below_the_limit(server, browser):
 @pytest.fixture(scope="module")
 def server_with_backprop(tmp_path_factory):
     """``fastbp playground --backprop`` with a solution that forgets dW1's L2 term."""
-    solution = os.path.join(os.path.dirname(__file__), "..", "examples", "backprop_solution.py")
+    solution = str(EXAMPLES / "backprop_solution.py")
     buggy = tmp_path_factory.mktemp("student") / "no_l2.py"
     with open(solution) as original:
         buggy.write_text(original.read().replace("dW1 += reg_lambda * W1", "pass"))

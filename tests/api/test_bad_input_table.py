@@ -1,7 +1,7 @@
 """The bad-input matrix of the public API (docs/bad-input.md), one test per row.
 
 BAD_INPUTS below is the table: docs/bad-input.md is generated from it
-(``python tests/test_bad_input_table.py`` rewrites the doc) and a test checks
+(``python tests/api/test_bad_input_table.py`` rewrites the doc) and a test checks
 that the committed doc is the generated one, so every documented row is a test.
 
 An outcome is "accepted" (the call returns a valid result), an exception type
@@ -15,6 +15,7 @@ import re
 import sys
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +23,10 @@ import pytest
 import fastbp
 from fastbp import cli, model_files
 
-DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "bad-input.md")
+# tests/api/ -> the repository; not repo_paths.REPO, since this file also runs as a script
+# (python tests/api/test_bad_input_table.py), with only tests/api/ on sys.path
+REPO = Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "bad-input.md"
 
 
 @dataclass
@@ -345,7 +349,7 @@ BAD_INPUTS = [
     ("fastbp demo", "--out an existing file", "exit 2: exists and is not a directory",
      cli_call("demo", "--out", "{tmp}/text.npz")),
     ("fastbp demo", "--epsilon 1e6 (diverges)", "exit 1: fastbp demo: training diverged at pass",
-     "tests/test_robustness.py::test_the_demo_reports_divergence_with_status_1"),
+     "tests/api/test_robustness.py::test_the_demo_reports_divergence_with_status_1"),
     ("fastbp check", "no file named", "exit 2: the following arguments are required: FILE.py", cli_call("check")),
     ("fastbp check", "no such file", "exit 2: no such file", cli_call("check", "{tmp}/missing.py")),
     ("fastbp check", "a directory", "exit 2: is not a file", cli_call("check", "{tmp}")),
@@ -396,10 +400,11 @@ def render_doc():
     lines = [
         "# Bad inputs: what every public entry point does with them",
         "",
-        "Generated from `BAD_INPUTS` in tests/test_bad_input_table.py by `python tests/test_bad_input_table.py`;",
-        "every row is a test there (a row naming a test is tested by that test). An outcome is *accepted* (a valid",
-        "result), an exception with a fragment of its message, or, for the command line, the exit status with a",
-        "fragment of stderr (2: a usage error, reported before any work; 1: a failure).",
+        "Generated from `BAD_INPUTS` in tests/api/test_bad_input_table.py by",
+        "`python tests/api/test_bad_input_table.py`; every row is a test there (a row naming a test is tested by",
+        "that test). An outcome is *accepted* (a valid result), an exception with a fragment of its message, or,",
+        "for the command line, the exit status with a fragment of stderr (2: a usage error, reported before any",
+        "work; 1: a failure).",
         "",
         "The exceptions: `TypeError` for a wrong kind of value, `ValueError` for a wrong value,",
         "`fastbp.DivergenceError` (a `ValueError`) when training produces a NaN or infinite loss or weight,",
@@ -407,7 +412,7 @@ def render_doc():
         "cannot be read, and scikit-learn's own errors from the estimator (`InvalidParameterError` is a `ValueError`). "
         "Sizes that would need more memory than",
         "the machine has available are refused with a `ValueError` (\"... would need N GB of memory\") before",
-        "anything is allocated. Inputs are never modified (tests/test_robustness.py).",
+        "anything is allocated. Inputs are never modified (tests/api/test_robustness.py).",
         "",
         "| Entry point | Input | Outcome |",
         "|---|---|---|",
@@ -419,7 +424,7 @@ def render_doc():
 
 def test_the_doc_is_the_table():
     with open(DOC, encoding="utf-8") as file:
-        assert file.read() == render_doc(), "docs/bad-input.md is stale: run python tests/test_bad_input_table.py"
+        assert file.read() == render_doc(), "docs/bad-input.md is stale: run python tests/api/test_bad_input_table.py"
 
 
 def test_every_row_is_distinct():
@@ -509,11 +514,10 @@ def exception_type(name):
 
 
 def test_rows_tested_elsewhere_name_an_existing_test():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for _entry, _case, _outcome, test in BAD_INPUTS:
         if not callable(test):
             path, name = test.split("::")
-            with open(os.path.join(root, path), encoding="utf-8") as file:
+            with open(REPO / path, encoding="utf-8") as file:
                 assert "def %s(" % name in file.read()
 
 

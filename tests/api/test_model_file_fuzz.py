@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 import fastbp
 from fastbp import model_files
 
-from fuzz_worker import ChildCrashed, Worker
-from test_fuzz import report_outcomes
+from fuzz_worker import ChildCrashed, Worker, report_outcomes
 
 EXAMPLES = 800
 OUTCOMES = collections.Counter()

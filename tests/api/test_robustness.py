@@ -3,7 +3,7 @@ half-written, memory is refused before allocating, float labels that are whole
 numbers are accepted, runs are deterministic and thread-safe, and the caller's
 inputs are never written to.
 
-The interrupt's promptness is tested by tests/test_slicing_and_continuation.py
+The interrupt's promptness is tested by tests/api/test_slicing_and_continuation.py
 (test_ctrl_c_interrupts_a_long_run_promptly); here only its aftermath.
 """
 
@@ -68,7 +68,7 @@ def test_divergence_can_warn_and_return_the_last_finite_model(moons, backend):
                            loss_every=1, on_divergence="warn")
     assert run.diverged_at == expected_pass
     np.testing.assert_array_equal(run.loss_passes, np.arange(expected_pass))
-    # the compiled kernels compute the reference's bits (tests/test_agreement.py); near overflow
+    # the compiled kernels compute the reference's bits (tests/kernels/test_agreement.py); near overflow
     # a last-bit difference is still far below this
     np.testing.assert_allclose(run.losses, losses_before, rtol=1e-9)
     for name in model_before:

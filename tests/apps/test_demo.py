@@ -42,7 +42,6 @@ ACCURACY_PRINT_ATOL = 0.5e-3
 # passes at a stable step size, which the NumPy reference reproduces to
 # rounding (docs/numerics.md, level 3 before any instability).
 SHORT_DEMO = dict(hidden=6, passes=300, epsilon=0.002, seed=1)
-REPO = Path(__file__).resolve().parent.parent
 
 
 def run_cli(argv):

@@ -1,6 +1,7 @@
 """README.md cannot drift: every Python block runs on its own in a fresh
-interpreter, every `fastbp ...` command line in it parses, and every link
-points at a heading or a file that exists."""
+interpreter, every `fastbp ...` command line in it parses, every link
+points at a heading or a file that exists, and every file of the repository
+that it or the other documents name exists."""
 
 import importlib.util
 import os
@@ -14,8 +15,8 @@ import pytest
 
 import fastbp
 from fastbp import cli
+from repo_paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def fenced_blocks(text):
@@ -83,6 +84,23 @@ def test_every_link_points_at_something_real():
             assert link[1:] in anchors, link
         elif not re.match(r"\w+://", link):
             assert (REPO / link).exists(), link
+
+
+
+# The repository's files that the documents name in their text: a test moved to another folder, a
+# tool renamed, must take its mentions along.
+DOCUMENTS = ["README.md", "tests/README.md", "bench/README.md"] + sorted(
+    path.relative_to(REPO).as_posix() for path in (REPO / "docs").glob("*.md"))
+NAMED_PATH = re.compile(r"\b(?:tests|tools|src|fastbp|bench|docs|examples)/[\w/.-]*\w")
+
+
+def test_every_file_the_documents_name_exists():
+    package = Path(fastbp.__file__).resolve().parent  # the source tree's, or an installed one
+    named = {(document, path) for document in DOCUMENTS for path in NAMED_PATH.findall((REPO / document).read_text())}
+    assert any(path.startswith("tests/kernels/") for _, path in named)  # the pattern finds what it is for
+    for document, path in sorted(named):
+        where = package.parent / path if path.startswith("fastbp/") else REPO / path
+        assert where.exists(), "%s names %s, which does not exist" % (document, path)
 
 
 # ---------------------------------------------------------------- the README's figures about the code

@@ -3,13 +3,13 @@
 import json
 import pickle
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import fastbp
 from fastbp import LectureClassifier, ModelFileError, model_files, schedules
+from repo_paths import TEST_DATA
 
 
 
@@ -212,7 +212,7 @@ def test_a_classifier_file_written_before_the_mlp_estimators_still_loads(moons):
     # tests/data's file was written by fastbp 0.1.0's FastBPClassifier(max_iter=100, random_state=0) on
     # the moons with labels "lower"/"upper"; expected: the same fit made now by LectureClassifier
     X, y = moons
-    loaded = fastbp.load(Path(__file__).parent / "data" / "classifier-written-by-fastbp-0.1.0.npz")
+    loaded = fastbp.load(TEST_DATA / "classifier-written-by-fastbp-0.1.0.npz")
     assert isinstance(loaded, LectureClassifier)
     refit = LectureClassifier(max_iter=100, random_state=0).fit(X, np.where(y, "upper", "lower"))
     for mine, theirs in zip(loaded.coefs_ + loaded.intercepts_, refit.coefs_ + refit.intercepts_):

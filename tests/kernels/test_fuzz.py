@@ -15,8 +15,6 @@ FASTBP_FUZZ_REPORT when it is set.
 """
 
 import collections
-import json
-import os
 import warnings
 
 import numpy as np
@@ -29,7 +27,7 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 
 from fastbp import reference  # noqa: E402
 
-from fuzz_worker import ChildCrashed, Worker  # noqa: E402
+from fuzz_worker import ChildCrashed, Worker, report_outcomes  # noqa: E402
 
 # Generated inputs per entry point; their sum is the inputs tried per run (>= 1000 with the model files').
 EXAMPLES = {"train": 900, "predict": 500, "calculate_loss": 300, "estimator": 150}
@@ -38,7 +36,7 @@ FUZZ_SETTINGS = dict(deadline=None, derandomize=True, database=None,
                                             HealthCheck.filter_too_much])
 DOCUMENTED = ("TypeError", "ValueError")  # DivergenceError, ModelFileError, InvalidParameterError are ValueErrors
 # Agreement with the reference: the kernels compute the reference's bits in the
-# same precision (tests/test_agreement.py); these bounds leave room for the
+# same precision (tests/kernels/test_agreement.py); these bounds leave room for the
 # last bits of a different summation order on inputs as odd as these.
 RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 2e-4}
 ATOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-6}
@@ -438,19 +436,3 @@ def test_report_the_outcomes(capsys):
     # the inputs reach the kernels: a good share of every entry point's calls returns a result
     for entry in ("train", "predict_proba", "calculate_loss", "LectureClassifier"):
         assert OUTCOMES[(entry, "result")] >= 10, OUTCOMES
-
-
-def report_outcomes(name, outcomes, capsys):
-    table = {": ".join(key) if isinstance(key, tuple) else key: count for key, count in sorted(outcomes.items())}
-    lines = ["%s: %d calls" % (name, sum(outcomes.values()))] + ["  %-40s %d" % item for item in table.items()]
-    with capsys.disabled():
-        print("\n" + "\n".join(lines))
-    path = os.environ.get("FASTBP_FUZZ_REPORT")
-    if path:
-        existing = {}
-        if os.path.exists(path):
-            with open(path) as file:
-                existing = json.load(file)
-        existing[name] = table
-        with open(path, "w") as file:
-            json.dump(existing, file, indent=1, sort_keys=True)

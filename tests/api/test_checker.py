@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from fastbp import exercise, reference
+from repo_paths import EXAMPLES
 
-EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 TEMPLATE = os.path.join(os.path.dirname(exercise.__file__), "backprop_template.py")  # installed with the package
 SOLUTION_SOURCE = open(os.path.join(EXAMPLES, "backprop_solution.py")).read()
 STUDENT_NUMBERS = itertools.count()

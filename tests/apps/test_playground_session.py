@@ -3,7 +3,6 @@ continued chunk by chunk on a worker thread, without a browser or the web librar
 
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ from fastbp.exercise import load_backprop
 from fastbp.playground_app import session as T
 from fastbp.playground_app import settings as S
 from fastbp.playground_app.student import StudentRun, usable_with
+from repo_paths import EXAMPLES
 
-SOLUTION = Path(__file__).resolve().parent.parent / "examples" / "backprop_solution.py"
+SOLUTION = EXAMPLES / "backprop_solution.py"
 WAIT_SECONDS = 60  # far beyond what the runs below need, even on a busy machine
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import fastbp
+from repo_paths import REPO
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_documented_submodules_work_after_import_fastbp_and_load_on_first_use():

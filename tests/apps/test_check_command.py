@@ -2,9 +2,10 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
-SOLUTION = Path(__file__).resolve().parent.parent / "examples" / "backprop_solution.py"
+from repo_paths import EXAMPLES
+
+SOLUTION = EXAMPLES / "backprop_solution.py"
 
 
 def fastbp_check(path):

@@ -23,7 +23,7 @@ from fastbp import _layers, _vecmath
 PATHS = _vecmath.available_paths()
 LANES = {np.float64: 8, np.float32: 16}  # tiled_products.h: FBP_LANES_D, FBP_LANES_F
 # float32 products of up to ~300 terms of size ~1: a few float32 ulp of the
-# largest term (6e-8 each), as tests/test_float32.py's F32_KERNEL_RTOL
+# largest term (6e-8 each), as tests/kernels/test_float32.py's F32_KERNEL_RTOL
 F32_PRODUCT_RTOL = 1e-5
 RTOL = {np.float64: KERNEL_RTOL, np.float32: F32_PRODUCT_RTOL}
 

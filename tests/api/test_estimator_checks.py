@@ -11,7 +11,7 @@ from fastbp import FastBPClassifier, FastBPRegressor
 
 # Fewer epochs than the default keep the checks fast; their accuracy thresholds
 # are met on their small problems. (The other solvers are compared with
-# scikit-learn's in tests/test_estimator_mlp.py.)
+# scikit-learn's in tests/api/test_estimator_mlp.py.)
 ESTIMATORS = [FastBPClassifier(max_iter=100), FastBPRegressor(max_iter=100)]
 
 

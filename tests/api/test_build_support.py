@@ -10,11 +10,11 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from repo_paths import REPO
+
 sys.path.insert(0, str(REPO))
 build_support = pytest.importorskip("build_support", reason="build_support.py is in the source tree and the sdist")
 

@@ -50,7 +50,7 @@ def _forced_runs(monkeypatch, path):
     rng = np.random.default_rng(5)
     X_wide, y_wide = rng.standard_normal((300, 12)), rng.integers(0, 10, 300)
     y_wide[:10] = np.arange(10)
-    # the first two are stable runs of docs/numerics.md (tests/test_training.py's STABLE_RUNS):
+    # the first two are stable runs of docs/numerics.md (tests/api/test_training.py's STABLE_RUNS):
     # H = 5 runs on the loops, H = 20 on the tiled products
     return [fastbp.train(X, y, 5, loss_every=1000),
             fastbp.train(X, y, 20, loss_every=1000),
