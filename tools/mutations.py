@@ -472,14 +472,49 @@ def built_kernels():
 
 
 def copy_tree(destination):
+    """The tracked files, and the built kernels with the C that Cython generated
+    for them (untracked), modification times kept: a rebuild in the copy
+    recompiles only the modules whose C it removes (build)."""
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
     for file in filter(None, tracked.stdout.split("\0")):
         source = os.path.join(REPO, file)
         if os.path.isfile(source):
             os.makedirs(os.path.dirname(os.path.join(destination, file)), exist_ok=True)
             shutil.copy2(source, os.path.join(destination, file))
+    for generated in glob.glob(os.path.join(REPO, "src", "*.c")):
+        shutil.copy2(generated, os.path.join(destination, "src", os.path.basename(generated)))
     for kernel in built_kernels():
         shutil.copy2(kernel, os.path.join(destination, "fastbp", os.path.basename(kernel)))
+
+
+def files_read(source, root, seen=None):
+    """source (a path under src/) and every src/ file it reads: Cython's
+    include and cimport, cdef extern from, and C's #include "...", followed
+    recursively. A dependency this misses shows as a SURVIVED mutation, never
+    as a false kill."""
+    seen = set() if seen is None else seen
+    if source in seen or not os.path.isfile(os.path.join(root, source)):
+        return seen
+    seen.add(source)
+    text = open(os.path.join(root, source)).read()
+    names = re.findall(r'^\s*include\s+"([^"]+)"', text, re.M)
+    names += [module + ".pxd" for module in re.findall(r"^\s*from\s+(\w+)\s+cimport", text, re.M)]
+    names += [module + ".pxd" for module in re.findall(r"^\s*cimport\s+(\w+)", text, re.M)]
+    names += re.findall(r'cdef\s+extern\s+from\s+"([^"]+)"', text)
+    names += re.findall(r'^\s*#\s*include\s+"([^"]+)"', text, re.M)
+    for name in names:
+        files_read("src/" + name, root, seen)
+    return seen
+
+
+def modules_to_rebuild(cwd, edited):
+    """-> the extension modules (names of their src/*.pyx) that read an edited file;
+    every one when the build itself (setup.py, build_support.py) is edited."""
+    modules = [os.path.basename(path)[:-4] for path in glob.glob(os.path.join(cwd, "src", "*.pyx"))]
+    if any(not file.startswith("src/") for file in edited):
+        return modules
+    return [module for module in modules
+            if files_read("src/%s.pyx" % module, cwd) & set(edited)]
 
 
 def environment(debug=False):
@@ -507,10 +542,19 @@ def run(command, cwd, env, timeout=TIMEOUT_SECONDS):
     return result.returncode, result.stdout + result.stderr
 
 
-def build(cwd, env):
-    """Rebuild the copy's kernels, replacing the copied ones (variants it does not rebuild are removed)."""
+def build(cwd, env, edited=None):
+    """Rebuild the copy's kernels that read an edited file (all of them when
+    edited is None): their built module and generated C are removed, so that
+    Cython and the compiler redo them; the others keep their copied C and
+    module, older than nothing they read, so setuptools leaves them alone."""
+    modules = modules_to_rebuild(cwd, edited) if edited is not None else None
     for kernel in glob.glob(os.path.join(cwd, "fastbp", "*.so")) + glob.glob(os.path.join(cwd, "fastbp", "*.pyd")):
-        os.remove(kernel)
+        module = os.path.basename(kernel).split(".")[0]
+        if modules is None or module in modules:
+            os.remove(kernel)
+            generated = os.path.join(cwd, "src", module + ".c")
+            if os.path.exists(generated):
+                os.remove(generated)
     return run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd, env, BUILD_TIMEOUT_SECONDS)
 
 
@@ -529,8 +573,9 @@ def try_mutation(mutation_entry):
             with open(path, "w") as edited:
                 edited.write(text.replace(old, new, 1))
         env = environment()
-        if any(file.startswith(REBUILD_PREFIXES) for file, _, _ in mutation_entry.edits):
-            status, output = build(copy, env)
+        edited = [file for file, _, _ in mutation_entry.edits]
+        if any(file.startswith(REBUILD_PREFIXES) for file in edited):
+            status, output = build(copy, env, edited)
             if status != 0:
                 return "BUILD FAILED", time.perf_counter() - start, output
         status, output = pytest(mutation_entry.tests, copy, env)
