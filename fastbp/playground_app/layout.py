@@ -83,6 +83,7 @@ class Page:
         self.redraw()
         self._sent = 0  # the first picture is part of the page the browser loads, not a change to acknowledge
         self._timer = None
+        self._layout = None
 
     # ------------------------------------------------------------ building
 
@@ -142,7 +143,16 @@ class Page:
         self.acknowledgements.on_change("data", self._on_acknowledged)
 
     def panel(self):
-        """The page as one Panel layout."""
+        """The page as one Panel layout, built once: its Bokeh models can belong to one document only."""
+        if self._layout is None:
+            self._layout = self._build_layout()
+        return self._layout
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """In a notebook, the page is shown as its layout is: Panel's output for the notebook."""
+        return self.panel()._repr_mimebundle_(include, exclude)
+
+    def _build_layout(self):
         f, b = self.fields, self.buttons
         controls = pn.Column(
             pn.pane.HTML("<h3>data</h3>"), f["dataset"], pn.Row(f["noise"], f["samples"]),
