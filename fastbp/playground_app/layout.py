@@ -263,7 +263,7 @@ class Page:
     def _stable_epsilon(self, *_):
         epsilon = self.session.stable_epsilon()
         if epsilon is None:
-            self.messages = ["the sharpness is measured while a tanh network trains: press play first"]
+            self.messages = ["the sharpness is not measured yet: press play first"]
             self._show_messages()
             return
         self.fields["epsilon"].value = S.to_string("epsilon", epsilon)  # applied by _on_field
@@ -346,14 +346,15 @@ class Page:
                                 "</pre></div>" % _escape("\n".join(lines)))
 
     def _show_stability(self, settings, progress):
-        if settings.activation != "tanh":
-            measured = "The sharpness is measured for tanh networks only."
-        elif progress.sharpness:
+        if progress.sharpness:
             passes, value, limit = progress.sharpness[-1]
             measured = ("Sharpness %.4g after %d passes; 2/epsilon = %.4g: %s." % (
                 value, passes, limit, "below" if value < limit else "above: gradient descent cannot settle here"))
         else:
-            measured = "The sharpness is measured after passes 0, 250, 500, ... while training."
+            measured = "The sharpness is measured after passes 0, 250, 500, ... while training%s." % (
+                " (ReLU's second derivative is 0 wherever it exists: the Hessian is that of the piece "
+                "the weights are on, between the kinks where a unit turns on or off)"
+                if settings.activation == "relu" else "")
         run_class = progress.run_class
         verdict = ("Run class: <b id='fbp-run-class'>%s</b>, %s" % (run_class, RUN_CLASS_NOTES[run_class])
                    if run_class else "Run class: shown after %d passes at one step size (full batch)."

@@ -292,9 +292,10 @@ class TrainingSession:
                     continue
                 generation, passes, model = self._to_measure.popleft()
                 settings, X, y = self.settings, self.X_train, self.data.y_train
-            if settings.activation != "tanh" or generation != self._generation:
+            if generation != self._generation:
                 continue
-            model64 = {name: np.asarray(value, dtype=np.float64) for name, value in model.items()}
+            model64 = {name: value if name == "activation" else np.asarray(value, dtype=np.float64)
+                       for name, value in model.items()}
             started = time.perf_counter()
             try:
                 value = self._sharpness(model64, X, y, settings.l2, generation)
