@@ -344,6 +344,10 @@ MUTATIONS = (
     mutation("sharpness: ReLU given tanh's second derivative", "fastbp/diagnostics.py",
              "    return np.zeros_like(a)\n", "    return -2 * a\n",
              "tests/test_playground_sharpness.py::test_the_sharpness_is_the_largest_eigenvalue_of_the_finite_difference_hessian"),
+    mutation("playground: the student's minibatches not the page's", "fastbp/playground_app/student.py",
+             "(settings.seed + chunk.first) % (MAX_SEED + 1)", "settings.seed",
+             "tests/test_playground_student.py::"
+             "test_a_correct_function_follows_the_page_on_a_wider_network_with_minibatches_and_changes"),
     mutation("sweep classifies runs too short to show their end", "fastbp/diagnostics.py",
              "if num_passes < MIN_CLASSIFIED_PASSES:", "if num_passes < MIN_LOSSES:",
              "tests/test_sweep.py::test_the_default_run_is_long_enough_for_the_lectures_run_class"),
