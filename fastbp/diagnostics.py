@@ -16,10 +16,36 @@ from . import reference
 
 # ---------------------------------------------------------------- Hessian-vector product
 
+# Each hidden activation's second derivative, written like reference's backward functions from
+# the forward output a, as a multiple of its first: f''(z) = f'(z) * curvature(a).
+
+
+def tanh_curvature(a):
+    """a is (N,K) -> (N,K): tanh'' = -2 tanh (1 - tanh**2) = tanh' * (-2 a)."""
+    return -2 * a
+
+
+def sigmoid_curvature(a):
+    """a is (N,K) -> (N,K): sigmoid'' = sigmoid' * (1 - 2 sigmoid) = sigmoid' * (1 - 2 a)."""
+    return 1 - 2 * a
+
+
+def relu_curvature(a):
+    """a is (N,K) -> 0: relu is linear on each side of z = 0, so relu'' = 0 wherever it exists.
+
+    At z = 0 relu' jumps and relu'' does not exist; like relu_backward (relu' = 0
+    there), the Hessian is then that of the piece the unit is off on. A ReLU network's
+    loss is smooth between such kinks, and this is its Hessian there.
+    """
+    return np.zeros_like(a)
+
+
+CURVATURES = {"tanh": tanh_curvature, "sigmoid": sigmoid_curvature, "relu": relu_curvature}
+
 
 def hessian_vector_product(model, X, y, reg_lambda, direction):
     """H v for the summed loss (sum of -log p[y] + reg_lambda/2 * sum |Wl|^2) of a
-    network with tanh hidden layers.
+    network with tanh, sigmoid or ReLU hidden layers (reference.ACTIVATIONS).
 
     direction: a dict of the model's shapes (the vector v, one array per
     parameter) -> dict of the same shapes (H v).
@@ -33,9 +59,12 @@ def hessian_vector_product(model, X, y, reg_lambda, direction):
     """
     num_layers = reference.num_layers(model)
     outputs = reference.forward(model, X)
+    activation = reference.activation_of(model)
+    _, activation_backward = reference.ACTIVATIONS[activation]
+    curvature = CURVATURES[activation]
 
-    # R-forward. Forward: z = inp.dot(W) + b, a = tanh(z).
-    # R{z} = R{inp}.dot(W) + inp.dot(V) + c, with R{X} = 0; R{a} = (1 - a**2) * R{z}.
+    # R-forward. Forward: z = inp.dot(W) + b, a = f(z).
+    # R{z} = R{inp}.dot(W) + inp.dot(V) + c, with R{X} = 0; R{a} = f'(z) * R{z}.
     r_outputs = []
     r_inp = None
     inp = X
@@ -45,7 +74,7 @@ def hessian_vector_product(model, X, y, reg_lambda, direction):
         if r_inp is not None:
             r_z += r_inp.dot(W)
         inp = outputs[l - 1]
-        r_inp = reference.tanh_backward(r_z, inp) if l < num_layers else r_z
+        r_inp = activation_backward(r_z, inp) if l < num_layers else r_z
         r_outputs.append(r_inp)
 
     # R-backward of the loss gradient. Forward: delta = probs - onehot(y), probs = softmax(z).
@@ -63,11 +92,13 @@ def hessian_vector_product(model, X, y, reg_lambda, direction):
         if l > 1:
             r_inp = r_outputs[l - 2]
             product["W%d" % l] += reference.dense_backward(delta, r_inp)[0]
-            # Forward: delta_prev = delta.dot(W.T) * (1 - inp**2), inp = tanh of the layer below.
+            # Forward: delta_prev = delta.dot(W.T) * f'(z), inp = f(z) of the layer below.
+            # R{delta_prev} = R{delta.dot(W.T)} * f'(z) + delta.dot(W.T) * f''(z) * R{z}, and
+            # f''(z) * R{z} = curvature(inp) * f'(z) * R{z} = curvature(inp) * R{inp}.
             dinp = reference.dense_backward_input(delta, W)
             r_dinp = reference.dense_backward_input(r_delta, W) + reference.dense_backward_input(delta, V)
-            r_delta = reference.tanh_backward(r_dinp, inp) - 2 * dinp * inp * r_inp
-            delta = reference.tanh_backward(dinp, inp)
+            r_delta = activation_backward(r_dinp, inp) + dinp * curvature(inp) * r_inp
+            delta = activation_backward(dinp, inp)
     return product
 
 
@@ -134,11 +165,10 @@ def sharpness(model, X, y, reg_lambda=0.01, seed=0):
     minimum only while sharpness < 2/epsilon. Computed by power iteration
     (:func:`largest_eigenvalue`) on exact Hessian-vector products
     (:func:`hessian_vector_product`); ``seed`` fixes the random start vector.
+    For a ReLU network it is the Hessian of the smooth piece the weights are on
+    (relu'' = 0 wherever it exists; see :func:`relu_curvature`).
     """
     model, sizes = check.check_model(model)
-    if model.get("activation", "tanh") != "tanh":
-        raise ValueError("sharpness supports the lecture's tanh hidden layers, got activation %r"
-                         % model["activation"])
     X = check.check_X(X)
     check.check_X_fits(X, sizes)
     y = check.check_y(y, len(X))
@@ -177,23 +207,6 @@ ADVICE_SAMPLES = 1000
 # Power iteration for the advice: a few percent of error in the sharpness moves
 # the suggestion by as much, well inside STEP_MARGIN.
 ADVICE_POWER_ITERATIONS = 500
-# Central differences of the reference gradients give H v for the activations
-# without an exact product (sigmoid, relu), with this step relative to |params|.
-DIFFERENCE_STEP = 1e-5
-
-
-def _difference_product(model, X, y, reg_lambda):
-    scale = DIFFERENCE_STEP * max(1.0, max(float(np.abs(model[name]).max())
-                                           for name in reference.parameter_names(reference.num_layers(model))))
-
-    def product(direction):
-        plus = {name: value + scale * direction[name] if name in direction else value for name, value in model.items()}
-        minus = {name: value - scale * direction[name] if name in direction else value for name, value in model.items()}
-        g_plus, g_minus = reference.gradients(plus, X, y, reg_lambda), reference.gradients(minus, X, y, reg_lambda)
-        return {name: (g_plus[name] - g_minus[name]) / (2 * scale) for name in g_plus}
-
-    return product
-
 
 # value / power is computed with rounding (0.3 / 0.1 = 2.9999999999999996): this
 # relative slack keeps a value on a digit there, far below a digit's width.
@@ -214,8 +227,7 @@ def suggest_epsilon(model, X, y, reg_lambda, epsilon, largest_step=None):
     loss at ``model``, rounded down to one significant digit, and below epsilon.
 
     The sharpness is estimated on at most ADVICE_SAMPLES evenly spaced samples,
-    by exact Hessian-vector products for tanh networks and central differences
-    of the reference gradients otherwise. Like the reference, it assumes
+    by exact Hessian-vector products. Like the reference, it assumes
     validated input (train calls it); a sharpness that cannot be estimated
     gives epsilon / 10.
     """
@@ -224,11 +236,8 @@ def suggest_epsilon(model, X, y, reg_lambda, epsilon, largest_step=None):
              for name, value in model.items()}
     stride = max(1, -(-len(X) // ADVICE_SAMPLES))
     X_sample, y_sample = np.asarray(X[::stride], dtype=np.float64), np.asarray(y[::stride])
-    if reference.activation_of(model) == "tanh":
-        product = lambda direction: hessian_vector_product(model, X_sample, y_sample, reg_lambda, direction)  # noqa: E731
-    else:
-        product = _difference_product(model, X_sample, y_sample, reg_lambda)
-    matvec, size = _flat_operator(model, product)
+    matvec, size = _flat_operator(
+        model, lambda direction: hessian_vector_product(model, X_sample, y_sample, reg_lambda, direction))
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             sampled = largest_eigenvalue(matvec, size, max_iterations=ADVICE_POWER_ITERATIONS)

@@ -83,6 +83,7 @@ class Page:
         self.redraw()
         self._sent = 0  # the first picture is part of the page the browser loads, not a change to acknowledge
         self._timer = None
+        self._layout = None
 
     # ------------------------------------------------------------ building
 
@@ -142,7 +143,16 @@ class Page:
         self.acknowledgements.on_change("data", self._on_acknowledged)
 
     def panel(self):
-        """The page as one Panel layout."""
+        """The page as one Panel layout, built once: its Bokeh models can belong to one document only."""
+        if self._layout is None:
+            self._layout = self._build_layout()
+        return self._layout
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """In a notebook, the page is shown as its layout is: Panel's output for the notebook."""
+        return self.panel()._repr_mimebundle_(include, exclude)
+
+    def _build_layout(self):
         f, b = self.fields, self.buttons
         controls = pn.Column(
             pn.pane.HTML("<h3>data</h3>"), f["dataset"], pn.Row(f["noise"], f["samples"]),
@@ -253,7 +263,7 @@ class Page:
     def _stable_epsilon(self, *_):
         epsilon = self.session.stable_epsilon()
         if epsilon is None:
-            self.messages = ["the sharpness is measured while a tanh network trains: press play first"]
+            self.messages = ["the sharpness is not measured yet: press play first"]
             self._show_messages()
             return
         self.fields["epsilon"].value = S.to_string("epsilon", epsilon)  # applied by _on_field
@@ -336,14 +346,15 @@ class Page:
                                 "</pre></div>" % _escape("\n".join(lines)))
 
     def _show_stability(self, settings, progress):
-        if settings.activation != "tanh":
-            measured = "The sharpness is measured for tanh networks only."
-        elif progress.sharpness:
+        if progress.sharpness:
             passes, value, limit = progress.sharpness[-1]
             measured = ("Sharpness %.4g after %d passes; 2/epsilon = %.4g: %s." % (
                 value, passes, limit, "below" if value < limit else "above: gradient descent cannot settle here"))
         else:
-            measured = "The sharpness is measured after passes 0, 250, 500, ... while training."
+            measured = "The sharpness is measured after passes 0, 250, 500, ... while training%s." % (
+                " (ReLU's second derivative is 0 wherever it exists: the Hessian is that of the piece "
+                "the weights are on, between the kinks where a unit turns on or off)"
+                if settings.activation == "relu" else "")
         run_class = progress.run_class
         verdict = ("Run class: <b id='fbp-run-class'>%s</b>, %s" % (run_class, RUN_CLASS_NOTES[run_class])
                    if run_class else "Run class: shown after %d passes at one step size (full batch)."

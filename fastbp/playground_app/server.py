@@ -86,11 +86,15 @@ def serve(host=LOCAL_HOST, port=DEFAULT_PORT, open_browser=True, backprop_path=N
 
 
 def playground(backprop=None, **settings):
-    """The playground in a Jupyter notebook: the page as a Panel layout, displayed as the cell's output.
+    """The playground in a Jupyter notebook: -> the page (a :class:`~fastbp.playground_app.layout.Page`),
+    displayed as the cell's output like its Panel layout (``page.panel()``).
 
     settings: any of the page's settings by name (``dataset="spiral",
     hidden=(20, 20)``); a bad one is named on the page. backprop: a function
     with the ``fastbp check`` signature to train beside the reference.
+    The page can be driven from the notebook too: its controls are
+    ``page.fields`` and ``page.buttons`` (Panel widgets, ``page.buttons["play"].clicks += 1``
+    presses play), its training ``page.session``; ``page.close()`` stops it.
     """
     pn.extension()
     strings = {name: value if isinstance(value, str) else S.to_string(name, value)
@@ -101,4 +105,4 @@ def playground(backprop=None, **settings):
         verdict = exercise.check_backprop(backprop, verbose=False).report("backprop")
     page = Page(strings, student, verdict)
     page.start()
-    return page.panel()
+    return page

@@ -194,10 +194,14 @@ class TrainingSession:
         while not self._closed.is_set():
             with self._lock:
                 count, generation = self._next_chunk()
+                student = self._student
                 if not count:
                     self._wake.clear()
             if not count:
-                self._wake.wait()
+                if student is not None and student.behind():
+                    student.advance()  # paused: the student's run catches up with the page's
+                else:
+                    self._wake.wait()
                 continue
             started = time.perf_counter()
             seconds = self._run_chunk(count, generation)
@@ -246,12 +250,12 @@ class TrainingSession:
             updated.printed = progress.printed + list(zip(passes[printed].tolist(), run.losses[printed].tolist()))
             self._append_point(updated, updated.passes, float(run.losses[-1]))
         updated.diverged = diverged
-        student = self._student
-        if student is not None and run is not None:
-            student.advance_to(updated.passes)
         with self._lock:
             if generation != self._generation:
                 return seconds  # reset while this chunk ran: its result belongs to the old settings
+            student = self._student
+            if student is not None and run is not None:
+                student.follow(first, count, settings)
             if run is not None:
                 self._recent_losses.extend(run.losses.tolist())
             updated.sharpness = self.progress.sharpness  # measured on the other thread meanwhile
@@ -262,6 +266,8 @@ class TrainingSession:
                 self._to_measure.append((generation, updated.passes, updated.model))
             if diverged or self._finished():
                 self.playing = False
+        if student is not None:
+            student.advance()  # after the lock: the student's NumPy passes must not hold up the page
         return seconds
 
     def _append_point(self, progress, passes, train_loss):
@@ -292,9 +298,10 @@ class TrainingSession:
                     continue
                 generation, passes, model = self._to_measure.popleft()
                 settings, X, y = self.settings, self.X_train, self.data.y_train
-            if settings.activation != "tanh" or generation != self._generation:
+            if generation != self._generation:
                 continue
-            model64 = {name: np.asarray(value, dtype=np.float64) for name, value in model.items()}
+            model64 = {name: value if name == "activation" else np.asarray(value, dtype=np.float64)
+                       for name, value in model.items()}
             started = time.perf_counter()
             try:
                 value = self._sharpness(model64, X, y, settings.l2, generation)

@@ -112,7 +112,7 @@ def test_sharpness_rejects_other_activations():
     model = reference.init_params((2, 3, 2), 0)
     X, y = fastbp.datasets.make_moons(10)
     with pytest.raises((ValueError, TypeError)):
-        diagnostics.sharpness(dict(model, activation="relu"), X, y)
+        diagnostics.sharpness(dict(model, activation="softplus"), X, y)
 
 
 @functools.lru_cache(maxsize=None)

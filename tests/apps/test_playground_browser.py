@@ -269,3 +269,15 @@ def test_a_students_backprop_is_trained_beside_the_reference(server_with_backpro
     # the checker's verdict on the file, and the pass and gradient where the runs part
     assert "the runs part at pass 0: your dW1" in text
     assert "FAILED: dW1 is wrong" in text and "missing regularisation" in text
+
+
+def test_a_students_backprop_follows_a_wider_network_and_names_one_it_cannot_train(server_with_backprop, browser):
+    page = Page(browser, server_with_backprop + "?test_percent=0&hidden=7&batch=50&dataset=blobs")
+    page.click("play")
+    text = wait_for(lambda: "the runs part" in (page.text("fbp-student") or "") and page.text("fbp-student"),
+                    "the student's run on H = 7 with minibatches to part from the reference's")
+    page.click("pause")
+    assert "the runs part at pass 0: your dW1" in text
+    page.type_into("activation", "relu")
+    wait_for(lambda: "cannot train this network: the activation is relu" in (page.text("fbp-student") or ""),
+             "the message that the student's function cannot train a ReLU network")

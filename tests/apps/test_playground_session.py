@@ -155,8 +155,9 @@ def test_the_run_class_appears_after_a_window_of_passes():
 def _student_run(backprop, passes):
     X, y = fastbp.datasets.make_moons(200, noise=0.20, seed=0)
     run = StudentRun(backprop, S.LECTURE, X, y, reference.init_params((2, 3, 2), 0))
-    while run.passes < passes and not run.failure:
-        run.advance_to(passes)
+    run.follow(0, passes, S.LECTURE)
+    while run.behind():
+        run.advance()
     return run, X, y
 
 
@@ -185,7 +186,8 @@ def test_a_student_function_that_raises_is_reported(tmp_path):
     assert "your backprop failed at pass 0" in run.view().summary and "ZeroDivisionError" in run.view().summary
 
 
-def test_the_student_trains_only_the_lectures_network():
+def test_the_student_trains_only_networks_with_one_tanh_hidden_layer():
     assert usable_with(S.LECTURE) == ""
-    assert "one tanh hidden layer" in usable_with(replace(S.LECTURE, hidden=(3, 3)))
-    assert "one tanh hidden layer" in usable_with(replace(S.LECTURE, batch=10))
+    assert "cannot train this network: the network has 2 hidden layers" in usable_with(replace(S.LECTURE,
+                                                                                                hidden=(3, 3)))
+    assert "the activation is relu" in usable_with(replace(S.LECTURE, activation="relu"))
