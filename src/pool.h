@@ -27,9 +27,10 @@
  * batch, passes.pxi) every job runs on its caller: the slabs already use the
  * threads.
  *
- * Where the pool is not built (no POSIX threads with GCC-style atomics, or a
- * build without OpenMP, which trains on one thread), fbp_pool_run runs every
- * chunk on the caller.
+ * Where the pool is not built: with OpenMP but without POSIX threads and
+ * GCC-style atomics (MSVC), the chunks are shared by an OpenMP region as
+ * before; a build without OpenMP trains on one thread, and fbp_pool_run runs
+ * every chunk on the caller.
  */
 #ifndef FASTBP_POOL_H
 #define FASTBP_POOL_H
@@ -216,7 +217,22 @@ static void fbp_pool_run(int threads, ptrdiff_t chunks, fbp_chunk_fn fn, void *c
 #undef FBP_STORE
 #undef FBP_ADD
 
-#else /* no pool: every chunk on the caller */
+#elif defined(_OPENMP) /* no POSIX threads (MSVC): an OpenMP region, which waits for a late thread */
+
+static void fbp_pool_run(int threads, ptrdiff_t chunks, fbp_chunk_fn fn, void *ctx)
+{
+    if (threads > 1 && chunks > 1 && !omp_in_parallel()) {
+        ptrdiff_t chunk;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+        for (chunk = 0; chunk < chunks; chunk++)
+            fn(ctx, chunk, omp_get_thread_num());
+        return;
+    }
+    for (ptrdiff_t chunk = 0; chunk < chunks; chunk++)
+        fn(ctx, chunk, 0);
+}
+
+#else /* no threads at all: every chunk on the caller */
 
 static void fbp_pool_run(int threads, ptrdiff_t chunks, fbp_chunk_fn fn, void *ctx)
 {
