@@ -74,6 +74,7 @@ BLOCKED = "tests/test_kernels.py::test_the_row_blocked_pass_agrees_with_the_refe
 F32 = "tests/test_float32.py::"
 ROBUST = "tests/test_robustness.py::"
 DATASETS = "tests/test_datasets.py::"
+ESTIMATOR_FILES = "tests/test_estimator_model_files.py::"
 
 MUTATIONS = (
     # ---- the seven that once survived (issue 7)
@@ -365,6 +366,30 @@ MUTATIONS = (
     mutation("a failed MLP fit keeps its half-trained state", "fastbp/estimators/_base.py",
              "            vars(self).clear()\n            vars(self).update(before)\n", "",
              "tests/test_estimator_mlp.py::test_a_failed_fit_leaves_the_estimator_unfitted"),
+    # ---- model files of the MLP estimators
+    mutation("model file of an MLP drops the optimiser's state", "fastbp/estimators/_state.py",
+             'state["optimizer"] = _optimizer_state(getattr(estimator, "_optimizer", None), arrays)',
+             'state["optimizer"] = None',
+             ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits"),
+    mutation("model file of an MLP restarts Adam's step count", "fastbp/estimators/_state.py",
+             '        optimizer.t = _typed("n_iter_", saved["t"])\n', "",
+             ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits"),
+    mutation("model file of an MLP forgets the adaptive learning rate", "fastbp/estimators/_state.py",
+             '    optimizer.learning_rate = float(saved["learning_rate"])\n', "",
+             ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits"),
+    mutation("model file of an MLP reseeds a RandomState", "fastbp/estimators/_state.py",
+             "    generator.set_state(", "    (lambda state: None)(",
+             ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits"),
+    Mutation("model file of an MLP loads float32 weights as float64",
+             (("fastbp/estimators/_state.py", 'arrays, "coef_%d" % l, "f", 2)', 'arrays, "coef_%d" % l, "f", 2)'
+               '.astype(np.float64)'),
+              ("fastbp/estimators/_state.py", 'arrays, "intercept_%d" % l, "f", 1)',
+               'arrays, "intercept_%d" % l, "f", 1).astype(np.float64)'),
+              ("fastbp/estimators/_state.py", '        setattr(optimizer, name, buffer.copy())',
+               '        setattr(optimizer, name, buffer.astype(np.float64))'),
+              ("fastbp/estimators/_state.py", "buffer.shape != zeros.shape or buffer.dtype != zeros.dtype",
+               "buffer.shape != zeros.shape")),
+             (ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits",)),
     # ---- one dispatch mechanism, the workspace's byte count, the thread default
     mutation("a forced path ignored: every workspace takes the widest path", "src/paths.pxi",
              "    if path is None:\n        return fastbp_best_path() if not",
