@@ -75,6 +75,7 @@ F32 = "tests/test_float32.py::"
 ROBUST = "tests/test_robustness.py::"
 DATASETS = "tests/test_datasets.py::"
 ESTIMATOR_FILES = "tests/test_estimator_model_files.py::"
+MLP_THREADS = "tests/test_mlp_threads.py::"
 
 MUTATIONS = (
     # ---- the seven that once survived (issue 7)
@@ -390,6 +391,16 @@ MUTATIONS = (
               ("fastbp/estimators/_state.py", "buffer.shape != zeros.shape or buffer.dtype != zeros.dtype",
                "buffer.shape != zeros.shape")),
              (ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits",)),
+    # ---- the MLP estimators' threads
+    mutation("a shared MLP forward product adds the first biases to every part", "src/_mlp.pyx",
+             "W + k0, K, 1, b + k0, NULL", "W + k0, K, 1, b, NULL",
+             MLP_THREADS + "test_every_thread_count_gives_the_same_bits"),
+    mutation("a shared MLP weight gradient reads the first rows of the layer below", "src/_mlp.pyx",
+             "below + j0 * ld_below, ld_below, delta, n,", "below, ld_below, delta, n,",
+             MLP_THREADS + "test_every_thread_count_gives_the_same_bits"),
+    mutation("the MLP workspace's threads ignore threadpoolctl", "fastbp/estimators/_compiled.py",
+             "batch_size, _mlp.max_threads())", "batch_size, 2)",
+             MLP_THREADS + "test_threadpoolctl_limits_the_workspaces_threads"),
     # ---- one dispatch mechanism, the workspace's byte count, the thread default
     mutation("a forced path ignored: every workspace takes the widest path", "src/paths.pxi",
              "    if path is None:\n        return fastbp_best_path() if not",

@@ -147,12 +147,13 @@ def setup_fastbp_mlp(X, y, s, init, dtype):
     (untimed) after a few passes."""
     from sklearn.neural_network import MLPClassifier
 
+    from .. import _mlp
     from ..estimators import FastBPClassifier
     run, notes = _mlp_as_our_algorithm(FastBPClassifier, X, y, s, init)
     theirs, _ = _mlp_as_our_algorithm(MLPClassifier, X, y, s, init)
     difference = weights_difference(run(AGREEMENT_PASSES), theirs(AGREEMENT_PASSES))
     agree = difference <= WEIGHTS_RTOL[dtype]
-    return run, {"threads": "1 (the compiled loop)",
+    return run, {"threads": "%d (the default)" % _mlp.max_threads(),
                  "note": "MLPClassifier's parameters and seed; weights after %d passes %s MLPClassifier's: %.1e "
                          "(tolerance %g)" % (AGREEMENT_PASSES, "agree with" if agree else "DIFFER from", difference,
                                              WEIGHTS_RTOL[dtype]),
