@@ -353,7 +353,7 @@ MUTATIONS = (
              "tests/test_package.py::test_fastbp_version_prints_the_packages_version"),
     # ---- the scikit-learn MLP estimators
     mutation("MLP epochs shuffled by a generator of their own", "fastbp/estimators/_solvers.py",
-             "shuffle(sample_index, random_state=estimator._random_state)", "shuffle(sample_index, random_state=0)",
+             "_shuffled(sample_index, estimator._random_state)", "_shuffled(sample_index, np.random.RandomState(0))",
              "tests/test_estimator_mlp.py::test_classifier_fit_is_mlp_classifiers"),
     mutation("reference Nesterov step without the look-ahead", "fastbp/reference_mlp.py",
              "            param += momentum * velocity - learning_rate * grad\n", "            param += velocity\n",
