@@ -57,12 +57,17 @@ OUTPUT_CODES = {"softmax": SOFTMAX, "logistic": LOGISTIC, "identity": IDENTITY, 
 cdef enum:
     BLOCK_ROWS = 256
 # A product is shared between the threads from this many multiply-adds on
-# (the optimiser's update from this many parameters times UPDATE_COST): waking
-# the OpenMP threads, which wait passively (fastbp/_backend.py), costs tens of
-# microseconds, the time of about 10^5 multiply-adds on one core.
+# (about 200 microseconds of one core), the optimiser's update from this many
+# parameters times UPDATE_COST (a square root and a division each). Waking the
+# OpenMP threads, which wait passively (fastbp/_backend.py), and joining them
+# costs tens of microseconds of CPU per product, and on a loaded machine a
+# preempted thread holds up the step: on products of up to a million
+# multiply-adds (bench/bench_estimators.py's three problems: 200-row batches,
+# at most 64 x 100 or 20 x 256 weights) sharing made the fits 20-80% slower
+# on a shared 2-core machine, so there they stay on one thread.
 cdef enum:
-    MIN_SHARED_WORK = 1 << 18
-    UPDATE_COST = 16
+    MIN_SHARED_WORK = 1 << 21
+    UPDATE_COST = 64
 # The parts go to the threads as each finishes its last (dynamic): on a core that
 # another process also runs on, a thread takes fewer parts instead of holding up
 # the others (an even split makes two threads as slow as the slower). A part keeps

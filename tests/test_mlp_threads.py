@@ -11,9 +11,10 @@ from fastbp import FastBPClassifier, _mlp, reference_mlp
 from fastbp.estimators import _compiled
 
 THREAD_COUNTS = (1, 2, 3)
-# D = 20 inputs, 256 and 24 hidden units: every product of a 199-row batch has more
-# multiply-adds than the threshold for sharing it, and 199 rows leave odd remainders.
-LAYER_UNITS = [20, 256, 24]
+# D = 64 inputs, 512 hidden units, 40 outputs: every product of a 199-row batch, and
+# the update of its 53 000 parameters, is above the threshold for sharing it, and 199
+# rows leave odd remainders.
+LAYER_UNITS = [64, 512, 40]
 BATCH = 199
 
 
@@ -83,7 +84,7 @@ def test_a_fit_is_the_same_on_one_thread_and_on_several():
     fits = []
     for threads in THREAD_COUNTS:
         with threadpool_limits(threads, user_api="openmp"):
-            fits.append(FastBPClassifier(hidden_layer_sizes=(256,), max_iter=2, batch_size=BATCH,
+            fits.append(FastBPClassifier(hidden_layer_sizes=(512,), max_iter=2, batch_size=BATCH,
                                          random_state=0).fit(X, y))
     for fit in fits[1:]:
         for mine, one in zip(fit.coefs_ + fit.intercepts_, fits[0].coefs_ + fits[0].intercepts_):
