@@ -242,7 +242,7 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
     for l in range(ws.num_layers - 1, -1, -1):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
-        parts = num_parts(ws, 2 * n * J * K, J) if use_tiles(J, K) else 1
+        parts = num_parts(ws, (2 if l > 0 else 1) * n * J * K, J) if use_tiles(J, K) else 1
         if parts > 1:
             # db = delta.sum(axis=0); then dW's rows and delta_below's features, shared
             db = grads + ws.bias_offsets[l]
