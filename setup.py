@@ -66,8 +66,8 @@ extensions = [
     # and sigmoid, every dispatch path).
     extension("fastbp._vecmath", "src/_vecmath.pyx"),
     # The MLP estimators' compiled objective, gradient and optimiser steps
-    # (src/_mlp.pyx, the twin of fastbp/reference_mlp.py).
-    extension("fastbp._mlp", "src/_mlp.pyx"),
+    # (src/_mlp.pyx, the twin of fastbp/reference_mlp.py; OpenMP shares its wide products).
+    extension("fastbp._mlp", "src/_mlp.pyx", openmp=True),
 ]
 
 setup(

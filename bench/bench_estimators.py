@@ -4,8 +4,8 @@ MLPRegressor at identical settings: fit time, and how far apart the fitted weigh
     python bench/bench_estimators.py [--repeats 3] [--problems digits synthetic regression]
 
 Each problem is fitted by both estimators in alternating runs (ours, theirs,
-ours, ...) in this process, with one thread (threadpoolctl limits BLAS, and
-fastbp's compiled path is single-threaded) and with the default threads; the
+ours, ...) in this process, with one thread (threadpoolctl limits BLAS and
+the OpenMP threads of fastbp's compiled path) and with the default threads; the
 table gives the median fit time of each and their ratio, and the largest
 difference of the two fits' weights relative to the largest weight. Writes
 bench/results/estimators.md and prints it.

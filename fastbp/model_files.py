@@ -1,4 +1,5 @@
-"""Model files: a model dict, a TrainingRun or a fitted LectureClassifier in a
+"""Model files: a model dict, a TrainingRun, or a fitted LectureClassifier,
+FastBPClassifier or FastBPRegressor in a
 versioned ``.npz`` archive that loads without running code from the file.
 
 The layout (docs/model-files.md): every array is one ``.npy`` member of a
@@ -24,7 +25,10 @@ from . import reference
 FORMAT_NAME = "fastbp-model"
 FORMAT_VERSION = 1
 HEADER_MEMBER = "fastbp_header"
-KINDS = ("model", "training_run", "classifier")
+KINDS = ("model", "training_run", "classifier", "mlp_classifier", "mlp_regressor")
+# The drop-in estimators' kinds: their arrays and header entries are the estimator's own
+# (saved_state / from_saved_state), not a model dict's.
+ESTIMATOR_KINDS = {"mlp_classifier": "FastBPClassifier", "mlp_regressor": "FastBPRegressor"}
 # Array dtypes a file may carry: numbers, booleans and fixed-width text. Object
 # arrays would need pickle, which load refuses.
 ALLOWED_DTYPE_KINDS = "biufU"
@@ -47,14 +51,21 @@ def _digest(array):
 # ---------------------------------------------------------------- saving
 
 def save(obj, path):
-    """Write a model dict, a :class:`fastbp.TrainingRun` or a fitted
-    :class:`fastbp.LectureClassifier` to ``path`` -> the path written.
+    """Write a model dict, a :class:`fastbp.TrainingRun`, or a fitted
+    :class:`fastbp.LectureClassifier`, :class:`fastbp.FastBPClassifier` or
+    :class:`fastbp.FastBPRegressor` to ``path`` -> the path written.
 
     NumPy's rule for archives applies: ".npz" is appended to a path without it.
     """
-    from .estimators import LectureClassifier
+    from .estimators import FastBPClassifier, FastBPRegressor, LectureClassifier
     from .trainer import TrainingRun
 
+    if isinstance(obj, (FastBPClassifier, FastBPRegressor)):
+        kind = "mlp_classifier" if isinstance(obj, FastBPClassifier) else "mlp_regressor"
+        arrays, description = obj.saved_state()
+        parameters = description["parameters"]
+        sizes = [obj.n_features_in_] + [W.shape[1] for W in obj.coefs_]
+        return _write(path, kind, parameters["activation"], sizes, arrays, description)
     if isinstance(obj, LectureClassifier):
         kind, model, arrays, extra = "classifier", obj.model_, *_classifier_contents(obj)
     elif isinstance(obj, TrainingRun):
@@ -65,14 +76,22 @@ def save(obj, path):
     elif isinstance(obj, dict):
         kind, model, arrays, extra = "model", obj, {}, {}
     else:
-        raise TypeError("save takes a model dict, a TrainingRun or a fitted LectureClassifier, got %s"
-                        % type(obj).__name__)
+        raise TypeError("save takes a model dict, a TrainingRun or a fitted LectureClassifier, FastBPClassifier "
+                        "or FastBPRegressor, got %s" % type(obj).__name__)
     model, sizes = check.check_model(model)
     for name, value in model.items():
         if name != "activation":
             arrays[name] = value
+    return _write(path, kind, reference.activation_of(model), sizes, arrays, extra)
+
+
+def _write(path, kind, activation, sizes, arrays, extra):
+    for name, value in arrays.items():
+        if value.dtype.kind not in ALLOWED_DTYPE_KINDS:
+            raise ValueError("array %s has dtype %s; a model file stores numbers, booleans or text"
+                             % (name, value.dtype))
     header = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "fastbp_version": _fastbp_version(),
-              "kind": kind, "activation": reference.activation_of(model), "layer_sizes": list(sizes),
+              "kind": kind, "activation": activation, "layer_sizes": [int(size) for size in sizes],
               "arrays": {name: {"dtype": value.dtype.str, "shape": list(value.shape), "sha256": _digest(value)}
                          for name, value in arrays.items()}}
     header.update(extra)
@@ -111,7 +130,8 @@ def _classifier_contents(classifier):
 
 def load(path):
     """Read a file written by :func:`save` -> the same kind of object: a model
-    dict, a TrainingRun or a fitted LectureClassifier, bit for bit.
+    dict, a TrainingRun, or a fitted LectureClassifier, FastBPClassifier or
+    FastBPRegressor, bit for bit.
 
     Raises :class:`ModelFileError` (a ValueError) for a file that is not one.
     """
@@ -215,6 +235,8 @@ def _read_arrays(archive, header, path):
 def _rebuild(header, arrays, path):
     from .trainer import TrainingRun
 
+    if header["kind"] in ESTIMATOR_KINDS:
+        return _rebuild_estimator(header, arrays, path)
     model = {name: value for name, value in arrays.items() if name[0] in "Wb" and name[1:].isdigit()}
     if header.get("activation") != "tanh":
         model["activation"] = header.get("activation")
@@ -247,3 +269,23 @@ def _rebuild_classifier(header, arrays, model, sizes, path):
                                                   header["state"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ModelFileError("%s holds an invalid classifier: %s" % (path, err)) from None
+
+
+def _rebuild_estimator(header, arrays, path):
+    from . import estimators
+
+    kind = header["kind"]
+    try:
+        estimator = getattr(estimators, ESTIMATOR_KINDS[kind]).from_saved_state(
+            arrays, {"parameters": header["parameters"], "state": header["state"]})
+    except KeyError as err:
+        raise ModelFileError("%s holds an invalid %s: its header or arrays lack %s"
+                             % (path, ESTIMATOR_KINDS[kind], err)) from None
+    except (TypeError, ValueError, AttributeError) as err:
+        raise ModelFileError("%s holds an invalid %s: %s" % (path, ESTIMATOR_KINDS[kind], err)) from None
+    sizes = [estimator.n_features_in_] + [W.shape[1] for W in estimator.coefs_]
+    if header.get("activation") != estimator.activation or header.get("layer_sizes") != sizes:
+        raise ModelFileError("%s: its header's activation %r and layers %s are not the estimator's %r and %s"
+                             % (path, header.get("activation"), header.get("layer_sizes"), estimator.activation,
+                                sizes))
+    return estimator

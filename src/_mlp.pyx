@@ -10,10 +10,19 @@
 # buffer, every weight (W1, ..., WL) then every bias (b1, ..., bL): the order of
 # scikit-learn's coefs_ + intercepts_ packed. A batch is processed in blocks of
 # BLOCK_ROWS rows, whose gradients add up block after block, so the workspace
-# does not grow with the batch. One thread; every function is fused over real.
-# The Python layer (fastbp/estimators/_compiled.py) is the only guard on shapes.
+# does not grow with the batch. Every function is fused over real. The Python
+# layer (fastbp/estimators/_compiled.py) is the only guard on shapes.
+#
+# Threads: a wide layer's products, and the optimiser's update, are shared
+# between the workspace's threads, each taking a fixed range of the outputs
+# (the layer's units, the weight gradient's rows, the parameters); every output
+# is computed wholly by one thread, in the order one thread would compute it
+# (tiled_products.h, "Rounding"), so the result is the same bits for every
+# thread count. A product with too little work to pay for waking a thread
+# (MIN_SHARED_WORK) stays on the calling thread.
 
 cimport numpy as cnp
+from cython.parallel cimport prange
 from libc.float cimport DBL_EPSILON, FLT_EPSILON
 from libc.math cimport log, pow, sqrt
 from libc.string cimport memset
@@ -22,9 +31,9 @@ import numpy as np
 
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
                      dense_backward_input, dense_forward, dense_tanh_backward_input, softmax_forward)
-from narrow_products cimport use_tiles
+from narrow_products cimport total, use_tiles
 from precision cimport real
-from tiled_products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes
+from tiled_products cimport FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features, fold_lanes
 from vecmath cimport vector_exp, vector_sigmoid
 
 cnp.import_array()
@@ -47,6 +56,41 @@ OUTPUT_CODES = {"softmax": SOFTMAX, "logistic": LOGISTIC, "identity": IDENTITY, 
 # estimators meet; the result depends on it only through the order of sums.
 cdef enum:
     BLOCK_ROWS = 256
+# A product is shared between the threads from this many multiply-adds on
+# (about 200 microseconds of one core), the optimiser's update from this many
+# parameters times UPDATE_COST (a square root and a division each). Waking the
+# OpenMP threads, which wait passively (fastbp/_backend.py), and joining them
+# costs tens of microseconds of CPU per product, and on a loaded machine a
+# preempted thread holds up the step: on products of up to a million
+# multiply-adds (bench/bench_estimators.py's three problems: 200-row batches,
+# at most 64 x 100 or 20 x 256 weights) sharing made the fits 20-80% slower
+# on a shared 2-core machine, so there they stay on one thread.
+cdef enum:
+    MIN_SHARED_WORK = 1 << 21
+    UPDATE_COST = 64
+# The parts go to the threads as each finishes its last (dynamic): on a core that
+# another process also runs on, a thread takes fewer parts instead of holding up
+# the others (an even split makes two threads as slow as the slower). A part keeps
+# the products' tiles (4-6 outputs) full.
+cdef enum:
+    PARTS_PER_THREAD = 4
+    MIN_PART_OUTPUTS = 8
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int fbp_mlp_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int fbp_mlp_max_threads(void) { return 1; }
+    #endif
+    """
+    int fbp_mlp_max_threads()
+
+
+def max_threads():
+    """The threads a workspace uses by default: OpenMP's (OMP_NUM_THREADS, a threadpoolctl limit, else the cores)."""
+    return fbp_mlp_max_threads()
 
 
 ctypedef struct MLP:
@@ -58,6 +102,7 @@ ctypedef struct MLP:
     Py_ssize_t num_weights, num_params, units
     int hidden                     # HIDDEN_CODES
     int path                       # the dispatch path of every kernel (paths.pxi)
+    int num_threads                # the threads that may share a product
     Output output
     void *outputs                  # (BLOCK_ROWS * units): each layer's (n,K)^T
     void *deltas                   # same layout
@@ -77,19 +122,56 @@ cdef void block_forward(const MLP *ws, const real *params,
                         const real *X,         # IN (n,D)^T, feature rows ld_X apart
                         Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
     # reference_mlp.forward without the output activation (block_loss_and_delta applies it)
-    cdef Py_ssize_t l, K
+    cdef Py_ssize_t l, J, K, part, parts
     cdef const real *inp = X
     cdef Py_ssize_t ld_inp = ld_X
     cdef real *z
     for l in range(ws.num_layers):
+        J = ws.sizes[l]
         K = ws.sizes[l + 1]
         z = layer_outputs(ws, <real *> ws.outputs, l)
-        dense_forward(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n,
-                      ws.sizes[l], K)
-        if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:
-            activation_forward(ws.path, z, z, n * K, <Activation> ws.hidden)
+        parts = num_parts(ws, n * J * K, K) if use_tiles(J, K) else 1
+        if parts == 1:
+            dense_forward(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n,
+                          J, K)
+            if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:
+                activation_forward(ws.path, z, z, n * K, <Activation> ws.hidden)
+        else:
+            for part in prange(parts, num_threads=ws.num_threads, schedule="dynamic"):
+                dense_forward_outputs(ws, z, inp, ld_inp, params + ws.weight_offsets[l],
+                                      params + ws.bias_offsets[l], n, J, K, part_start(part, parts, K),
+                                      part_start(part + 1, parts, K), l < ws.num_layers - 1)
         inp = z
         ld_inp = n
+
+
+cdef inline Py_ssize_t num_parts(const MLP *ws, Py_ssize_t work, Py_ssize_t outputs) noexcept nogil:
+    # the parts a product of this many multiply-adds is split into: PARTS_PER_THREAD
+    # per thread if it pays for threads, each of at least MIN_PART_OUTPUTS outputs
+    if ws.num_threads <= 1 or work < MIN_SHARED_WORK:
+        return 1
+    return max(1, min(PARTS_PER_THREAD * <Py_ssize_t> ws.num_threads, outputs // MIN_PART_OUTPUTS))
+
+
+cdef inline Py_ssize_t part_start(Py_ssize_t part, Py_ssize_t parts, Py_ssize_t outputs) noexcept nogil:
+    # the first output of a part: parts as even as the outputs allow
+    return part * outputs // parts
+
+
+cdef void dense_forward_outputs(const MLP *ws,
+                                real *z,                   # OUT (n,K)^T, rows k0..k1-1
+                                const real *inp,           # IN  (n,J)^T, feature rows ld_inp apart
+                                Py_ssize_t ld_inp,
+                                const real *W,             # IN  (J,K)
+                                const real *b,             # IN  (1,K)
+                                Py_ssize_t n, Py_ssize_t J, Py_ssize_t K, Py_ssize_t k0, Py_ssize_t k1,
+                                bint hidden) noexcept nogil:
+    # z[:, k0:k1] = inp.dot(W[:, k0:k1]) + b[k0:k1], then the hidden activation
+    # if hidden: outputs k0..k1-1 of a wide layer's dense_forward (its tiled
+    # product), the same bits
+    combine_features(ws.path, z + k0 * n, inp, ld_inp, W + k0, K, 1, b + k0, NULL, n, J, k1 - k0)
+    if hidden and ws.hidden != IDENTITY_HIDDEN:
+        activation_forward(ws.path, z + k0 * n, z + k0 * n, (k1 - k0) * n, <Activation> ws.hidden)
 
 
 cdef inline double clipped_log(real p, real eps) noexcept nogil:
@@ -152,13 +234,28 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
                          Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
     # reference_mlp.loss_and_gradients' backward sweep from the top delta: the
     # data term, added into grads (the wide layers' weights into their lanes)
-    cdef Py_ssize_t l, J, K
+    cdef Py_ssize_t l, J, K, k, part, parts
     cdef real *delta = layer_outputs(ws, <real *> ws.outputs, ws.num_layers - 1)
-    cdef real *below
+    cdef const real *below
     cdef real *delta_below
+    cdef real *db
     for l in range(ws.num_layers - 1, -1, -1):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
+        parts = num_parts(ws, (2 if l > 0 else 1) * n * J * K, J) if use_tiles(J, K) else 1
+        if parts > 1:
+            # db = delta.sum(axis=0); then dW's rows and delta_below's features, shared
+            db = grads + ws.bias_offsets[l]
+            for k in range(K):
+                db[k] = db[k] + total(ws.path, delta + k * n, n)
+            below = X if l == 0 else layer_outputs(ws, <real *> ws.outputs, l - 1)
+            delta_below = NULL if l == 0 else layer_outputs(ws, <real *> ws.deltas, l - 1)
+            for part in prange(parts, num_threads=ws.num_threads, schedule="dynamic"):
+                dense_backward_rows(ws, delta_below, <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
+                                    delta, params + ws.weight_offsets[l], below, ld_X if l == 0 else n, n, J, K,
+                                    part_start(part, parts, J), part_start(part + 1, parts, J))
+            delta = delta_below
+            continue
         # dW = a_below.T @ delta; db = delta.sum(axis=0)
         if l == 0:
             dense_backward(ws.path, grads + ws.weight_offsets[l],
@@ -178,6 +275,32 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
             if ws.hidden != IDENTITY_HIDDEN:
                 activation_backward(ws.path, delta_below, delta_below, below, n * J, <Activation> ws.hidden)
         delta = delta_below
+
+
+cdef void dense_backward_rows(const MLP *ws,
+                              real *delta_below,         # OUT (n,J)^T, features j0..j1-1; NULL for the input layer
+                              real *dW_lanes,            # OUT (J*K, LANES), rows j0..j1-1, accumulated
+                              const real *delta,         # IN  (n,K)^T
+                              const real *W,             # IN  (J,K)
+                              const real *below,         # IN  (n,J)^T, feature rows ld_below apart
+                              Py_ssize_t ld_below,
+                              Py_ssize_t n, Py_ssize_t J, Py_ssize_t K, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    # block_backward's products of a wide layer for inputs j0..j1-1 (the same bits):
+    # dW[j0:j1] += below[:, j0:j1].T.dot(delta), into its lanes (layers.dense_backward);
+    # delta_below[:, j0:j1] = delta.dot(W[j0:j1].T) times the activation's derivative
+    # (layers.dense_tanh_backward_input, or dense_backward_input then activation_backward)
+    correlate_features(ws.path, dW_lanes + j0 * K * ws.lanes_per_weight, below + j0 * ld_below, ld_below, delta, n,
+                       j1 - j0, K)
+    if delta_below == NULL:
+        return
+    if ws.hidden == TANH:
+        combine_features(ws.path, delta_below + j0 * n, delta, n, W + j0 * K, 1, K, NULL, below + j0 * n, n, K,
+                         j1 - j0)
+        return
+    combine_features(ws.path, delta_below + j0 * n, delta, n, W + j0 * K, 1, K, NULL, NULL, n, K, j1 - j0)
+    if ws.hidden != IDENTITY_HIDDEN:
+        activation_backward(ws.path, delta_below + j0 * n, delta_below + j0 * n, below + j0 * n, (j1 - j0) * n,
+                            <Activation> ws.hidden)
 
 
 # ---------------------------------------------------------------- a batch
@@ -212,9 +335,10 @@ cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
         for i in range(rows):
             weight_sum = weight_sum + weights[i]
     weight_sum_r = <real> weight_sum
-    # dW = (dW + alpha * W) / sum(s); db = db / sum(s)
+    # dW = (dW + alpha * W) / sum(s); db = db / sum(s) (a loop of its own, which vectorises)
     for i in range(ws.num_weights):
         squares = squares + <double> params[i] * params[i]
+    for i in range(ws.num_weights):
         grads[i] = (grads[i] + alpha_r * params[i]) / weight_sum_r
     for i in range(ws.num_weights, ws.num_params):
         grads[i] = grads[i] / weight_sum_r
@@ -247,35 +371,39 @@ cdef void adam_update(real *params, const real *grads, real *ms, real *vs, doubl
 
 
 cdef void gather_rows(real *out,                  # OUT (B,K)^T
-                      const real *inp,            # IN  (N,K)^T
-                      const Py_ssize_t *rows,     # IN  (B,) sample indices
-                      Py_ssize_t B, Py_ssize_t N, Py_ssize_t K) noexcept nogil:
-    # out = inp[rows]
+                      const real *inp,            # IN  (N,K), sample-major
+                      const Py_ssize_t *rows,     # IN  (B,) sample indices, or NULL for 0..B-1
+                      Py_ssize_t B, Py_ssize_t K) noexcept nogil:
+    # out = inp[rows].T: a sample's K values are adjacent in inp, so a random
+    # row costs one or two cache lines, not K
     cdef Py_ssize_t i, k
-    for k in range(K):
-        for i in range(B):
-            out[k * B + i] = inp[k * N + rows[i]]
+    cdef const real *row
+    for i in range(B):
+        row = inp + (rows[i] if rows != NULL else i) * K
+        for k in range(K):
+            out[k * B + i] = row[k]
 
 
 cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
                       real *X_batch, real *Y_batch, real *w_batch,          # workspace (B,D)^T, (B,C)^T, (B,)
-                      const real *X, const real *Y, const real *weights,    # IN (N,D)^T, (N,C)^T, (N,) or NULL
+                      const real *X, const real *Y, const real *weights,    # IN (N,D), (N,C), (N,) or NULL
                       Py_ssize_t N, const Py_ssize_t *order, Py_ssize_t batch_size, bint adam,
                       double learning_rate, double momentum, bint nesterov,  # sgd
                       Py_ssize_t *t, double beta_1, double beta_2, double epsilon,  # adam: t counts its steps
                       double alpha) noexcept nogil:
     # One epoch of _solvers.fit_stochastic's inner loop: -> the sum over the
     # batches of the batch's objective times its size
-    cdef Py_ssize_t start, B, D = ws.sizes[0], C = ws.sizes[ws.num_layers]
-    cdef Py_ssize_t num_batches = (N + batch_size - 1) // batch_size, k
-    cdef double batch_loss, rate, summed = 0.0
+    cdef Py_ssize_t start, B, D = ws.sizes[0], C = ws.sizes[ws.num_layers], P = ws.num_params
+    cdef Py_ssize_t num_batches = (N + batch_size - 1) // batch_size, k, part, parts, first, count
+    cdef const real *grads = <real *> ws.grads
+    cdef double batch_loss, rate = 0.0, summed = 0.0
     for k in range(num_batches):
         start = k * batch_size
         B = min(batch_size, N - start)
-        gather_rows(X_batch, X, order + start, B, N, D)
-        gather_rows(Y_batch, Y, order + start, B, N, C)
+        gather_rows(X_batch, X, order + start, B, D)
+        gather_rows(Y_batch, Y, order + start, B, C)
         if weights != NULL:
-            gather_rows(w_batch, weights, order + start, B, N, 1)
+            gather_rows(w_batch, weights, order + start, B, 1)
         batch_loss = batch_loss_and_gradient(ws, params, X_batch, B, Y_batch, B,
                                              w_batch if weights != NULL else NULL, B, alpha)
         summed = summed + batch_loss * B
@@ -283,9 +411,16 @@ cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
             t[0] = t[0] + 1
             # reference_mlp.adam_learning_rate
             rate = learning_rate * sqrt(1 - pow(beta_2, <double> t[0])) / (1 - pow(beta_1, <double> t[0]))
-            adam_update(params, <real *> ws.grads, state_a, state_b, rate, beta_1, beta_2, epsilon, ws.num_params)
-        else:
-            sgd_update(params, <real *> ws.grads, state_a, learning_rate, momentum, nesterov, ws.num_params)
+        parts = num_parts(ws, UPDATE_COST * P, P)
+        for part in prange(parts, num_threads=ws.num_threads, schedule="dynamic"):
+            # each parameter's update is its own: any split gives the same bits
+            first = part_start(part, parts, P)
+            count = part_start(part + 1, parts, P) - first
+            if adam:
+                adam_update(params + first, grads + first, state_a + first, state_b + first, rate, beta_1, beta_2,
+                            epsilon, count)
+            else:
+                sgd_update(params + first, grads + first, state_a + first, learning_rate, momentum, nesterov, count)
     return summed
 
 
@@ -305,19 +440,23 @@ cdef void *data_of(object array, object dtype, Py_ssize_t size, str name) except
 
 cdef class MLPWorkspace:
     """The workspace of one fit: ``MLPWorkspace(sizes, hidden, output, X, Y,
-    weights, alpha, batch_size)``, X (N,D)^T and Y (N,C)^T feature-major flat arrays
-    of one dtype (which sets the precision), weights (N,) or None. NumPy
+    weights, alpha, batch_size, num_threads=1)``, X (N,D) and Y (N,C) sample-major
+    flat arrays of one dtype (which sets the precision), weights (N,) or None;
+    each batch is gathered into the kernels' feature-major layout. num_threads
+    may share each wide product (the same bits for every count). NumPy
     allocates every buffer here; the kernels only view them."""
 
     cdef MLP ws
     cdef readonly Py_ssize_t N, batch_size
+    cdef readonly int num_threads
     cdef readonly object dtype
     cdef bint single
     cdef object X, Y, weights, outputs, deltas, scratch, lanes, grads, X_batch, Y_batch, w_batch
     cdef Py_ssize_t[::1] sizes, weight_offsets, bias_offsets, unit_offsets
     cdef readonly double alpha
 
-    def __init__(self, sizes, str hidden, str output, X, Y, weights, double alpha, Py_ssize_t batch_size):
+    def __init__(self, sizes, str hidden, str output, X, Y, weights, double alpha, Py_ssize_t batch_size,
+                 int num_threads=1):
         sizes = [int(size) for size in sizes]
         L = len(sizes) - 1
         self.dtype = X.dtype
@@ -357,6 +496,9 @@ cdef class MLPWorkspace:
         self.ws.units = units
         self.ws.hidden = HIDDEN_CODES[hidden]
         self.ws.path = path_code(None)
+        if num_threads < 1:
+            raise ValueError("num_threads must be at least 1, got %d" % num_threads)
+        self.ws.num_threads = self.num_threads = num_threads
         self.ws.output = <Output> OUTPUT_CODES[output]
         self.ws.outputs = cnp.PyArray_DATA(self.outputs)
         self.ws.deltas = cnp.PyArray_DATA(self.deltas)
@@ -366,20 +508,30 @@ cdef class MLPWorkspace:
         self.ws.grads = cnp.PyArray_DATA(self.grads)
 
     def loss_and_gradient(self, params):
-        """reference_mlp.loss_and_gradients on the whole of X -> (loss, the flat gradient, a new array)."""
+        """reference_mlp.loss_and_gradients on the whole of X -> (loss, the flat gradient, a new array).
+        The workspace's batch must hold every sample (batch_size N)."""
         cdef void *theta = data_of(params, self.dtype, self.ws.num_params, "params")
         cdef const void *X = cnp.PyArray_DATA(self.X)
         cdef const void *Y = cnp.PyArray_DATA(self.Y)
         cdef const void *w = cnp.PyArray_DATA(self.weights) if self.weights is not None else NULL
+        cdef void *X_all = cnp.PyArray_DATA(self.X_batch)
+        cdef void *Y_all = cnp.PyArray_DATA(self.Y_batch)
+        cdef Py_ssize_t N = self.N, D = self.ws.sizes[0], C = self.ws.sizes[self.ws.num_layers]
         cdef double loss
         cdef double alpha = self.alpha
+        if self.batch_size != N:
+            raise ValueError("loss_and_gradient needs a workspace whose batch is the %d samples" % N)
         with nogil:
             if self.single:
-                loss = batch_loss_and_gradient(&self.ws, <float *> theta, <const float *> X, self.N,
-                                               <const float *> Y, self.N, <const float *> w, self.N, alpha)
+                gather_rows(<float *> X_all, <const float *> X, NULL, N, D)
+                gather_rows(<float *> Y_all, <const float *> Y, NULL, N, C)
+                loss = batch_loss_and_gradient(&self.ws, <float *> theta, <const float *> X_all, N,
+                                               <const float *> Y_all, N, <const float *> w, N, alpha)
             else:
-                loss = batch_loss_and_gradient(&self.ws, <double *> theta, <const double *> X, self.N,
-                                               <const double *> Y, self.N, <const double *> w, self.N, alpha)
+                gather_rows(<double *> X_all, <const double *> X, NULL, N, D)
+                gather_rows(<double *> Y_all, <const double *> Y, NULL, N, C)
+                loss = batch_loss_and_gradient(&self.ws, <double *> theta, <const double *> X_all, N,
+                                               <const double *> Y_all, N, <const double *> w, N, alpha)
         return loss, self.grads.copy()
 
     def epoch(self, params, const Py_ssize_t[::1] order, str solver, state_a, state_b, double learning_rate,

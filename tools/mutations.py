@@ -78,6 +78,8 @@ ROBUST = "tests/api/test_robustness.py::"
 DATASETS = "tests/api/test_datasets.py::"
 FIGURES = "fastbp/playground_app/figures.py"
 PLAYGROUND_FIGURES = "tests/apps/test_playground_figures.py::"
+ESTIMATOR_FILES = "tests/api/test_estimator_model_files.py::"
+MLP_THREADS = "tests/kernels/test_mlp_threads.py::"
 
 MUTATIONS = (
     # ---- the seven that once survived (issue 7)
@@ -371,7 +373,7 @@ MUTATIONS = (
              "tests/api/test_package.py::test_fastbp_version_prints_the_packages_version"),
     # ---- the scikit-learn MLP estimators
     mutation("MLP epochs shuffled by a generator of their own", "fastbp/estimators/_solvers.py",
-             "shuffle(sample_index, random_state=estimator._random_state)", "shuffle(sample_index, random_state=0)",
+             "_shuffled(sample_index, estimator._random_state)", "_shuffled(sample_index, np.random.RandomState(0))",
              "tests/api/test_estimator_mlp.py::test_classifier_fit_is_mlp_classifiers"),
     mutation("reference Nesterov step without the look-ahead", "fastbp/reference_mlp.py",
              "            param += momentum * velocity - learning_rate * grad\n", "            param += velocity\n",
@@ -385,6 +387,40 @@ MUTATIONS = (
     mutation("a failed MLP fit keeps its half-trained state", "fastbp/estimators/_base.py",
              "            vars(self).clear()\n            vars(self).update(before)\n", "",
              "tests/api/test_estimator_mlp.py::test_a_failed_fit_leaves_the_estimator_unfitted"),
+    # ---- model files of the MLP estimators
+    mutation("model file of an MLP drops the optimiser's state", "fastbp/estimators/_state.py",
+             'state["optimizer"] = _optimizer_state(getattr(estimator, "_optimizer", None), arrays)',
+             'state["optimizer"] = None',
+             ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits"),
+    mutation("model file of an MLP restarts Adam's step count", "fastbp/estimators/_state.py",
+             '        optimizer.t = _typed("n_iter_", saved["t"])\n', "",
+             ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits"),
+    mutation("model file of an MLP forgets the adaptive learning rate", "fastbp/estimators/_state.py",
+             '    optimizer.learning_rate = float(saved["learning_rate"])\n', "",
+             ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits"),
+    mutation("model file of an MLP reseeds a RandomState", "fastbp/estimators/_state.py",
+             "    generator.set_state(", "    (lambda state: None)(",
+             ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits"),
+    Mutation("model file of an MLP loads float32 weights as float64",
+             (("fastbp/estimators/_state.py", 'arrays, "coef_%d" % l, "f", 2)', 'arrays, "coef_%d" % l, "f", 2)'
+               '.astype(np.float64)'),
+              ("fastbp/estimators/_state.py", 'arrays, "intercept_%d" % l, "f", 1)',
+               'arrays, "intercept_%d" % l, "f", 1).astype(np.float64)'),
+              ("fastbp/estimators/_state.py", '        setattr(optimizer, name, buffer.copy())',
+               '        setattr(optimizer, name, buffer.astype(np.float64))'),
+              ("fastbp/estimators/_state.py", "buffer.shape != zeros.shape or buffer.dtype != zeros.dtype",
+               "buffer.shape != zeros.shape")),
+             (ESTIMATOR_FILES + "test_a_loaded_estimator_is_the_one_saved_and_trains_on_to_the_same_bits",)),
+    # ---- the MLP estimators' threads
+    mutation("a shared MLP forward product adds the first biases to every part", "src/_mlp.pyx",
+             "W + k0, K, 1, b + k0, NULL", "W + k0, K, 1, b, NULL",
+             MLP_THREADS + "test_every_thread_count_gives_the_same_bits"),
+    mutation("a shared MLP weight gradient reads the first rows of the layer below", "src/_mlp.pyx",
+             "below + j0 * ld_below, ld_below, delta, n,", "below, ld_below, delta, n,",
+             MLP_THREADS + "test_every_thread_count_gives_the_same_bits"),
+    mutation("the MLP workspace's threads ignore threadpoolctl", "fastbp/estimators/_compiled.py",
+             "batch_size, _mlp.max_threads())", "batch_size, 2)",
+             MLP_THREADS + "test_threadpoolctl_limits_the_workspaces_threads"),
     # ---- one dispatch mechanism, the workspace's byte count, the thread default
     mutation("a forced path ignored: every workspace takes the widest path", "src/paths.pxi",
              "    if path is None:\n        return fastbp_best_path() if not",

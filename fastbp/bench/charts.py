@@ -12,7 +12,7 @@ from .peers import CONTENDERS
 from .report import fmt_ratio, fmt_time
 
 COLOURS = dict(zip(CONTENDERS, ("#d62728", "#1f77b4", "#8c564b", "#ff7f0e", "#2ca02c", "#9467bd", "#e377c2",
-                                "#17becf")))
+                                "#17becf", "#bcbd22")))
 LINESTYLE = {"float64": "-", "float32": "--"}
 HATCH = {"float64": None, "float32": "///"}
 GEMM_NAME = {"float64": "DGEMM", "float32": "SGEMM"}

@@ -79,25 +79,24 @@ def setup_fastbp_classifier(X, y, s, init, dtype):
                  "note": "MLPClassifier's settings"}
 
 
-def setup_sklearn(X, y, s, init, dtype):
-    """MLPClassifier as our algorithm (plain SGD, no momentum, no early stop), its weights set to
-    ``init`` after a one-pass fit (warm_start). With 2 classes its output is one logistic unit,
-    started from the equivalent weights ``W2[:, 1] - W2[:, 0]``."""
+def _mlp_as_our_algorithm(cls, X, y, s, init):
+    """scikit-learn's MLPClassifier (or FastBPClassifier, with the same parameters) as our algorithm
+    (plain SGD, no momentum, no early stop), its weights set to ``init`` after a one-pass fit
+    (warm_start) -> (run, notes). With 2 classes its output is one logistic unit, started from the
+    equivalent weights ``W2[:, 1] - W2[:, 0]``."""
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
     settings = sklearn_settings(s)
     L = len(s["hidden"]) + 1
     minibatch = s["B"] is not None
-    clf = MLPClassifier(hidden_layer_sizes=s["hidden"], activation="tanh", solver="sgd",
-                        learning_rate="constant", momentum=0.0, nesterovs_momentum=False, shuffle=minibatch, tol=0.0,
-                        n_iter_no_change=10**9, early_stopping=False, max_iter=1, warm_start=True, random_state=0,
-                        **settings)
+    clf = cls(hidden_layer_sizes=s["hidden"], activation="tanh", solver="sgd", learning_rate="constant",
+              momentum=0.0, nesterovs_momentum=False, shuffle=minibatch, tol=0.0, n_iter_no_change=10**9,
+              early_stopping=False, max_iter=1, warm_start=True, random_state=0, **settings)
 
     def fit():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X, y)
-    fit()  # lets sklearn set itself up; the weights are replaced by run
+    fit()  # lets the estimator set itself up; the weights are replaced by run
 
     def run(num_passes):
         WL, bL = init["W%d" % L], init["b%d" % L]
@@ -121,8 +120,47 @@ def setup_sklearn(X, y, s, init, dtype):
         notes.append("1 logistic output unit (C = 2)")
     if minibatch:
         notes.append("its own sample order")
+    return run, notes
+
+
+def setup_sklearn(X, y, s, init, dtype):
+    from sklearn.neural_network import MLPClassifier
+    run, notes = _mlp_as_our_algorithm(MLPClassifier, X, y, s, init)
     return run, {"threads": blas_threads(), "note": "same algorithm" + "".join("; " + n for n in notes),
                  "comparable": not notes}
+
+
+# Passes after which FastBPClassifier's weights are compared with MLPClassifier's, at set-up (untimed)
+AGREEMENT_PASSES = 2
+# The estimator tests' tolerance for the same comparison (tests/api/test_estimator_mlp.py,
+# AGREEMENT_RTOL: relative to each array's largest entry; the compiled loop sums in
+# another order than BLAS and rounds exp/tanh within 2 ulp).
+WEIGHTS_RTOL = {"float64": 1e-10, "float32": 1e-4}
+
+
+def weights_difference(mine, theirs):
+    """The largest difference of two models' arrays, relative to each array's largest entry."""
+    return max(float(np.abs(mine[name] - theirs[name]).max() / max(np.abs(theirs[name]).max(), np.finfo(float).tiny))
+               for name in theirs)
+
+
+def setup_fastbp_mlp(X, y, s, init, dtype):
+    """FastBPClassifier, scikit-learn's drop-in, with MLPClassifier's parameters and seed (setup_sklearn's):
+    the same sample order and network, so it must end with MLPClassifier's weights, which set-up checks
+    (untimed) after a few passes."""
+    from sklearn.neural_network import MLPClassifier
+
+    from .. import _mlp
+    from ..estimators import FastBPClassifier
+    run, notes = _mlp_as_our_algorithm(FastBPClassifier, X, y, s, init)
+    theirs, _ = _mlp_as_our_algorithm(MLPClassifier, X, y, s, init)
+    difference = weights_difference(run(AGREEMENT_PASSES), theirs(AGREEMENT_PASSES))
+    agree = difference <= WEIGHTS_RTOL[dtype]
+    return run, {"threads": "%d (the default)" % _mlp.max_threads(),
+                 "note": "MLPClassifier's parameters and seed; weights after %d passes %s MLPClassifier's: %.1e "
+                         "(tolerance %g)" % (AGREEMENT_PASSES, "agree with" if agree else "DIFFER from", difference,
+                                             WEIGHTS_RTOL[dtype]),
+                 "weights_vs_mlp": difference, "weights_agree": agree, "comparable": not notes}
 
 
 # ---------------------------------------------------------------- the lecture's code
@@ -290,8 +328,9 @@ CONTENDERS = {
     "PyTorch eager": setup_torch_eager,
     "PyTorch torch.compile": setup_torch_compile,
     "JAX jit + fori_loop": setup_jax,
+    "FastBPClassifier": setup_fastbp_mlp,
 }
-FASTBP = ("fastbp", "LectureClassifier")  # the rows that are fastbp itself, not peers
+FASTBP = ("fastbp", "LectureClassifier", "FastBPClassifier")  # the rows that are fastbp itself, not peers
 TORCH_HINT = "torch (install PyTorch's CPU build, see bench/README.md)"
 JAX_HINT = "jax (pip install \"fastbp[bench]\")"
 REQUIRES = {"PyTorch eager": ("torch", TORCH_HINT), "PyTorch torch.compile": ("torch", TORCH_HINT),

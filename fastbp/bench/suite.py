@@ -26,11 +26,12 @@ COMMITTED_RESULTS = os.path.join(PACKAGE_ROOT, "bench", "results")
 RESULT_FILES = ("benchmark.md", "benchmark.json", "benchmark.png", "benchmark-sweep.png")
 
 JOB_CONTENDERS = ("fastbp", "fastbp NumPy reference", "lecture NumPy code", "scikit-learn MLPClassifier",
+                  "FastBPClassifier",
                   "PyTorch eager", "PyTorch torch.compile", "JAX jit + fori_loop")
 # In this order, so that a stopped run has kept fastbp and its fastest peers; torch.compile,
 # which compiles for seconds per shape, last.
 SWEEP_CONTENDERS = ("fastbp", "JAX jit + fori_loop", "PyTorch eager", "scikit-learn MLPClassifier",
-                    "LectureClassifier", "fastbp NumPy reference", "PyTorch torch.compile")
+                    "FastBPClassifier", "fastbp NumPy reference", "PyTorch torch.compile")
 # --quick: fastbp, the fastest peer (JAX) and NumPy, a few shapes, to finish in about a minute;
 # PyTorch alone takes seconds to start per child, torch.compile tens of seconds per shape.
 QUICK_CONTENDERS = ("fastbp", "fastbp NumPy reference", "JAX jit + fori_loop")

@@ -10,10 +10,10 @@ import scipy.sparse
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import _validation, reference_mlp
-from . import _params, _solvers
+from . import _params, _solvers, _state
 
 # Rows per block of prediction: the forward pass of a block of a sparse X is
 # dense (its first layer's output), so prediction holds at most this many rows
@@ -118,6 +118,27 @@ class BaseFastBP(BaseEstimator):
         """The objective on the batch (X, y) and its gradient (the reference's loss_and_gradients)."""
         return reference_mlp.loss_and_gradients(self.coefs_, self.intercepts_, X, y, sample_weight, self.alpha,
                                                 self.activation, self.out_activation_, self.loss)
+
+    # ------------------------------------------------------------ model files
+
+    def saved_state(self):
+        """A fitted estimator's state for a model file (fastbp.save) -> (arrays,
+        description): a dict of numeric or text NumPy arrays (the weights in their
+        dtype, the loss curve, the optimiser's moments or velocities, classes_, ...)
+        and a JSON-ready dict of ``parameters`` (get_params) and ``state``.
+        :meth:`from_saved_state` makes an estimator that predicts the same bits and
+        goes on training (fit with warm_start, partial_fit) to the same bits; what
+        is and is not kept is listed in fastbp/estimators/_state.py (in short:
+        everything but the state of NumPy's global generator when random_state is
+        None). Raises ValueError for a parameter a file cannot hold (an object)."""
+        check_is_fitted(self)
+        return _state.saved_state(self)
+
+    @classmethod
+    def from_saved_state(cls, arrays, description):
+        """The fitted estimator that :meth:`saved_state` described; raises
+        ValueError (or KeyError, TypeError) if the pieces do not fit together."""
+        return _state.restore(cls, arrays, description)
 
     # ------------------------------------------------------------ predicting
 

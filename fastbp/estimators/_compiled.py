@@ -16,13 +16,14 @@ def applies(X):
 
 
 def workspace(estimator, X, y, sample_weight, batch_size):
-    """The workspace of a fit on (X, y, sample_weight): X and y feature-major, in X's dtype."""
+    """The workspace of a fit on (X, y, sample_weight): X and y sample-major (X itself when it is
+    C-contiguous), in X's dtype, on OpenMP's threads (OMP_NUM_THREADS, a threadpoolctl limit)."""
     layer_units = [W.shape[0] for W in estimator.coefs_] + [estimator.coefs_[-1].shape[1]]
-    features = np.ascontiguousarray(X.T).ravel()
-    targets = np.ascontiguousarray(np.asarray(y, dtype=X.dtype).T).ravel()
+    features = np.ascontiguousarray(X).ravel()
+    targets = np.ascontiguousarray(y, dtype=X.dtype).ravel()
     weights = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=X.dtype)
     return _mlp.MLPWorkspace(layer_units, estimator.activation, estimator.out_activation_, features, targets,
-                             weights, float(estimator.alpha), batch_size)
+                             weights, float(estimator.alpha), batch_size, _mlp.max_threads())
 
 
 def flatten(estimator):

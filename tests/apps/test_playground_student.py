@@ -3,7 +3,7 @@
 classes, any batch size, schedule and precision; and a clear message on every other network.
 
 Expected values: the page's own run (fastbp.train, continued chunk by chunk, whose agreement
-with the NumPy reference tests/test_playground_session.py and the kernel tests establish); a
+with the NumPy reference tests/apps/test_playground_session.py and the kernel tests establish); a
 correct function must follow it, and examples/backprop_solution.py is correct (fastbp check).
 """
 

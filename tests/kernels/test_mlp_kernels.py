@@ -41,8 +41,8 @@ def problem(output, dtype, num_samples=300, num_features=7, num_outputs=3, seed=
 
 def compiled_loss_and_gradient(coefs, intercepts, X, y, weights, alpha, activation, output):
     layer_units = [W.shape[0] for W in coefs] + [coefs[-1].shape[1]]
-    workspace = _mlp.MLPWorkspace(layer_units, activation, output, np.ascontiguousarray(X.T).ravel(),
-                                  np.ascontiguousarray(np.asarray(y, dtype=X.dtype).T).ravel(),
+    workspace = _mlp.MLPWorkspace(layer_units, activation, output, np.ascontiguousarray(X).ravel(),
+                                  np.ascontiguousarray(y, dtype=X.dtype).ravel(),
                                   None if weights is None else weights.astype(X.dtype), alpha, len(X))
     flat = np.concatenate([array.ravel() for array in coefs + intercepts])
     return workspace.loss_and_gradient(flat)

@@ -1,0 +1,91 @@
+"""src/_mlp.pyx on several threads: the wide products and the optimiser's update are
+shared between the threads, each output computed wholly by one thread in one
+thread's order, so every thread count gives the same bits (expected values: the
+same workspace on one thread), and threadpoolctl's limit reaches those threads."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from fastbp import FastBPClassifier, _mlp, reference_mlp
+from fastbp.estimators import _compiled
+
+THREAD_COUNTS = (1, 2, 3)
+# D = 64 inputs, 512 hidden units, 40 outputs: every product of a 199-row batch, and
+# the update of its 53 000 parameters, is above the threshold for sharing it, and 199
+# rows leave odd remainders.
+LAYER_UNITS = [64, 512, 40]
+BATCH = 199
+
+
+def data(output, dtype, num_samples=500, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(num_samples, LAYER_UNITS[0])).astype(dtype)
+    C = LAYER_UNITS[-1]
+    if output == "softmax":
+        Y = np.eye(C, dtype=dtype)[rng.randint(C, size=num_samples)]
+    elif output == "logistic":
+        Y = (rng.rand(num_samples, C) < 0.3).astype(dtype)
+    else:
+        Y = rng.normal(size=(num_samples, C)).astype(dtype)
+    return X, Y, rng.rand(num_samples).astype(dtype)
+
+
+def epochs_on(threads, activation, output, solver, dtype, weighted):
+    X, Y, weights = data(output, dtype)
+    units = LAYER_UNITS
+    coefs, intercepts = reference_mlp.init_coefs(units, activation, np.random.RandomState(1), dtype)
+    params = np.concatenate([array.ravel() for array in coefs + intercepts])
+    workspace = _mlp.MLPWorkspace(units, activation, output, X.ravel(), Y.ravel(), weights if weighted else None,
+                                  1e-3, BATCH, threads)
+    state_a, state_b = np.zeros_like(params), np.zeros_like(params)
+    order = np.random.RandomState(2).permutation(len(X))
+    losses, t = [], 0
+    for _ in range(2):
+        if solver == "adam":
+            summed, t = workspace.epoch(params, order, "adam", state_a, state_b, 1e-3, t=t, beta_1=0.9,
+                                        beta_2=0.999, epsilon=1e-8)
+        else:
+            summed, _ = workspace.epoch(params, order, "sgd", state_a, None, 1e-2, momentum=0.9, nesterov=True)
+        losses.append(summed)
+    full = _mlp.MLPWorkspace(units, activation, output, X.ravel(), Y.ravel(), None, 1e-3, len(X), threads)
+    loss, gradient = full.loss_and_gradient(params)
+    return params, state_a, state_b, losses, loss, gradient
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation, output, solver, weighted", [
+    ("relu", "softmax", "adam", False), ("tanh", "logistic", "sgd", True), ("logistic", "identity", "adam", True),
+    ("identity", "identity", "sgd", False)])
+def test_every_thread_count_gives_the_same_bits(activation, output, solver, weighted, dtype):
+    runs = [epochs_on(threads, activation, output, solver, dtype, weighted) for threads in THREAD_COUNTS]
+    for threads, run in zip(THREAD_COUNTS[1:], runs[1:]):
+        for name, mine, one in zip(("params", "state_a", "state_b", "losses", "loss", "gradient"), run, runs[0]):
+            np.testing.assert_array_equal(mine, one, err_msg="%s on %d threads" % (name, threads))
+    assert not np.array_equal(runs[0][0], epochs_on(1, activation, output, solver, dtype, not weighted)[0])
+
+
+def test_threadpoolctl_limits_the_workspaces_threads():
+    if not any(pool["user_api"] == "openmp" for pool in threadpool_info()):
+        pytest.skip("built without OpenMP")
+    X, _, _ = data("softmax", np.float64, num_samples=50)
+    y = np.arange(50) % 3
+    Y = np.eye(3)[y]
+    estimator = FastBPClassifier(hidden_layer_sizes=(5,), max_iter=1).fit(X, y)
+    for limit in (1, 3):
+        with threadpool_limits(limit, user_api="openmp"):
+            assert _mlp.max_threads() == limit
+            assert _compiled.workspace(estimator, X, Y, None, 10).num_threads == limit
+
+
+def test_a_fit_is_the_same_on_one_thread_and_on_several():
+    X, Y, _ = data("softmax", np.float64, num_samples=800)
+    y = Y.argmax(axis=1)
+    fits = []
+    for threads in THREAD_COUNTS:
+        with threadpool_limits(threads, user_api="openmp"):
+            fits.append(FastBPClassifier(hidden_layer_sizes=(512,), max_iter=2, batch_size=BATCH,
+                                         random_state=0).fit(X, y))
+    for fit in fits[1:]:
+        for mine, one in zip(fit.coefs_ + fit.intercepts_, fits[0].coefs_ + fits[0].intercepts_):
+            np.testing.assert_array_equal(mine, one)
