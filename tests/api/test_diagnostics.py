@@ -13,16 +13,9 @@ import pytest
 
 import fastbp
 from agreement import CYCLE_LOSS_RTOL
+from hessians import HVP_FD_RTOL, SHARPNESS_RTOL, dense_hessian, flatten, gradient_difference
 from fastbp import diagnostics, reference
 
-# Central differences of the gradient with step FD_STEP: truncation error ~ FD_STEP**2
-# times the third derivative (~1e-10 relative here) and rounding ~ 1e-16 |grad| / FD_STEP
-# (~1e-10 relative); HVP_FD_RTOL leaves three orders of margin on both.
-FD_STEP = 1e-5
-HVP_FD_RTOL = 1e-7
-# Power iteration stops at a residual of EIGEN_RESIDUAL_RTOL (1e-6) of the eigenvalue,
-# which bounds the eigenvalue's error by as much; the finite-difference Hessian adds ~1e-9.
-SHARPNESS_RTOL = 1e-5
 LECTURE_PASSES = 20000
 LECTURE_EPSILON = 0.01
 
@@ -39,34 +32,6 @@ def small_problem(sizes, seed):
     for name in model:
         model[name] = model[name] + rng.randn(*model[name].shape)
     return model, X, y
-
-
-def flatten(params, names):
-    return np.concatenate([params[name].ravel() for name in names])
-
-
-def gradient_difference(model, X, y, reg_lambda, direction):
-    """(grad(params + h v) - grad(params - h v)) / 2h, from the reference's gradients."""
-    plus = {name: model[name] + FD_STEP * direction[name] for name in model}
-    minus = {name: model[name] - FD_STEP * direction[name] for name in model}
-    g_plus, g_minus = reference.gradients(plus, X, y, reg_lambda), reference.gradients(minus, X, y, reg_lambda)
-    return {name: (g_plus[name] - g_minus[name]) / (2 * FD_STEP) for name in model}
-
-
-def dense_hessian(model, X, y, reg_lambda):
-    names = reference.parameter_names(reference.num_layers(model))
-    size = sum(model[name].size for name in names)
-    columns = []
-    for i in range(size):
-        unit = np.zeros(size)
-        unit[i] = 1
-        direction, offset = {}, 0
-        for name in names:
-            direction[name] = unit[offset:offset + model[name].size].reshape(model[name].shape)
-            offset += model[name].size
-        columns.append(flatten(gradient_difference(model, X, y, reg_lambda, direction), names))
-    hessian = np.array(columns).T
-    return (hessian + hessian.T) / 2
 
 
 @pytest.mark.parametrize("sizes", [(2, 3, 2), (2, 4, 3, 2), (2, 3, 3)])

@@ -16,18 +16,11 @@ import pytest
 
 import fastbp
 from fastbp import diagnostics, reference
+from hessians import FD_STEP, HVP_FD_RTOL, SHARPNESS_RTOL, dense_hessian, flatten, gradient_difference, names_of
 from fastbp.playground_app import session as T
 from fastbp.playground_app import settings as S
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
-# Central differences of the gradient with step FD_STEP: truncation error ~ FD_STEP**2 times the
-# third derivative (~1e-10 relative) and rounding ~ 1e-16 |grad| / FD_STEP (~1e-10 relative);
-# HVP_FD_RTOL leaves three orders of margin on both, for each activation.
-FD_STEP = 1e-5
-HVP_FD_RTOL = 1e-7
-# Power iteration stops at a residual of diagnostics.EIGEN_RESIDUAL_RTOL (1e-6) of the
-# eigenvalue, which bounds the eigenvalue's error by as much; the finite-difference Hessian adds ~1e-9.
-SHARPNESS_RTOL = 1e-5
 WAIT_SECONDS = 120  # far beyond what the runs below need, even on a busy machine
 
 
@@ -41,45 +34,6 @@ def small_problem(sizes, activation, seed):
         model[name] = model[name] + rng.randn(*model[name].shape)
     model["activation"] = activation
     return model, X, y
-
-
-def names_of(model):
-    return reference.parameter_names(reference.num_layers(model))
-
-
-def flatten(params, names):
-    return np.concatenate([params[name].ravel() for name in names])
-
-
-def units_on(model, X):
-    """Which hidden units are active (output > 0) at each point: ReLU's piece of the loss."""
-    return [output > 0 for output in reference.forward(model, X)[:-1]]
-
-
-def gradient_difference(model, X, y, reg_lambda, direction):
-    """(grad(params + h v) - grad(params - h v)) / 2h from the reference's gradients, checking
-    that a ReLU network stays on one smooth piece between the two points."""
-    plus = dict(model, **{name: model[name] + FD_STEP * direction[name] for name in direction})
-    minus = dict(model, **{name: model[name] - FD_STEP * direction[name] for name in direction})
-    if model["activation"] == "relu":
-        for on, on_plus, on_minus in zip(units_on(model, X), units_on(plus, X), units_on(minus, X)):
-            assert (on == on_plus).all() and (on == on_minus).all(), "a difference step crosses a kink"
-    g_plus, g_minus = reference.gradients(plus, X, y, reg_lambda), reference.gradients(minus, X, y, reg_lambda)
-    return {name: (g_plus[name] - g_minus[name]) / (2 * FD_STEP) for name in direction}
-
-
-def dense_hessian(model, X, y, reg_lambda):
-    names = names_of(model)
-    size = sum(model[name].size for name in names)
-    columns = []
-    for unit in np.eye(size):
-        direction, offset = {}, 0
-        for name in names:
-            direction[name] = unit[offset:offset + model[name].size].reshape(model[name].shape)
-            offset += model[name].size
-        columns.append(flatten(gradient_difference(model, X, y, reg_lambda, direction), names))
-    hessian = np.array(columns).T
-    return (hessian + hessian.T) / 2
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
