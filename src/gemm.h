@@ -196,13 +196,34 @@
  * a worker and waiting for its last chunk costs a few microseconds, the time
  * of about 10^5 multiply-adds on one core (bench/bench_gemm.py). */
 #define FBP_GEMM_MIN_PARALLEL_WORK (1 << 19)
-/* Shared between threads, the rows of C go in chunks of this many (a multiple
- * of every target's GEMM_MR), each to the next free thread of pool.h: on a
- * machine where another process holds one core, the thread there takes fewer
- * chunks (or none) instead of holding up the other (an even split made two
- * threads as slow as one). Each chunk packs its own copy of B's panels, a few
- * percent of its work. */
-#define FBP_GEMM_CHUNK_ROWS 48
+/* Shared between threads, the rows of C go in chunks, each to the next free
+ * thread of pool.h: on a machine where another process holds one core, the
+ * thread there takes fewer chunks (or none) instead of holding up the other
+ * (an even split made two threads as slow as one). Each chunk packs its own
+ * copy of B's panels and reuses each B micro-panel for its rows only, so a
+ * chunk should be as tall as an A block (GEMM_MC): with chunks of 48 rows, a
+ * 1024-wide layer's products on two threads spent a tenth of their time
+ * packing and ran 19% slower per multiply-add than on one thread. So a
+ * product gets about FBP_GEMM_CHUNKS_PER_THREAD chunks per thread, each a
+ * multiple of FBP_GEMM_CHUNK_QUANTUM rows (a multiple of every target's
+ * GEMM_MR), from FBP_GEMM_CHUNK_MIN_ROWS to FBP_GEMM_CHUNK_MAX_ROWS (the
+ * widest GEMM_MC). */
+#define FBP_GEMM_CHUNKS_PER_THREAD 3
+#define FBP_GEMM_CHUNK_QUANTUM 12
+#define FBP_GEMM_CHUNK_MIN_ROWS 48
+#define FBP_GEMM_CHUNK_MAX_ROWS 192
+
+static inline ptrdiff_t fbp_gemm_chunk_rows(ptrdiff_t M, int threads)
+{
+    ptrdiff_t share = (M + (ptrdiff_t)threads * FBP_GEMM_CHUNKS_PER_THREAD - 1) /
+                      ((ptrdiff_t)threads * FBP_GEMM_CHUNKS_PER_THREAD);
+    ptrdiff_t rows = (share + FBP_GEMM_CHUNK_QUANTUM - 1) / FBP_GEMM_CHUNK_QUANTUM * FBP_GEMM_CHUNK_QUANTUM;
+    if (rows < FBP_GEMM_CHUNK_MIN_ROWS)
+        rows = FBP_GEMM_CHUNK_MIN_ROWS;
+    if (rows > FBP_GEMM_CHUNK_MAX_ROWS)
+        rows = FBP_GEMM_CHUNK_MAX_ROWS;
+    return rows;
+}
 
 /* C (M, N) at row stride ldc, as described at the top; A(m, p) at
  * A[m*a_m + p*a_p], B(p, c) at B[p*b_p + c*b_n]; accumulate: start from C
@@ -216,7 +237,7 @@
     typedef struct {                                                                                              \
         int path;                                                                                                 \
         real *C;                                                                                                  \
-        ptrdiff_t ldc, a_m, a_p, b_p, b_n, M, N, P, ld_tanh;                                                      \
+        ptrdiff_t ldc, a_m, a_p, b_p, b_n, M, N, P, ld_tanh, chunk_rows;                                          \
         const real *A, *B, *bias, *tanh_out;                                                                      \
         int accumulate;                                                                                           \
         real *pack;                                                                                               \
@@ -225,8 +246,8 @@
     static void fbp_gemm_chunk_##PREC(void *context, ptrdiff_t chunk, int worker)                                 \
     {                                                                                                             \
         const fbp_gemm_job_##PREC *j = (const fbp_gemm_job_##PREC *)context;                                      \
-        ptrdiff_t m0 = chunk * FBP_GEMM_CHUNK_ROWS;                                                               \
-        ptrdiff_t rows = j->M - m0 < FBP_GEMM_CHUNK_ROWS ? j->M - m0 : FBP_GEMM_CHUNK_ROWS;                       \
+        ptrdiff_t m0 = chunk * j->chunk_rows;                                                                     \
+        ptrdiff_t rows = j->M - m0 < j->chunk_rows ? j->M - m0 : j->chunk_rows;                                   \
         FBP_PICK(fbp_gemm_##PREC, j->path)(j->C + m0 * j->ldc, j->ldc, j->A + m0 * j->a_m, j->a_m, j->a_p, j->B,  \
                                              j->b_p, j->b_n, rows, j->N, j->P, j->accumulate,                     \
                                              j->bias ? j->bias + m0 : NULL,                                       \
@@ -239,10 +260,11 @@
                             ptrdiff_t P, int accumulate, const real *bias, const real *tanh_out,                  \
                             ptrdiff_t ld_tanh, real *pack)                                                        \
     {                                                                                                             \
-        ptrdiff_t chunks = (M + FBP_GEMM_CHUNK_ROWS - 1) / FBP_GEMM_CHUNK_ROWS;                                   \
+        ptrdiff_t chunk_rows = fbp_gemm_chunk_rows(M, threads);                                                   \
+        ptrdiff_t chunks = (M + chunk_rows - 1) / chunk_rows;                                                     \
         if (threads > 1 && chunks > 1 && (double)M * N * P >= FBP_GEMM_MIN_PARALLEL_WORK) {                       \
-            fbp_gemm_job_##PREC job = {path, C, ldc, a_m, a_p, b_p, b_n, M, N, P, ld_tanh, A, B, bias, tanh_out, \
-                                       accumulate, pack};                                                         \
+            fbp_gemm_job_##PREC job = {path, C, ldc, a_m, a_p, b_p, b_n, M, N, P, ld_tanh,                        \
+                                       chunk_rows, A, B, bias, tanh_out, accumulate, pack};                       \
             fbp_pool_run(threads, chunks, fbp_gemm_chunk_##PREC, &job);                                           \
             return;                                                                                               \
         }                                                                                                         \

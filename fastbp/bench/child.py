@@ -4,7 +4,8 @@ A contender child trains one contender, in one precision, on a list of
 shapes, one after the other, and rewrites RESULT.json after each, so that a
 crash loses only the shape it happened on. Per shape: set-up and an untimed
 warm-up run (imports, compilation, first-touch of memory), a calibration run
-that sets the passes per timed run to last about ``target_s``, one untimed run
+that sets the passes per timed run to last about ``target_s`` (at least
+``MIN_PASSES_PER_RUN``), one untimed run
 of that many passes (a JIT compiles for it here), then ``repeats`` timed runs,
 each from the initial weights; then a separate run of ``check_passes`` whose
 final loss is compared between contenders.
@@ -31,6 +32,11 @@ from .peers import CONTENDERS
 from .shapes import make_data, sizes_of
 
 MAX_PASSES_PER_RUN = 1_000_000
+# What a call does once (fastbp.train and the estimators' fit check their input,
+# copy the weights and allocate inside every call) would otherwise be half of a
+# one-pass run at the widest shapes: at least this many passes per timed run
+# make it at most a fifth.
+MIN_PASSES_PER_RUN = 5
 # /proc/stat counts in clock ticks of 10 ms: a shorter window says nothing about other processes.
 MIN_CPU_WINDOW_S = 0.5
 
@@ -108,7 +114,8 @@ def measure(spec, s):
     start = time.perf_counter()
     run(1)  # imports, compilation, first touch of memory
     once, _ = timed(run, 1)
-    passes = spec.get("passes") or int(min(MAX_PASSES_PER_RUN, max(1, round(spec["target_s"] / once))))
+    passes = spec.get("passes") or int(min(MAX_PASSES_PER_RUN, max(MIN_PASSES_PER_RUN,
+                                                                    round(spec["target_s"] / once))))
     if passes != 1:
         run(passes)  # a JIT specialised on the run's length compiles here
     result["warmup_s"] = time.perf_counter() - start

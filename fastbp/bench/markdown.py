@@ -2,7 +2,7 @@
 
 import os
 
-from . import peers, shapes
+from . import child, peers, shapes
 from . import report as figures
 from .report import fmt_ratio, fmt_time
 
@@ -19,9 +19,11 @@ WHAT_IS_MEASURED = (
     + "%d passes, at the estimator tests' tolerance, %g relative in float64 and %g in float32" % (
         peers.AGREEMENT_PASSES, peers.WEIGHTS_RTOL["float64"], peers.WEIGHTS_RTOL["float32"])
     + "). Each contender runs in its own process: imports, data, set-up and compilation, an "
-    "untimed warm-up, a calibration that sets the passes per timed run to last about %s s, an untimed run of that "
-    "length, then the timed runs, each from the initial weights; set-up and compilation are never timed. "
-    "Time per pass (one epoch over the N samples) is the median over the timed runs. GFLOP/s counts 2N·ΣJK "
+    "untimed warm-up, a calibration that sets the passes per timed run to last about %s s and to be at least "
+    + "%d, an untimed run of that length, then the timed runs, each from the initial weights; compilation is never "
+    "timed, and what a call does once (fastbp.train and the estimators check their input and allocate in every "
+    "call) is spread over its passes. " % child.MIN_PASSES_PER_RUN
+    + "Time per pass (one epoch over the N samples) is the median over the timed runs. GFLOP/s counts 2N·ΣJK "
     "forward, 2N·ΣJK for the weight gradients and 2N·ΣJK over all layers but the first for the deltas, per "
     "pass. \"vs fastbp\" is the contender's time over fastbp's in the same precision. The loss check is "
     "`fastbp.reference.calculate_loss` after a separate run of a fixed number of passes, as a relative "
