@@ -31,6 +31,8 @@ import numpy as np
 
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
                      dense_backward_input, dense_forward, dense_tanh_backward_input, softmax_forward)
+from gemm cimport (FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_packed, dense_backward_packed,
+                   dense_forward_packed, dense_tanh_backward_input_packed, use_packed)
 from narrow_products cimport total, use_tiles
 from precision cimport real
 from tiled_products cimport FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features, fold_lanes
@@ -107,7 +109,8 @@ ctypedef struct MLP:
     void *outputs                  # (BLOCK_ROWS * units): each layer's (n,K)^T
     void *deltas                   # same layout
     void *scratch                  # (BLOCK_ROWS * (C + 1))
-    void *lanes                    # (num_weights * lanes_per_weight): the wide layers' partial sums
+    void *lanes                    # (num_weights * lanes_per_weight): the tiled layers' partial sums
+    void *pack                     # (num_threads, FBP_GEMM_PACK_ELEMENTS): the packed products' panels
     Py_ssize_t lanes_per_weight
     void *grads                    # (num_params,)
 
@@ -130,6 +133,15 @@ cdef void block_forward(const MLP *ws, const real *params,
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         z = layer_outputs(ws, <real *> ws.outputs, l)
+        if use_packed(J, K):
+            # the tiles' bits (gemm.h), its rows shared by pool.h's threads
+            dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
+                                 n, J, K, <real *> ws.pack, ws.num_threads)
+            if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:
+                activation_forward(ws.path, z, z, n * K, <Activation> ws.hidden)
+            inp = z
+            ld_inp = n
+            continue
         parts = num_parts(ws, n * J * K, K) if use_tiles(J, K) else 1
         if parts == 1:
             dense_forward(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n,
@@ -242,6 +254,24 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
     for l in range(ws.num_layers - 1, -1, -1):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
+        if use_packed(J, K):
+            # dW and db into grads (one chain per weight, gemm.h), then delta_below
+            below = X if l == 0 else layer_outputs(ws, <real *> ws.outputs, l - 1)
+            dense_backward_packed(ws.path, grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below,
+                                  ld_X if l == 0 else n, n, J, K, <real *> ws.pack, ws.num_threads)
+            if l == 0:
+                break
+            delta_below = layer_outputs(ws, <real *> ws.deltas, l - 1)
+            if ws.hidden == TANH:
+                dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n,
+                                                 J, K, <real *> ws.pack, ws.num_threads)
+            else:
+                dense_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K,
+                                            <real *> ws.pack, ws.num_threads)
+                if ws.hidden != IDENTITY_HIDDEN:
+                    activation_backward(ws.path, delta_below, delta_below, below, n * J, <Activation> ws.hidden)
+            delta = delta_below
+            continue
         parts = num_parts(ws, (2 if l > 0 else 1) * n * J * K, J) if use_tiles(J, K) else 1
         if parts > 1:
             # db = delta.sum(axis=0); then dW's rows and delta_below's features, shared
@@ -317,7 +347,7 @@ cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
     cdef real alpha_r = <real> alpha, weight_sum_r
     memset(grads, 0, ws.num_params * sizeof(real))
     for l in range(ws.num_layers):
-        if use_tiles(ws.sizes[l], ws.sizes[l + 1]):
+        if carries_lanes(ws.sizes[l], ws.sizes[l + 1]):
             memset(<real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight, 0,
                    ws.sizes[l] * ws.sizes[l + 1] * ws.lanes_per_weight * sizeof(real))
     for block in range((rows + block_rows - 1) // block_rows):
@@ -327,7 +357,7 @@ cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
         loss = loss + block_loss_and_delta(ws, Y + start, ld_Y, weights + start if weights != NULL else NULL, n)
         block_backward(ws, grads, params, X + start, ld_X, n)
     for l in range(ws.num_layers):
-        if use_tiles(ws.sizes[l], ws.sizes[l + 1]):
+        if carries_lanes(ws.sizes[l], ws.sizes[l + 1]):
             fold_lanes(grads + ws.weight_offsets[l], <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
                        ws.sizes[l] * ws.sizes[l + 1])
     if weights != NULL:
@@ -384,6 +414,16 @@ cdef void gather_rows(real *out,                  # OUT (B,K)^T
             out[k * B + i] = row[k]
 
 
+cdef inline void update_part(real *params, const real *grads, real *state_a, real *state_b, Py_ssize_t count,
+                             bint adam, double rate, double learning_rate, double momentum, bint nesterov,
+                             double beta_1, double beta_2, double epsilon) noexcept nogil:
+    # the optimiser's update of count parameters (adam at its bias-corrected rate)
+    if adam:
+        adam_update(params, grads, state_a, state_b, rate, beta_1, beta_2, epsilon, count)
+    else:
+        sgd_update(params, grads, state_a, learning_rate, momentum, nesterov, count)
+
+
 cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
                       real *X_batch, real *Y_batch, real *w_batch,          # workspace (B,D)^T, (B,C)^T, (B,)
                       const real *X, const real *Y, const real *weights,    # IN (N,D), (N,C), (N,) or NULL
@@ -412,15 +452,18 @@ cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
             # reference_mlp.adam_learning_rate
             rate = learning_rate * sqrt(1 - pow(beta_2, <double> t[0])) / (1 - pow(beta_1, <double> t[0]))
         parts = num_parts(ws, UPDATE_COST * P, P)
+        if parts == 1:
+            # on this thread: an OpenMP region of one part still wakes the other
+            # threads, which made a digits-sized fit on two threads 1.4x as long
+            update_part(params, grads, state_a, state_b, P, adam, rate, learning_rate, momentum, nesterov, beta_1,
+                        beta_2, epsilon)
+            continue
         for part in prange(parts, num_threads=ws.num_threads, schedule="dynamic"):
             # each parameter's update is its own: any split gives the same bits
             first = part_start(part, parts, P)
             count = part_start(part + 1, parts, P) - first
-            if adam:
-                adam_update(params + first, grads + first, state_a + first, state_b + first, rate, beta_1, beta_2,
-                            epsilon, count)
-            else:
-                sgd_update(params + first, grads + first, state_a + first, learning_rate, momentum, nesterov, count)
+            update_part(params + first, grads + first, state_a + first, state_b + first if adam else NULL, count,
+                        adam, rate, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon)
     return summed
 
 
@@ -451,7 +494,7 @@ cdef class MLPWorkspace:
     cdef readonly int num_threads
     cdef readonly object dtype
     cdef bint single
-    cdef object X, Y, weights, outputs, deltas, scratch, lanes, grads, X_batch, Y_batch, w_batch
+    cdef object X, Y, weights, outputs, deltas, scratch, lanes, pack, grads, X_batch, Y_batch, w_batch
     cdef Py_ssize_t[::1] sizes, weight_offsets, bias_offsets, unit_offsets
     cdef readonly double alpha
 
@@ -481,7 +524,11 @@ cdef class MLPWorkspace:
         self.outputs = np.empty(BLOCK_ROWS * units, dtype=self.dtype)
         self.deltas = np.empty(BLOCK_ROWS * units, dtype=self.dtype)
         self.scratch = np.empty(BLOCK_ROWS * (sizes[L] + 1), dtype=self.dtype)
+        # indexed by weight offsets; a packed layer's part is never touched (so never mapped)
         self.lanes = np.empty(max(1, num_weights * lanes_per_weight), dtype=self.dtype)
+        packed = any(use_packed(J, K) for J, K in zip(sizes[:L], sizes[1:]))
+        self.pack = np.empty(num_threads * FBP_GEMM_PACK_ELEMENTS if packed and num_threads >= 1 else 1,
+                             dtype=self.dtype)
         self.grads = np.empty(num_weights + units, dtype=self.dtype)
         self.X_batch = np.empty(self.batch_size * sizes[0], dtype=self.dtype)
         self.Y_batch = np.empty(self.batch_size * sizes[L], dtype=self.dtype)
@@ -504,6 +551,7 @@ cdef class MLPWorkspace:
         self.ws.deltas = cnp.PyArray_DATA(self.deltas)
         self.ws.scratch = cnp.PyArray_DATA(self.scratch)
         self.ws.lanes = cnp.PyArray_DATA(self.lanes)
+        self.ws.pack = cnp.PyArray_DATA(self.pack)
         self.ws.lanes_per_weight = lanes_per_weight
         self.ws.grads = cnp.PyArray_DATA(self.grads)
 

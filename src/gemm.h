@@ -192,10 +192,14 @@
 
 /* ------------------------------------------------------------ threads
  *
- * Below this many multiply-adds a product stays on the calling thread: waking
- * a worker and waiting for its last chunk costs a few microseconds, the time
- * of about 10^5 multiply-adds on one core (bench/bench_gemm.py). */
-#define FBP_GEMM_MIN_PARALLEL_WORK (1 << 19)
+ * Below this many multiply-adds (about 0.1 ms of one core) a product stays on
+ * the calling thread. Handing chunks to a worker that is still spinning costs
+ * a few microseconds, but one that has gone to sleep must be woken, which on
+ * the development VM (a KVM guest, where waking an idle core goes through the
+ * hypervisor) cost tens of microseconds: at 2^19, products of about a million
+ * multiply-adds (a 64-100 layer on 200-row batches; 64-1024 on 16) ran their
+ * fits 1.4x and their epochs 1.15x as long on two threads as on one. */
+#define FBP_GEMM_MIN_PARALLEL_WORK (1 << 22)
 /* Shared between threads, the rows of C go in chunks, each to the next free
  * thread of pool.h: on a machine where another process holds one core, the
  * thread there takes fewer chunks (or none) instead of holding up the other

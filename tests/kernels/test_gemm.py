@@ -207,7 +207,8 @@ def test_a_wide_network_trains_to_the_same_bits_on_one_and_two_threads(batch_siz
     # whose packed products share their rows between the two threads
     rng = np.random.default_rng(8)
     X, y = rng.standard_normal((1000, 70)).astype(dtype), rng.integers(0, 10, 1000)
-    runs = [fastbp.train(X, y, (96, 80), num_passes=3, epsilon=1e-3, batch_size=batch_size, num_threads=threads,
+    assert min(70 * 480, 480 * 80) * 128 >= _layers.GEMM_MIN_PARALLEL_WORK
+    runs = [fastbp.train(X, y, (480, 80), num_passes=3, epsilon=1e-3, batch_size=batch_size, num_threads=threads,
                          loss_every=1, dtype=np.dtype(dtype).name) for threads in (1, 2)]
     for name in runs[0].model:
         if name != "activation":

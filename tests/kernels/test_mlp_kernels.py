@@ -10,7 +10,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from fastbp import FastBPClassifier, FastBPRegressor, _mlp, reference_mlp
+from fastbp import FastBPClassifier, FastBPRegressor, _layers, _mlp, reference_mlp
 from fastbp.estimators import _compiled
 
 # The compiled gradient sums each product in another order than BLAS and takes
@@ -66,6 +66,26 @@ def test_batch_gradient_is_the_references(output, activation, weighted, dtype):
         coefs, intercepts, X, y, weights, alpha, activation, output, OUTPUTS[output])
     loss, gradient = compiled_loss_and_gradient(coefs, intercepts, X, y, weights, alpha, activation, output)
     assert gradient.dtype == dtype
+    np.testing.assert_allclose(loss, expected_loss, rtol=KERNEL_RTOL[dtype])
+    assert_close(gradient, np.concatenate([g.ravel() for g in coef_grads + intercept_grads]), KERNEL_RTOL[dtype])
+
+
+# Two hidden layers of at least 64 units each side: the first two layers take the
+# packed products of src/gemm.h (gemm.use_packed), the top one the tiles.
+PACKED_LAYER_UNITS = [70, 96, 80, 3]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+def test_a_packed_layers_gradient_is_the_references(activation, dtype):
+    # expected: reference_mlp.loss_and_gradients; 300 rows (two blocks), weighted samples
+    assert _layers.use_packed(*PACKED_LAYER_UNITS[:2]) and _layers.use_packed(*PACKED_LAYER_UNITS[1:3])
+    X, y = problem("softmax", dtype, num_features=PACKED_LAYER_UNITS[0], num_outputs=PACKED_LAYER_UNITS[-1])
+    weights = np.random.RandomState(1).uniform(0.2, 2.0, len(X)).astype(dtype)
+    coefs, intercepts = reference_mlp.init_coefs(PACKED_LAYER_UNITS, activation, np.random.RandomState(2), dtype)
+    expected_loss, coef_grads, intercept_grads = reference_mlp.loss_and_gradients(
+        coefs, intercepts, X, y, weights, 0.3, activation, "softmax", "log_loss")
+    loss, gradient = compiled_loss_and_gradient(coefs, intercepts, X, y, weights, 0.3, activation, "softmax")
     np.testing.assert_allclose(loss, expected_loss, rtol=KERNEL_RTOL[dtype])
     assert_close(gradient, np.concatenate([g.ravel() for g in coef_grads + intercept_grads]), KERNEL_RTOL[dtype])
 

@@ -22,7 +22,7 @@ from fastbp import _layers, reference
 SHARED_UPDATE_SIZE = 3 * 16384 + 77
 # a minibatch step of this network is one block whose packed products are shared
 # (each at least FBP_GEMM_MIN_PARALLEL_WORK multiply-adds, src/gemm.h)
-WIDE_HIDDEN = (96, 80)
+WIDE_HIDDEN = (480, 80)
 CHILD_TIMEOUT_SECONDS = 120
 
 
@@ -44,6 +44,7 @@ def test_the_shared_update_is_the_references_on_any_thread_count(dtype):
 def wide_minibatch_run(num_threads, dtype="float64"):
     rng = np.random.default_rng(8)
     X, y = rng.standard_normal((640, 70)), rng.integers(0, 10, 640)
+    assert min(70 * WIDE_HIDDEN[0], WIDE_HIDDEN[0] * WIDE_HIDDEN[1]) * 128 >= _layers.GEMM_MIN_PARALLEL_WORK
     run = fastbp.train(X, y, WIDE_HIDDEN, num_passes=2, epsilon=1e-3, batch_size=128, num_threads=num_threads,
                        dtype=dtype)
     return {name: value for name, value in run.model.items() if name != "activation"}
