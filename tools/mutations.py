@@ -421,6 +421,23 @@ MUTATIONS = (
     mutation("the MLP workspace's threads ignore threadpoolctl", "fastbp/estimators/_compiled.py",
              "batch_size, _mlp.max_threads())", "batch_size, 2)",
              MLP_THREADS + "test_threadpoolctl_limits_the_workspaces_threads"),
+    mutation("an MLP's packed hidden layer skips its activation", "src/_mlp.pyx",
+             "                                 n, J, K, <real *> ws.pack, ws.num_threads)\n"
+             "            if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:",
+             "                                 n, J, K, <real *> ws.pack, ws.num_threads)\n"
+             "            if False:",
+             "tests/kernels/test_mlp_kernels.py::test_a_packed_layers_gradient_is_the_references"),
+    mutation("an MLP's packed tanh layer passes the delta back without tanh's derivative", "src/_mlp.pyx",
+             "dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n,",
+             "dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], NULL, n,",
+             "tests/kernels/test_mlp_kernels.py::test_a_packed_layers_gradient_is_the_references"),
+    mutation("an MLP's one-part update leaves the last parameter", "src/_mlp.pyx",
+             "update_part(params, grads, state_a, state_b, P, adam,",
+             "update_part(params, grads, state_a, state_b, P - 1, adam,",
+             "tests/kernels/test_mlp_kernels.py::test_a_compiled_epoch_is_the_references"),
+    mutation("packed GEMM: shared chunks start at multiples of the smallest chunk", "src/gemm.h",
+             "ptrdiff_t m0 = chunk * j->chunk_rows;", "ptrdiff_t m0 = chunk * FBP_GEMM_CHUNK_MIN_ROWS;",
+             "tests/kernels/test_gemm.py::test_sharing_the_rows_between_threads_changes_no_bit"),
     # ---- one dispatch mechanism, the workspace's byte count, the thread default
     mutation("a forced path ignored: every workspace takes the widest path", "src/paths.pxi",
              "    if path is None:\n        return fastbp_best_path() if not",
