@@ -31,8 +31,8 @@ import numpy as np
 
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
                      dense_backward_input, dense_forward, dense_tanh_backward_input, softmax_forward)
-from gemm cimport (FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_packed, dense_backward_packed,
-                   dense_forward_packed, dense_tanh_backward_input_packed, use_packed)
+from gemm cimport (FBP_GEMM_PACK_ELEMENTS, MIN_ROWS_TO_PACK_WEIGHTS, carries_lanes, dense_backward_input_packed,
+                   dense_backward_packed, dense_forward_packed, dense_tanh_backward_input_packed, use_packed)
 from narrow_products cimport total, use_tiles
 from precision cimport real
 from tiled_products cimport FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features, fold_lanes
@@ -133,7 +133,7 @@ cdef void block_forward(const MLP *ws, const real *params,
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         z = layer_outputs(ws, <real *> ws.outputs, l)
-        if use_packed(J, K):
+        if use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS:
             # the tiles' bits (gemm.h), its rows shared by pool.h's threads
             dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
                                  n, J, K, <real *> ws.pack, ws.num_threads)
@@ -262,12 +262,18 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
             if l == 0:
                 break
             delta_below = layer_outputs(ws, <real *> ws.deltas, l - 1)
-            if ws.hidden == TANH:
+            # the tiles on a block too short to pack the weights for (the same bits)
+            if ws.hidden == TANH and n < MIN_ROWS_TO_PACK_WEIGHTS:
+                dense_tanh_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n, J, K)
+            elif ws.hidden == TANH:
                 dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n,
                                                  J, K, <real *> ws.pack, ws.num_threads)
             else:
-                dense_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K,
-                                            <real *> ws.pack, ws.num_threads)
+                if n < MIN_ROWS_TO_PACK_WEIGHTS:
+                    dense_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K)
+                else:
+                    dense_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K,
+                                                <real *> ws.pack, ws.num_threads)
                 if ws.hidden != IDENTITY_HIDDEN:
                     activation_backward(ws.path, delta_below, delta_below, below, n * J, <Activation> ws.hidden)
             delta = delta_below

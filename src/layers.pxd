@@ -20,7 +20,9 @@
 
 from narrow_products cimport dot, dot2, total, use_tiles, weighted_sum
 from precision cimport real
-from tiled_products cimport combine_features, correlate_features
+from libc.string cimport memset
+
+from tiled_products cimport combine_features, correlate_features, fold_lanes, lanes_of
 from vecmath cimport vector_sigmoid, vector_tanh
 
 cdef extern from "loops.h" nogil:
@@ -105,6 +107,38 @@ cdef inline void dense_backward(int path,
         correlate_features(path, dW_lanes, inp, ld_inp, delta, n, J, K)
     else:
         weight_gradient_loops(path, dW, delta, inp, ld_inp, n, J, K)
+
+
+# dense_backward_folded folds a tiled layer's partial sums this many outputs
+# at a time (32 KiB of float or double lanes: the L1 cache)
+cdef enum:
+    FOLD_CHUNK_OUTPUTS = 512
+
+
+cdef inline void dense_backward_folded(int path,
+                                       real *dW,                  # OUT (J,K), accumulated
+                                       real *lanes,               # workspace (J*K, LANES), a few rows used
+                                       real *db,                  # OUT (1,K), accumulated
+                                       const real *delta,         # IN  (n,K)^T
+                                       const real *inp,           # IN  (n,J)^T, feature rows ld_inp apart
+                                       Py_ssize_t ld_inp,
+                                       Py_ssize_t n, Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # dense_backward of a wide (use_tiles) layer whose gradient has one block
+    # (a minibatch step): the same bits as zeroing dW_lanes, dense_backward and
+    # fold_lanes, each output's partial sums starting from zero and folded as
+    # there, but a few rows at a time through a small buffer that stays in the
+    # L1 cache. At minibatches of 16 the whole layer's lanes (8 or 16 per
+    # weight), zeroed and folded once per step, cost more than the products.
+    cdef Py_ssize_t k, rows, j0 = 0
+    cdef Py_ssize_t chunk_rows = max(1, FOLD_CHUNK_OUTPUTS // K)
+    for k in range(K):
+        db[k] = db[k] + total(path, delta + k * n, n)
+    while j0 < J:
+        rows = min(chunk_rows, J - j0)
+        memset(lanes, 0, rows * K * lanes_of(lanes) * sizeof(real))
+        correlate_features(path, lanes, inp + j0 * ld_inp, ld_inp, delta, n, rows, K)
+        fold_lanes(dW + j0 * K, lanes, rows * K)
+        j0 = j0 + rows
 
 
 cdef inline void weight_gradient_loops(int path, real *dW, const real *delta, const real *inp, Py_ssize_t ld_inp,

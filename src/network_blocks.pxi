@@ -19,7 +19,7 @@ cdef void network_forward_block(const workspace_t *ws, int thread,
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         z = <real *> thread_outputs(ws, thread, l)
-        if use_packed(J, K):
+        if use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS:
             dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
                                  n, J, K, <real *> thread_pack(ws, thread), ws.num_threads)
         else:
@@ -37,7 +37,8 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
                                  const real *X,           # IN (n,D)^T, feature rows ld_X apart
                                  Py_ssize_t ld_X,
                                  const Py_ssize_t *y,     # IN (n,)
-                                 Py_ssize_t n) noexcept nogil:
+                                 Py_ssize_t n,
+                                 bint fold_now) noexcept nogil:
     # reference.backward after network_forward_block: the data term only;
     # sgd_update adds the L2 term. The logits become probs, then delta, in place.
     cdef Py_ssize_t l, J, K
@@ -57,16 +58,20 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
         if use_packed(J, K):
             dense_backward_packed(ws.path, grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below,
                                   ld_X if l == 0 else n, n, J, K, pack, ws.num_threads)
+        elif fold_now and carries_lanes(J, K):
+            # the slab's only block: its partial sums folded as they are made
+            dense_backward_folded(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
+                                  grads + ws.bias_offsets[l], delta, below, ld_X if l == 0 else n, n, J, K)
         else:
             dense_backward(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
                            grads + ws.bias_offsets[l], delta, below, ld_X if l == 0 else n, n, J, K)
         if l > 0:
             delta_below = <real *> thread_deltas(ws, thread, l - 1)
             # delta2 = delta3.dot(W2.T) * (1 - a1**2)
-            if use_packed(J, K) and ws.activation == TANH:
+            if use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS and ws.activation == TANH:
                 dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], below,
                                                  n, J, K, pack, ws.num_threads)
-            elif use_packed(J, K):
+            elif use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS:
                 dense_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K,
                                             pack, ws.num_threads)
                 activation_backward(ws.path, delta_below, delta_below, below, n * J, ws.activation)

@@ -15,19 +15,23 @@ cdef void slab_gradient(const workspace_t *ws, int thread, Py_ssize_t slab, real
     # sums (lanes) through the blocks and added into grads at the end (a packed
     # layer's is added straight into grads, gemm.carries_lanes)
     cdef Py_ssize_t block, start, n, l, J, K
+    cdef Py_ssize_t first = first_block(ws, slab, rows), end = first_block(ws, slab + 1, rows)
+    # a slab of one block (every minibatch step) folds its partial sums as it
+    # makes them (layers.dense_backward_folded): the same bits
+    cdef bint one_block = end - first == 1
     memset(grads, 0, ws.num_params * sizeof(real))
     for l in range(ws.num_layers):
-        if carries_lanes(ws.sizes[l], ws.sizes[l + 1]):
+        if carries_lanes(ws.sizes[l], ws.sizes[l + 1]) and not one_block:
             memset(thread_lanes(ws, thread, l), 0, ws.sizes[l] * ws.sizes[l + 1] * ws.lanes_per_weight * sizeof(real))
-    for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
+    for block in range(first, end):
         start = block * ws.block_rows
         n = rows_in_block(ws, block, rows)
         network_forward_block(ws, thread, params, X + start, rows, n)
-        network_backward_block(ws, thread, grads, params, X + start, rows, y + start, n)
+        network_backward_block(ws, thread, grads, params, X + start, rows, y + start, n, one_block)
     for l in range(ws.num_layers):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
-        if carries_lanes(J, K):
+        if carries_lanes(J, K) and not one_block:
             fold_lanes(grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l), J * K)
 
 

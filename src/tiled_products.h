@@ -290,28 +290,41 @@ static inline void fastbp_correlate_featuresf_path(int path, float *lanes, const
     FBP_PICK(fbp_correlate_f, path)(lanes, A, ld_a, B, n, num_a, num_b);
 }
 
-/* grad[o] += the sum of lanes[o*LANES .. o*LANES + LANES - 1], added pairwise, for o < count */
+/* grad[o] += the sum of lanes[o*LANES .. o*LANES + LANES - 1], added pairwise, for o < count:
+ * each stage adds the upper half of the partial sums into the lower half
+ * (lane l + lane l + LANES/2, then l + LANES/4, ...). The stages are written
+ * out with constant lengths, so that the compiler keeps them in registers
+ * and vectorises them: a loop over the stage, with the sums in a stack
+ * array, stalled on store forwarding and took a quarter of a minibatch
+ * epoch of a 784-32-10 network in float32. */
+#if FBP_LANES_D != 8 || FBP_LANES_F != 16
+#error "fastbp_fold_lanes: its stages are written for 8 double and 16 float lanes"
+#endif
 static inline void fastbp_fold_lanes(double *grad, const double *lanes, ptrdiff_t count)
 {
-    double sums[FBP_LANES_D];
     for (ptrdiff_t o = 0; o < count; o++) {
-        memcpy(sums, lanes + o * FBP_LANES_D, sizeof sums);
-        for (int half = FBP_LANES_D / 2; half >= 1; half /= 2)
-            for (int l = 0; l < half; l++)
-                sums[l] = sums[l] + sums[l + half];
-        grad[o] = grad[o] + sums[0];
+        const double *x = lanes + o * FBP_LANES_D;
+        double s4[4], s2[2];
+        for (int l = 0; l < 4; l++)
+            s4[l] = x[l] + x[l + 4];
+        for (int l = 0; l < 2; l++)
+            s2[l] = s4[l] + s4[l + 2];
+        grad[o] = grad[o] + (s2[0] + s2[1]);
     }
 }
 
 static inline void fastbp_fold_lanesf(float *grad, const float *lanes, ptrdiff_t count)
 {
-    float sums[FBP_LANES_F];
     for (ptrdiff_t o = 0; o < count; o++) {
-        memcpy(sums, lanes + o * FBP_LANES_F, sizeof sums);
-        for (int half = FBP_LANES_F / 2; half >= 1; half /= 2)
-            for (int l = 0; l < half; l++)
-                sums[l] = sums[l] + sums[l + half];
-        grad[o] = grad[o] + sums[0];
+        const float *x = lanes + o * FBP_LANES_F;
+        float s8[8], s4[4], s2[2];
+        for (int l = 0; l < 8; l++)
+            s8[l] = x[l] + x[l + 8];
+        for (int l = 0; l < 4; l++)
+            s4[l] = s8[l] + s8[l + 4];
+        for (int l = 0; l < 2; l++)
+            s2[l] = s4[l] + s4[l + 2];
+        grad[o] = grad[o] + (s2[0] + s2[1]);
     }
 }
 

@@ -176,9 +176,13 @@ def test_the_packed_layer_kernels_match_their_reference_twins(path, dtype):
                  "dense_tanh_backward_input")
 
 
+# blocks of 64 rows take the packed forward and backward-input products (the last,
+# of 60 rows, the tiles); blocks of 16 the tiles (gemm.MIN_ROWS_TO_PACK_WEIGHTS);
+# the weight gradient takes the packed product in both
+@pytest.mark.parametrize("block_rows", [16, 64])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("num_threads", [1, 2])
-def test_a_wide_network_pass_agrees_with_the_reference(num_threads, activation):
+def test_a_wide_network_pass_agrees_with_the_reference(num_threads, activation, block_rows):
     # level 1: the gradient and one pass of a network whose hidden layers take
     # the packed products, in several blocks and slabs
     N = 700
@@ -186,7 +190,7 @@ def test_a_wide_network_pass_agrees_with_the_reference(num_threads, activation):
     assert _driver.network_uses_packed(WIDE_SIZES)
     params, names = flatten(model, WIDE_SIZES)
     network = _driver.Workspace(WIDE_SIZES, _driver.ACTIVATION_CODES[activation], feature_major(X), y, N,
-                                num_threads, block_rows=64)
+                                num_threads, block_rows=block_rows)
     grads = np.full_like(params, np.nan)
     network.gradient(params, grads)
     expected, _ = flatten(reference.gradients(model, X, y, reg_lambda=0.0), WIDE_SIZES)

@@ -170,6 +170,28 @@ def test_correlate_follows_the_documented_order_exactly(path):
     np.testing.assert_array_equal(correlate(path, B, A), correlate_in_documented_order(B, A, 1, fused(path)))
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_float32_lanes_are_added_pairwise_in_the_documented_order(path):
+    # 16 samples, one per float lane: each lane holds one product, which a*b
+    # rounded once to float32 gives exactly (fused or not: the product of two
+    # floats is exact in double); the fold is then float32 additions only, in
+    # the documented order (l + l + 8, then l + l + 4, ...), replayed here
+    lanes = LANES[np.float32]
+    rng = np.random.default_rng(12)
+    A, B = rng.standard_normal((5, lanes)).astype(np.float32), rng.standard_normal((3, lanes)).astype(np.float32)
+    expected = np.empty((5, 3), dtype=np.float32)
+    for a in range(5):
+        for b in range(3):
+            lane = [np.float32(np.float64(A[a, i]) * np.float64(B[b, i])) for i in range(lanes)]
+            half = lanes // 2
+            while half >= 1:
+                for l in range(half):
+                    lane[l] = np.float32(lane[l] + lane[l + half])
+                half //= 2
+            expected[a, b] = lane[0]
+    np.testing.assert_array_equal(correlate(path, A, B), expected)
+
+
 @pytest.mark.skipif("avx2" not in PATHS or "avx512" not in PATHS, reason="needs a CPU with AVX2 and AVX-512")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_avx2_and_avx512_compute_the_same_bits(dtype):
