@@ -86,6 +86,16 @@ cdef inline void dense_forward_loops(int path, real *z, const real *inp, Py_ssiz
         weighted_sum(path, z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
 
 
+cdef inline void bias_gradient(int path,
+                               real *db,                  # OUT (1,K), accumulated
+                               const real *delta,         # IN  (n,K)^T
+                               Py_ssize_t n, Py_ssize_t K) noexcept nogil:
+    # db += np.sum(delta, axis=0, keepdims=True)
+    cdef Py_ssize_t k
+    for k in range(K):
+        db[k] = db[k] + total(path, delta + k * n, n)
+
+
 cdef inline void dense_backward(int path,
                                 real *dW,                  # OUT (J,K), accumulated
                                 real *dW_lanes,            # OUT (J*K, LANES), accumulated: wide layers only
@@ -99,9 +109,7 @@ cdef inline void dense_backward(int path,
     # (use_tiles) adds dW's sums into the partial sums dW_lanes instead, block
     # after block; the caller zeroes them with dW and adds them into dW
     # (tiled_products.fold_lanes) when the last block is in.
-    cdef Py_ssize_t k
-    for k in range(K):
-        db[k] = db[k] + total(path, delta + k * n, n)
+    bias_gradient(path, db, delta, n, K)
     if use_tiles(J, K):
         # dW[j, k] += sum over the samples of inp[j] * delta[k]
         correlate_features(path, dW_lanes, inp, ld_inp, delta, n, J, K)
@@ -129,10 +137,9 @@ cdef inline void dense_backward_folded(int path,
     # there, but a few rows at a time through a small buffer that stays in the
     # L1 cache. At minibatches of 16 the whole layer's lanes (8 or 16 per
     # weight), zeroed and folded once per step, cost more than the products.
-    cdef Py_ssize_t k, rows, j0 = 0
+    cdef Py_ssize_t rows, j0 = 0
     cdef Py_ssize_t chunk_rows = max(1, FOLD_CHUNK_OUTPUTS // K)
-    for k in range(K):
-        db[k] = db[k] + total(path, delta + k * n, n)
+    bias_gradient(path, db, delta, n, K)
     while j0 < J:
         rows = min(chunk_rows, J - j0)
         memset(lanes, 0, rows * K * lanes_of(lanes) * sizeof(real))
