@@ -90,6 +90,17 @@ cdef extern from *:
     int fbp_mlp_max_threads()
 
 
+def adam_update_on_path(path, real[::1] params, const real[::1] grads, real[::1] ms, real[::1] vs, double rate,
+                        double beta_1, double beta_2, double epsilon):
+    """src/adam.h's update of params and the moments ms and vs, in place, on the named dispatch path."""
+    cdef int code = path_code(path)
+    cdef Py_ssize_t size = params.shape[0]
+    if grads.shape[0] != size or ms.shape[0] != size or vs.shape[0] != size:
+        raise ValueError("params, grads, ms and vs must have one length")
+    if size:
+        adam_update(code, &params[0], &grads[0], &ms[0], &vs[0], rate, beta_1, beta_2, epsilon, size)
+
+
 def max_threads():
     """The threads a workspace uses by default: OpenMP's (OMP_NUM_THREADS, a threadpoolctl limit, else the cores)."""
     return fbp_mlp_max_threads()
@@ -395,15 +406,21 @@ cdef void sgd_update(real *params, const real *grads, real *velocities, double l
             params[i] = params[i] + velocities[i]
 
 
-cdef void adam_update(real *params, const real *grads, real *ms, real *vs, double learning_rate, double beta_1,
-                      double beta_2, double epsilon, Py_ssize_t size) noexcept nogil:
+cdef extern from "adam.h" nogil:
+    void fastbp_adam_update_d(int path, double *params, const double *grads, double *ms, double *vs, double rate,
+                              double beta_1, double beta_2, double epsilon, Py_ssize_t size)
+    void fastbp_adam_update_f(int path, float *params, const float *grads, float *ms, float *vs, double rate,
+                              double beta_1, double beta_2, double epsilon, Py_ssize_t size)
+
+
+cdef inline void adam_update(int path, real *params, const real *grads, real *ms, real *vs, double learning_rate,
+                             double beta_1, double beta_2, double epsilon, Py_ssize_t size) noexcept nogil:
     # m = beta_1 m + (1 - beta_1) g; v = beta_2 v + (1 - beta_2) g**2
-    # params += -learning_rate * m / (sqrt(v) + epsilon)
-    cdef Py_ssize_t i
-    for i in range(size):
-        ms[i] = beta_1 * ms[i] + (1 - beta_1) * grads[i]
-        vs[i] = beta_2 * vs[i] + (1 - beta_2) * (grads[i] * grads[i])
-        params[i] = params[i] + -learning_rate * ms[i] / (sqrt(vs[i]) + epsilon)
+    # params += -learning_rate * m / (sqrt(v) + epsilon), in double (src/adam.h)
+    if real is double:
+        fastbp_adam_update_d(path, params, grads, ms, vs, learning_rate, beta_1, beta_2, epsilon, size)
+    else:
+        fastbp_adam_update_f(path, params, grads, ms, vs, learning_rate, beta_1, beta_2, epsilon, size)
 
 
 cdef void gather_rows(real *out,                  # OUT (B,K)^T
@@ -420,12 +437,12 @@ cdef void gather_rows(real *out,                  # OUT (B,K)^T
             out[k * B + i] = row[k]
 
 
-cdef inline void update_part(real *params, const real *grads, real *state_a, real *state_b, Py_ssize_t count,
-                             bint adam, double rate, double learning_rate, double momentum, bint nesterov,
-                             double beta_1, double beta_2, double epsilon) noexcept nogil:
+cdef inline void update_part(int path, real *params, const real *grads, real *state_a, real *state_b,
+                             Py_ssize_t count, bint adam, double rate, double learning_rate, double momentum,
+                             bint nesterov, double beta_1, double beta_2, double epsilon) noexcept nogil:
     # the optimiser's update of count parameters (adam at its bias-corrected rate)
     if adam:
-        adam_update(params, grads, state_a, state_b, rate, beta_1, beta_2, epsilon, count)
+        adam_update(path, params, grads, state_a, state_b, rate, beta_1, beta_2, epsilon, count)
     else:
         sgd_update(params, grads, state_a, learning_rate, momentum, nesterov, count)
 
@@ -461,15 +478,15 @@ cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
         if parts == 1:
             # on this thread: an OpenMP region of one part still wakes the other
             # threads, which made a digits-sized fit on two threads 1.4x as long
-            update_part(params, grads, state_a, state_b, P, adam, rate, learning_rate, momentum, nesterov, beta_1,
-                        beta_2, epsilon)
+            update_part(ws.path, params, grads, state_a, state_b, P, adam, rate, learning_rate, momentum, nesterov,
+                        beta_1, beta_2, epsilon)
             continue
         for part in prange(parts, num_threads=ws.num_threads, schedule="dynamic"):
             # each parameter's update is its own: any split gives the same bits
             first = part_start(part, parts, P)
             count = part_start(part + 1, parts, P) - first
-            update_part(params + first, grads + first, state_a + first, state_b + first if adam else NULL, count,
-                        adam, rate, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon)
+            update_part(ws.path, params + first, grads + first, state_a + first, state_b + first if adam else NULL,
+                        count, adam, rate, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon)
     return summed
 
 

@@ -112,6 +112,31 @@ def test_the_reference_gradient_is_the_objectives_derivative():
                 assert abs(numeric - grad[index]) <= FINITE_DIFFERENCE_RTOL * max(1e-3, abs(numeric))
 
 
+def adam_in_double(params, grads, ms, vs, rate, beta_1, beta_2, epsilon):
+    # src/adam.h's update replayed by NumPy: every operation in double, in its
+    # order, each result rounded to the arrays' precision where it is stored
+    real = params.dtype
+    wide = np.float64
+    ms = (beta_1 * ms.astype(wide) + (1.0 - beta_1) * grads.astype(wide)).astype(real)
+    vs = (beta_2 * vs.astype(wide) + (1.0 - beta_2) * (grads * grads).astype(wide)).astype(real)
+    params = (params.astype(wide) + ((-rate) * ms.astype(wide)) / (np.sqrt(vs.astype(wide)) + epsilon)).astype(real)
+    return params, ms, vs
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("path", _mlp.available_paths())
+def test_adams_update_is_its_replay_in_double_exactly(path, dtype):
+    # 37 parameters: the vector paths' 4 or 8 at a time, then the rest one at a time
+    rng = np.random.default_rng(5)
+    params, grads, ms = (rng.standard_normal(37).astype(dtype) for _ in range(3))
+    vs = np.abs(rng.standard_normal(37)).astype(dtype) * 1e-3
+    settings = dict(rate=3e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    expected = adam_in_double(params, grads, ms, vs, **settings)
+    _mlp.adam_update_on_path(path, params, grads, ms, vs, **settings)
+    for name, mine, replay in zip(("params", "m", "v"), (params, ms, vs), expected):
+        np.testing.assert_array_equal(mine, replay, err_msg=name)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("params", [dict(solver="adam"), dict(solver="sgd", momentum=0.9, nesterovs_momentum=True),
                                     dict(solver="sgd", momentum=0.5, nesterovs_momentum=False),
