@@ -138,13 +138,18 @@ def test_the_layer_products_compute_the_tiles_bits(path, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sharing_the_rows_between_threads_changes_no_bit(dtype):
     # each output's chain stays with one thread (gemm.h, FBP_GEMM_DEFINE);
-    # 1000 x 200 x 300 is above the work at which the product is shared
-    A, B, C, bias, _ = operands(1000, 200, 300, dtype, 5)
+    # 2000 x 200 x 300 is above the work at which the product is shared, in 6
+    # chunks on two threads and 9 on three; a few repeats, so that the threads
+    # overlap even on a loaded machine
+    A, B, C, bias, _ = operands(2000, 200, 300, dtype, 5)
+    assert 2000 * 200 * 300 >= _layers.GEMM_MIN_PARALLEL_WORK
     one = gemm(PATHS[-1], A, B, bias=bias)
-    for threads in (2, 3):
-        np.testing.assert_array_equal(gemm(PATHS[-1], A, B, bias=bias, threads=threads), one)
-        np.testing.assert_array_equal(gemm(PATHS[-1], A, B, C=C, transposed_b=True, threads=threads),
-                                      gemm(PATHS[-1], A, B, C=C, transposed_b=True))
+    one_accumulated = gemm(PATHS[-1], A, B, C=C, transposed_b=True)
+    for _ in range(3):
+        for threads in (2, 3):
+            np.testing.assert_array_equal(gemm(PATHS[-1], A, B, bias=bias, threads=threads), one)
+            np.testing.assert_array_equal(gemm(PATHS[-1], A, B, C=C, transposed_b=True, threads=threads),
+                                          one_accumulated)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
