@@ -256,7 +256,8 @@ MUTATIONS = (
     # ---- float32 (issue 9)
     mutation("float32 partial sums strided for float64", "src/_driver.pyx",
              "self.ws.lanes_per_weight = FBP_LANES_D if self.dtype == np.float64 else FBP_LANES_F",
-             "self.ws.lanes_per_weight = FBP_LANES_D", F32 + "test_network_gradient_and_pass_in_float32"),
+             "self.ws.lanes_per_weight = FBP_LANES_D",
+             F32 + "test_float32_partial_sums_carried_across_blocks_agree_with_the_reference"),
     mutation("float32 tanh: polynomial used beyond its fitted range", "src/vecmath.h",
              "#define FBP_TANHF_SMALL 0.55f", "#define FBP_TANHF_SMALL 0.9f",
              "tests/kernels/test_vecmath_float32.py::test_within_bound_of_float64_libm_on_a_million_points"),

@@ -224,6 +224,22 @@ def test_network_gradient_and_pass_in_float32(sizes, N, activation):
     assert_close(params, flatten(model, sizes)[0], F32_KERNEL_RTOL, "after one pass")
 
 
+@pytest.mark.parametrize("sizes", [(3, 4, 5, 6, 2), (20, 16, 10)])
+def test_float32_partial_sums_carried_across_blocks_agree_with_the_reference(sizes):
+    # 200 rows in blocks of 8: 25 blocks in 16 slabs, so some slabs carry their
+    # tiled layers' partial sums (16 per weight in float32) from one block to
+    # the next; a slab of one block folds them as it makes them
+    N = 200
+    X, y, model = perturbed_network(sizes, N, "tanh")
+    params, names = flatten(model, sizes)
+    network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES["tanh"], feature_major(X), y, N, 1, block_rows=8)
+    grads = np.full_like(params, np.nan)
+    network.gradient(params, grads)
+    expected = reference.gradients(model, X, y, reg_lambda=0.0)
+    for name, value in unflatten(grads, names, expected).items():
+        assert_close(value, expected[name], F32_KERNEL_RTOL, name)
+
+
 @pytest.mark.parametrize("N,block_rows", [(203, 8), (5, 8), (1, 8), (1000, 16)])
 def test_the_row_blocked_float32_pass_agrees_with_the_reference(N, block_rows):
     sizes = (3, 9, 4)
