@@ -33,7 +33,7 @@ from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activ
                      dense_backward_input, dense_forward, dense_tanh_backward_input, softmax_forward)
 from gemm cimport (FBP_GEMM_PACK_ELEMENTS, MIN_ROWS_TO_PACK_WEIGHTS, carries_lanes, dense_backward_input_packed,
                    dense_backward_packed, dense_forward_packed, dense_tanh_backward_input_packed, use_packed)
-from narrow_products cimport total, use_tiles
+from narrow_products cimport bias_gradient, use_tiles
 from precision cimport real
 from tiled_products cimport FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features, fold_lanes
 from vecmath cimport vector_exp, vector_sigmoid
@@ -257,7 +257,7 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
                          Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
     # reference_mlp.loss_and_gradients' backward sweep from the top delta: the
     # data term, added into grads (the wide layers' weights into their lanes)
-    cdef Py_ssize_t l, J, K, k, part, parts
+    cdef Py_ssize_t l, J, K, part, parts
     cdef real *delta = layer_outputs(ws, <real *> ws.outputs, ws.num_layers - 1)
     cdef const real *below
     cdef real *delta_below
@@ -293,8 +293,7 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
         if parts > 1:
             # db = delta.sum(axis=0); then dW's rows and delta_below's features, shared
             db = grads + ws.bias_offsets[l]
-            for k in range(K):
-                db[k] = db[k] + total(ws.path, delta + k * n, n)
+            bias_gradient(ws.path, db, delta, n, K)
             below = X if l == 0 else layer_outputs(ws, <real *> ws.outputs, l - 1)
             delta_below = NULL if l == 0 else layer_outputs(ws, <real *> ws.deltas, l - 1)
             for part in prange(parts, num_threads=ws.num_threads, schedule="dynamic"):

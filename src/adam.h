@@ -56,81 +56,63 @@ static FBP_ADAM_SIGNATURE(float, fbp_adam_update_f_baseline)
 }
 
 #if FBP_X86_DISPATCH
-/* The moments' step on a vector of doubles: m, v and g in double, gg = g * g
- * (a float array's rounded to float before it is promoted). */
-#define FBP_ADAM_MOMENTS(MUL, ADD, SET1, m, v, g, gg)                                                           \
-    m = ADD(MUL(SET1(beta_1), m), MUL(SET1(1.0 - beta_1), g));                                                  \
-    v = ADD(MUL(SET1(beta_2), v), MUL(SET1(1.0 - beta_2), gg));
+/* One body per target and precision: W parameters at a time as doubles (a
+ * float array's loaded by LOAD as floats and promoted, stored by STORE
+ * rounded to float; SQUARE(p) gives g * g, squared in the array's precision),
+ * with that target's double intrinsics, then the tail one at a time. m and v
+ * are read back after they are stored: the step uses them as stored. */
+#define FBP_ADAM_VECTOR_BODY(real, W, VD, LOAD, STORE, SQUARE, MUL, ADD, DIV, SQRT, SET1)                       \
+    ptrdiff_t i = 0;                                                                                            \
+    for (; i + W <= size; i += W) {                                                                             \
+        VD g = LOAD(grads + i);                                                                                 \
+        STORE(ms + i, ADD(MUL(SET1(beta_1), LOAD(ms + i)), MUL(SET1(1.0 - beta_1), g)));                        \
+        STORE(vs + i, ADD(MUL(SET1(beta_2), LOAD(vs + i)), MUL(SET1(1.0 - beta_2), SQUARE(grads + i))));        \
+        VD step = DIV(MUL(SET1(-rate), LOAD(ms + i)), ADD(SQRT(LOAD(vs + i)), SET1(epsilon)));                  \
+        STORE(params + i, ADD(LOAD(params + i), step));                                                         \
+    }                                                                                                           \
+    FBP_ADAM_TAIL(real)
+
+#define FBP_SQUARE_D4(p) _mm256_mul_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p))
+#define FBP_LOAD_F4(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define FBP_STORE_F4(p, v) _mm_storeu_ps((p), _mm256_cvtpd_ps(v))
+#define FBP_SQUARE_F4(p) _mm256_cvtps_pd(_mm_mul_ps(_mm_loadu_ps(p), _mm_loadu_ps(p)))
+#define FBP_SQUARE_D8(p) _mm512_mul_pd(_mm512_loadu_pd(p), _mm512_loadu_pd(p))
+#define FBP_LOAD_F8(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define FBP_STORE_F8(p, v) _mm256_storeu_ps((p), _mm512_cvtpd_ps(v))
+#define FBP_SQUARE_F8(p) _mm512_cvtps_pd(_mm256_mul_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p)))
 
 static FBP_ATTR_AVX2 FBP_ADAM_SIGNATURE(double, fbp_adam_update_d_avx2)
 {
-    ptrdiff_t i = 0;
-    for (; i + 4 <= size; i += 4) {
-        __m256d g = _mm256_loadu_pd(grads + i), m = _mm256_loadu_pd(ms + i), v = _mm256_loadu_pd(vs + i);
-        FBP_ADAM_MOMENTS(_mm256_mul_pd, _mm256_add_pd, _mm256_set1_pd, m, v, g, _mm256_mul_pd(g, g))
-        _mm256_storeu_pd(ms + i, m);
-        _mm256_storeu_pd(vs + i, v);
-        __m256d step = _mm256_div_pd(_mm256_mul_pd(_mm256_set1_pd(-rate), m),
-                                     _mm256_add_pd(_mm256_sqrt_pd(v), _mm256_set1_pd(epsilon)));
-        _mm256_storeu_pd(params + i, _mm256_add_pd(_mm256_loadu_pd(params + i), step));
-    }
-    FBP_ADAM_TAIL(double)
+    FBP_ADAM_VECTOR_BODY(double, 4, __m256d, _mm256_loadu_pd, _mm256_storeu_pd, FBP_SQUARE_D4, _mm256_mul_pd,
+                         _mm256_add_pd, _mm256_div_pd, _mm256_sqrt_pd, _mm256_set1_pd)
 }
 
 static FBP_ATTR_AVX2 FBP_ADAM_SIGNATURE(float, fbp_adam_update_f_avx2)
 {
-    ptrdiff_t i = 0;
-    for (; i + 4 <= size; i += 4) {
-        __m128 gf = _mm_loadu_ps(grads + i);
-        __m256d g = _mm256_cvtps_pd(gf), gg = _mm256_cvtps_pd(_mm_mul_ps(gf, gf));
-        __m256d m = _mm256_cvtps_pd(_mm_loadu_ps(ms + i)), v = _mm256_cvtps_pd(_mm_loadu_ps(vs + i));
-        FBP_ADAM_MOMENTS(_mm256_mul_pd, _mm256_add_pd, _mm256_set1_pd, m, v, g, gg)
-        __m128 m_stored = _mm256_cvtpd_ps(m), v_stored = _mm256_cvtpd_ps(v);
-        _mm_storeu_ps(ms + i, m_stored);
-        _mm_storeu_ps(vs + i, v_stored);
-        __m256d step = _mm256_div_pd(_mm256_mul_pd(_mm256_set1_pd(-rate), _mm256_cvtps_pd(m_stored)),
-                                     _mm256_add_pd(_mm256_sqrt_pd(_mm256_cvtps_pd(v_stored)),
-                                                   _mm256_set1_pd(epsilon)));
-        _mm_storeu_ps(params + i, _mm256_cvtpd_ps(_mm256_add_pd(_mm256_cvtps_pd(_mm_loadu_ps(params + i)), step)));
-    }
-    FBP_ADAM_TAIL(float)
+    FBP_ADAM_VECTOR_BODY(float, 4, __m256d, FBP_LOAD_F4, FBP_STORE_F4, FBP_SQUARE_F4, _mm256_mul_pd,
+                         _mm256_add_pd, _mm256_div_pd, _mm256_sqrt_pd, _mm256_set1_pd)
 }
 
 static FBP_ATTR_AVX512 FBP_ADAM_SIGNATURE(double, fbp_adam_update_d_avx512)
 {
-    ptrdiff_t i = 0;
-    for (; i + 8 <= size; i += 8) {
-        __m512d g = _mm512_loadu_pd(grads + i), m = _mm512_loadu_pd(ms + i), v = _mm512_loadu_pd(vs + i);
-        FBP_ADAM_MOMENTS(_mm512_mul_pd, _mm512_add_pd, _mm512_set1_pd, m, v, g, _mm512_mul_pd(g, g))
-        _mm512_storeu_pd(ms + i, m);
-        _mm512_storeu_pd(vs + i, v);
-        __m512d step = _mm512_div_pd(_mm512_mul_pd(_mm512_set1_pd(-rate), m),
-                                     _mm512_add_pd(_mm512_sqrt_pd(v), _mm512_set1_pd(epsilon)));
-        _mm512_storeu_pd(params + i, _mm512_add_pd(_mm512_loadu_pd(params + i), step));
-    }
-    FBP_ADAM_TAIL(double)
+    FBP_ADAM_VECTOR_BODY(double, 8, __m512d, _mm512_loadu_pd, _mm512_storeu_pd, FBP_SQUARE_D8, _mm512_mul_pd,
+                         _mm512_add_pd, _mm512_div_pd, _mm512_sqrt_pd, _mm512_set1_pd)
 }
 
 static FBP_ATTR_AVX512 FBP_ADAM_SIGNATURE(float, fbp_adam_update_f_avx512)
 {
-    ptrdiff_t i = 0;
-    for (; i + 8 <= size; i += 8) {
-        __m256 gf = _mm256_loadu_ps(grads + i);
-        __m512d g = _mm512_cvtps_pd(gf), gg = _mm512_cvtps_pd(_mm256_mul_ps(gf, gf));
-        __m512d m = _mm512_cvtps_pd(_mm256_loadu_ps(ms + i)), v = _mm512_cvtps_pd(_mm256_loadu_ps(vs + i));
-        FBP_ADAM_MOMENTS(_mm512_mul_pd, _mm512_add_pd, _mm512_set1_pd, m, v, g, gg)
-        __m256 m_stored = _mm512_cvtpd_ps(m), v_stored = _mm512_cvtpd_ps(v);
-        _mm256_storeu_ps(ms + i, m_stored);
-        _mm256_storeu_ps(vs + i, v_stored);
-        __m512d step = _mm512_div_pd(_mm512_mul_pd(_mm512_set1_pd(-rate), _mm512_cvtps_pd(m_stored)),
-                                     _mm512_add_pd(_mm512_sqrt_pd(_mm512_cvtps_pd(v_stored)),
-                                                   _mm512_set1_pd(epsilon)));
-        _mm256_storeu_ps(params + i,
-                         _mm512_cvtpd_ps(_mm512_add_pd(_mm512_cvtps_pd(_mm256_loadu_ps(params + i)), step)));
-    }
-    FBP_ADAM_TAIL(float)
+    FBP_ADAM_VECTOR_BODY(float, 8, __m512d, FBP_LOAD_F8, FBP_STORE_F8, FBP_SQUARE_F8, _mm512_mul_pd,
+                         _mm512_add_pd, _mm512_div_pd, _mm512_sqrt_pd, _mm512_set1_pd)
 }
-#undef FBP_ADAM_MOMENTS
+#undef FBP_ADAM_VECTOR_BODY
+#undef FBP_SQUARE_D4
+#undef FBP_SQUARE_D8
+#undef FBP_LOAD_F4
+#undef FBP_STORE_F4
+#undef FBP_SQUARE_F4
+#undef FBP_LOAD_F8
+#undef FBP_STORE_F8
+#undef FBP_SQUARE_F8
 #endif /* FBP_X86_DISPATCH */
 
 static inline void fastbp_adam_update_d(int path, double *params, const double *grads, double *ms, double *vs,

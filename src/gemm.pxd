@@ -13,7 +13,7 @@
 # tiled ones (tiled_products.h's order); the weight gradient sums each weight in
 # one chain over the samples (gemm.h, "Rounding").
 
-from narrow_products cimport total, use_tiles
+from narrow_products cimport bias_gradient, use_tiles
 from precision cimport real
 
 cdef extern from "gemm.h" nogil:
@@ -109,9 +109,7 @@ cdef inline void dense_backward_packed(int path,
                                        real *pack, int threads) noexcept nogil:
     # dW = inp.T.dot(delta); db = np.sum(delta, axis=0, keepdims=True)
     # Adds to gradients that the caller zeroes once per step (or slab).
-    cdef Py_ssize_t k
-    for k in range(K):
-        db[k] = db[k] + total(path, delta + k * n, n)
+    bias_gradient(path, db, delta, n, K)
     # dW[j, k] += sum over i of inp[j][i] * delta[k][i]
     gemm(path, dW, K, inp, ld_inp, 1, delta, 1, n, J, K, n, True, NULL, NULL, 0, pack, threads)
 

@@ -18,7 +18,7 @@
 # target, in src/loops.h (element-wise loops and narrow products),
 # src/tiled_products.h (the tiled products of wide layers) and src/vecmath.h.
 
-from narrow_products cimport dot, dot2, total, use_tiles, weighted_sum
+from narrow_products cimport bias_gradient, dot, dot2, total, use_tiles, weighted_sum
 from precision cimport real
 from libc.string cimport memset
 
@@ -84,16 +84,6 @@ cdef inline void dense_forward_loops(int path, real *z, const real *inp, Py_ssiz
     cdef Py_ssize_t k
     for k in range(K):
         weighted_sum(path, z + k * n, inp, ld_inp, W + k, K, b[k], J, n)
-
-
-cdef inline void bias_gradient(int path,
-                               real *db,                  # OUT (1,K), accumulated
-                               const real *delta,         # IN  (n,K)^T
-                               Py_ssize_t n, Py_ssize_t K) noexcept nogil:
-    # db += np.sum(delta, axis=0, keepdims=True)
-    cdef Py_ssize_t k
-    for k in range(K):
-        db[k] = db[k] + total(path, delta + k * n, n)
 
 
 cdef inline void dense_backward(int path,

@@ -68,6 +68,16 @@ cdef inline real total(int path, const real *a, Py_ssize_t size) noexcept nogil:
         return fastbp_total_f(path, a, size)
 
 
+cdef inline void bias_gradient(int path,
+                               real *db,                  # OUT (1,K), accumulated
+                               const real *delta,         # IN  (n,K)^T
+                               Py_ssize_t n, Py_ssize_t K) noexcept nogil:
+    # db += np.sum(delta, axis=0, keepdims=True)
+    cdef Py_ssize_t k
+    for k in range(K):
+        db[k] = db[k] + total(path, delta + k * n, n)
+
+
 cdef inline void weighted_sum(int path,
                               real *out,                # OUT (n,)
                               const real *columns,      # IN  J columns (n,), ld apart
