@@ -199,8 +199,15 @@ def packed_gemm(path, real[::1] C, Py_ssize_t ldc, const real[::1] A, Py_ssize_t
 
 
 def use_packed(Py_ssize_t J, Py_ssize_t K):
-    """Whether a (J,K) layer's products take the packed GEMM in the driver."""
+    """Whether a (J,K) layer's forward and backward-input products take the packed GEMM in the driver
+    (on blocks of at least MIN_ROWS_TO_PACK_WEIGHTS rows)."""
     return packed.use_packed(J, K)
+
+
+def packs_weight_gradient(Py_ssize_t J, Py_ssize_t K):
+    """Whether a (J,K) layer's weight gradient takes the packed GEMM (one chain per weight) in the driver
+    and the estimators, instead of the tiles' partial sums."""
+    return packed.packs_weight_gradient(J, K)
 
 
 cdef real[::1] packing_buffer(const real *like):

@@ -32,7 +32,8 @@ import numpy as np
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
                      dense_backward_input, dense_forward, dense_tanh_backward_input, softmax_forward)
 from gemm cimport (FBP_GEMM_PACK_ELEMENTS, MIN_ROWS_TO_PACK_WEIGHTS, carries_lanes, dense_backward_input_packed,
-                   dense_backward_packed, dense_forward_packed, dense_tanh_backward_input_packed, use_packed)
+                   dense_backward_packed, dense_forward_packed, dense_tanh_backward_input_packed,
+                   packs_weight_gradient, use_packed)
 from narrow_products cimport bias_gradient, use_tiles
 from precision cimport real
 from tiled_products cimport FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features, fold_lanes
@@ -258,6 +259,7 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
     # reference_mlp.loss_and_gradients' backward sweep from the top delta: the
     # data term, added into grads (the wide layers' weights into their lanes)
     cdef Py_ssize_t l, J, K, part, parts
+    cdef bint packed_input
     cdef real *delta = layer_outputs(ws, <real *> ws.outputs, ws.num_layers - 1)
     cdef const real *below
     cdef real *delta_below
@@ -265,7 +267,7 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
     for l in range(ws.num_layers - 1, -1, -1):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
-        if use_packed(J, K):
+        if packs_weight_gradient(J, K):
             # dW and db into grads (one chain per weight, gemm.h), then delta_below
             below = X if l == 0 else layer_outputs(ws, <real *> ws.outputs, l - 1)
             dense_backward_packed(ws.path, grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below,
@@ -273,14 +275,15 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
             if l == 0:
                 break
             delta_below = layer_outputs(ws, <real *> ws.deltas, l - 1)
-            # the tiles on a block too short to pack the weights for (the same bits)
-            if ws.hidden == TANH and n < MIN_ROWS_TO_PACK_WEIGHTS:
+            # the tiles on a layer too narrow, or a block too short, to pack the weights for (the same bits)
+            packed_input = use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS
+            if ws.hidden == TANH and not packed_input:
                 dense_tanh_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n, J, K)
             elif ws.hidden == TANH:
                 dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n,
                                                  J, K, <real *> ws.pack, ws.num_threads)
             else:
-                if n < MIN_ROWS_TO_PACK_WEIGHTS:
+                if not packed_input:
                     dense_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K)
                 else:
                     dense_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K,
@@ -548,7 +551,7 @@ cdef class MLPWorkspace:
         self.scratch = np.empty(BLOCK_ROWS * (sizes[L] + 1), dtype=self.dtype)
         # indexed by weight offsets; a packed layer's part is never touched (so never mapped)
         self.lanes = np.empty(max(1, num_weights * lanes_per_weight), dtype=self.dtype)
-        packed = any(use_packed(J, K) for J, K in zip(sizes[:L], sizes[1:]))
+        packed = any(packs_weight_gradient(J, K) for J, K in zip(sizes[:L], sizes[1:]))
         self.pack = np.empty(num_threads * FBP_GEMM_PACK_ELEMENTS if packed and num_threads >= 1 else 1,
                              dtype=self.dtype)
         self.grads = np.empty(num_weights + units, dtype=self.dtype)

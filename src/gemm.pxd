@@ -55,14 +55,34 @@ cdef enum:
     MIN_ROWS_TO_PACK_WEIGHTS = 64
 
 
+# The weight gradient takes the packed product over a wider range of shapes
+# than the other two: the tiles' partial sums cost a pass over 8 or 16 copies
+# of dW per block, which is what a narrow layer does not pay back. On blocks
+# of 128 rows, one core (bench/bench_gemm.py, the weights rows): 784 x 32
+# packed 46-48 GFLOP/s against the tiles' 20-27, 32 x 256 28-32 against
+# 17-18, 16 x 1024 28-42 against 21-23 in both precisions; at 64 x 32,
+# 32 x 32 or 8 x 256 the two are level or the tiles ahead.
+cdef enum:
+    MIN_PACKED_GRADIENT_INPUTS = 16
+    MIN_PACKED_GRADIENT_OUTPUTS = 32
+    MIN_PACKED_GRADIENT_WEIGHTS = 4096
+
+
 cdef inline bint use_packed(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # the forward and backward-input products (with MIN_ROWS_TO_PACK_WEIGHTS)
     return J >= MIN_PACKED_WIDTH and K >= MIN_PACKED_WIDTH
+
+
+cdef inline bint packs_weight_gradient(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
+    # the weight gradient; true for every layer use_packed chooses
+    return (J >= MIN_PACKED_GRADIENT_INPUTS and K >= MIN_PACKED_GRADIENT_OUTPUTS
+            and J * K >= MIN_PACKED_GRADIENT_WEIGHTS)
 
 
 cdef inline bint carries_lanes(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # whether a (J,K) layer's weight gradient goes through the tiles' partial
     # sums (layers.dense_backward's dW_lanes); the packed one adds into dW itself
-    return use_tiles(J, K) and not use_packed(J, K)
+    return use_tiles(J, K) and not packs_weight_gradient(J, K)
 
 
 cdef inline void gemm(int path,

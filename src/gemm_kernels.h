@@ -8,8 +8,8 @@
  */
 
 #define NR (GEMM_NV * W)
-#if GEMM_KC > FBP_GEMM_KC_MAX || GEMM_MC > FBP_GEMM_MC_MAX || GEMM_MC % GEMM_MR != 0
-#error "gemm_kernels.h: GEMM_KC and GEMM_MC must fit FBP_GEMM_PACK_ELEMENTS, GEMM_MC be a multiple of GEMM_MR"
+#if GEMM_KC > FBP_GEMM_KC_MAX || GEMM_MC > FBP_GEMM_MC_MAX || GEMM_MC % GEMM_MR != 0 || GEMM_NV > 4
+#error "gemm_kernels.h: GEMM_KC and GEMM_MC must fit FBP_GEMM_PACK_ELEMENTS, GEMM_MC be a multiple of GEMM_MR, GEMM_NV at most 4 (fbp_gemm_narrow_tile)"
 #endif
 /* columns of B per packed panel: a whole number of micro-panels */
 #define GEMM_NC (FBP_GEMM_NC_MAX / NR * NR)
@@ -70,29 +70,33 @@ FBP_TILE void FBP_FN(fbp_gemm_pack_b)(real *dst, const real *B, ptrdiff_t b_p, p
     }
 }
 
-/* The micro-kernel: the GEMM_MR by NR tile of C at c (rows ldc apart) =
+/* The micro-kernel: the GEMM_MR by nv * W tile of C at c (rows ldc apart) =
  * (first ? 0 : c) + kc rank-1 updates, a[p * GEMM_MR + r] * b[p * NR + col]
  * for p in order; then, when last, + bias[r] or times (1 - t*t), t at
- * tanh_out[r * ld_tanh + col] (bias and tanh_out NULL unless last). */
+ * tanh_out[r * ld_tanh + col] (bias and tanh_out NULL unless last). nv is
+ * GEMM_NV for a whole tile, fewer for the narrow last panel of a product whose
+ * columns are a multiple of W but not of NR (a 32-wide float32 layer on
+ * AVX-512): every call passes a constant, so each width is its own unrolled
+ * loop. The width never changes an output's chain of operations. */
 FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, const real *b, ptrdiff_t kc, int first,
-                                    const real *bias, const real *tanh_out, ptrdiff_t ld_tanh)
+                                    const real *bias, const real *tanh_out, ptrdiff_t ld_tanh, const int nv)
 {
     VEC acc[GEMM_MR][GEMM_NV];
 #pragma GCC unroll 16
     for (int r = 0; r < GEMM_MR; r++)
 #pragma GCC unroll 4
-        for (int v = 0; v < GEMM_NV; v++)
+        for (int v = 0; v < nv; v++)
             acc[r][v] = first ? VZERO : VLOAD(c + r * ldc + v * W);
     for (ptrdiff_t p = 0; p < kc; p++) {
         VEC x[GEMM_NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < GEMM_NV; v++)
+        for (int v = 0; v < nv; v++)
             x[v] = VLOAD(b + p * NR + v * W);
 #pragma GCC unroll 16
         for (int r = 0; r < GEMM_MR; r++) {
             VEC w = VSET1(a[p * GEMM_MR + r]);
 #pragma GCC unroll 4
-            for (int v = 0; v < GEMM_NV; v++)
+            for (int v = 0; v < nv; v++)
                 acc[r][v] = VFMA(x[v], w, acc[r][v]);
         }
     }
@@ -101,18 +105,18 @@ FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, const
         if (bias) {
             VEC bias_r = VSET1(bias[r]);
 #pragma GCC unroll 4
-            for (int v = 0; v < GEMM_NV; v++)
+            for (int v = 0; v < nv; v++)
                 acc[r][v] = acc[r][v] + bias_r;
         } else if (tanh_out) {
             VEC one = VSET1(1);
 #pragma GCC unroll 4
-            for (int v = 0; v < GEMM_NV; v++) {
+            for (int v = 0; v < nv; v++) {
                 VEC t = VLOAD(tanh_out + r * ld_tanh + v * W);
                 acc[r][v] = acc[r][v] * (one - t * t);
             }
         }
 #pragma GCC unroll 4
-        for (int v = 0; v < GEMM_NV; v++)
+        for (int v = 0; v < nv; v++)
             VSTORE(c + r * ldc + v * W, acc[r][v]);
     }
 }
@@ -135,9 +139,34 @@ FBP_TILE void FBP_FN(fbp_gemm_edge_tile)(real *c, ptrdiff_t ldc, const real *a, 
         if (bias)
             bias_tile[r] = bias[r];
     }
-    FBP_FN(fbp_gemm_tile)(tile, NR, a, b, kc, first, bias ? bias_tile : NULL, tanh_out ? tanh_tile : NULL, NR);
+    FBP_FN(fbp_gemm_tile)(tile, NR, a, b, kc, first, bias ? bias_tile : NULL, tanh_out ? tanh_tile : NULL, NR,
+                          GEMM_NV);
     for (ptrdiff_t r = 0; r < rows; r++)
         memcpy(c + r * ldc, tile + r * NR, cols * sizeof(real));
+}
+
+/* A whole number of vectors narrower than NR (cols = nv * W, nv < GEMM_NV):
+ * the micro-kernel on C itself, one specialised width per nv, instead of a
+ * copy through fbp_gemm_edge_tile. */
+FBP_TILE void FBP_FN(fbp_gemm_narrow_tile)(real *c, ptrdiff_t ldc, const real *a, const real *b, ptrdiff_t kc,
+                                           int first, const real *bias, const real *tanh_out, ptrdiff_t ld_tanh,
+                                           int nv)
+{
+    switch (nv) {
+    case 1:
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias, tanh_out, ld_tanh, 1);
+        break;
+#if GEMM_NV > 2
+    case 2:
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias, tanh_out, ld_tanh, 2);
+        break;
+#endif
+#if GEMM_NV > 3
+    case 3:
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias, tanh_out, ld_tanh, 3);
+        break;
+#endif
+    }
 }
 
 /* gemm.h's product on one thread: pack is FBP_GEMM_PACK_ELEMENTS reals. The
@@ -171,7 +200,10 @@ static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptr
                         const real *bias_m = last && bias ? bias + m : NULL;
                         const real *tanh_m = last && tanh_out ? tanh_out + m * ld_tanh + col : NULL;
                         if (rows == GEMM_MR && cols == NR)
-                            FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias_m, tanh_m, ld_tanh);
+                            FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias_m, tanh_m, ld_tanh, GEMM_NV);
+                        else if (rows == GEMM_MR && cols % W == 0)
+                            FBP_FN(fbp_gemm_narrow_tile)(c, ldc, a, b, kc, first, bias_m, tanh_m, ld_tanh,
+                                                         (int)(cols / W));
                         else
                             FBP_FN(fbp_gemm_edge_tile)(c, ldc, a, b, kc, first, bias_m, tanh_m, ld_tanh, rows,
                                                        cols);

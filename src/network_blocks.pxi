@@ -2,7 +2,7 @@
 # defines network_forward_block (reference.forward) and network_backward_block
 # (reference.backward), the layer kernels of layers.pxd applied layer by layer
 # in the workspace's buffers (workspace.pxi), on the workspace's dispatch path;
-# a layer wide enough (gemm.use_packed) takes their packed twins of gemm.pxd,
+# a layer wide enough (gemm.use_packed, gemm.packs_weight_gradient) takes their packed twins of gemm.pxd,
 # which may share a product between the threads when called outside the slabs'
 # parallel loop (a step that is one block).
 
@@ -55,7 +55,7 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         below = X if l == 0 else <real *> thread_outputs(ws, thread, l - 1)
-        if use_packed(J, K):
+        if packs_weight_gradient(J, K):
             dense_backward_packed(ws.path, grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below,
                                   ld_X if l == 0 else n, n, J, K, pack, ws.num_threads)
         elif fold_now and carries_lanes(J, K):

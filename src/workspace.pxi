@@ -157,7 +157,8 @@ cdef inline void *slab_grads(const workspace_t *ws, Py_ssize_t slab) noexcept no
 
 def block_rows_for(sizes, rows, itemsize=8):
     """Rows per block: a block's activations and deltas fill about BLOCK_BYTES,
-    or PACKED_BLOCK_ROWS rows where that is more and a layer is packed;
+    or PACKED_BLOCK_ROWS rows where that is more and a layer packs its
+    weights (network_packs_weights);
     fewer rows where that gives every slab a block, but not fewer than
     MIN_BLOCK_ROWS; a multiple of TILE_BYTES of samples per feature (32
     doubles, 64 floats: the widest tile of the products) wherever the block
@@ -173,7 +174,7 @@ def block_rows_for(sizes, rows, itemsize=8):
         cache_rows = (fit_rows + tile_rows // 2) // tile_rows * tile_rows  # the nearest multiple
     else:
         cache_rows = max(8, fit_rows // 8 * 8)
-    if network_uses_packed(sizes):
+    if network_packs_weights(sizes):
         cache_rows = max(cache_rows, PACKED_BLOCK_ROWS)
     rows_per_slab = -(-rows // MAX_SLABS)
     spread_rows = -(-rows_per_slab // tile_rows) * tile_rows
@@ -191,7 +192,15 @@ def lane_weights_for(sizes):
 
 
 def network_uses_packed(sizes):
-    """True when some layer of a network of these sizes takes the packed products (src/gemm.h)."""
+    """True when some layer of a network of these sizes takes a packed product (src/gemm.h):
+    it needs the packing buffer."""
+    sizes = list(sizes)
+    return any(packs_weight_gradient(J, K) for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]))
+
+
+def network_packs_weights(sizes):
+    """True when some layer's forward and backward-input products take the packed GEMM
+    (gemm.use_packed), which packs the layer's weights once per block."""
     sizes = list(sizes)
     return any(use_packed(J, K) for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]))
 

@@ -33,9 +33,16 @@ from test_products import PATHS, RTOL, combine, fused, step
 # (M, N, P): rows of C after the last full tile of every path (tiles of 4 or 6
 # rows), columns after the last full tile (6, 8, 12, 16, 32 or 64 columns),
 # one row, one column, one term, P across a packed panel (128 or 256), M across
-# a packed block of A (128 or 192 rows), N across a packed panel of B (504 to 512)
-SHAPES = [(1, 1, 1), (13, 37, 9), (7, 70, 3), (5, 9, 300), (200, 600, 300), (64, 128, 784), (6, 64, 1)]
-EXACT_SHAPES = [(1, 1, 1), (13, 37, 9), (7, 70, 3), (5, 9, 300)]
+# a packed block of A (128 or 192 rows), N across a packed panel of B (504 to
+# 512); and last panels of whole vectors narrower than a tile (gemm_kernels.h's
+# narrow tiles: N = 8, 24, 32, 48 leave 1, 3, 1-2, 2-3 vectors of 2, 4, 8 or 16
+# reals on one path or another)
+SHAPES = [(1, 1, 1), (13, 37, 9), (7, 70, 3), (5, 9, 300), (200, 600, 300), (64, 128, 784), (6, 64, 1),
+          (6, 8, 5), (7, 24, 40), (12, 32, 17), (13, 48, 9)]
+EXACT_SHAPES = [(1, 1, 1), (13, 37, 9), (7, 70, 3), (5, 9, 300), (6, 8, 5), (7, 24, 40), (12, 32, 17)]
+# a whole network whose layers take the packed weight gradient only (too narrow
+# for the packed forward and backward-input products: gemm.packs_weight_gradient)
+GRADIENT_PACKED_SIZES = (20, 256, 32, 10)
 # a whole network whose hidden layers take the packed products (both widths at
 # least gemm.pxd's MIN_PACKED_WIDTH) and whose top layer keeps the tiles
 WIDE_SIZES = (70, 96, 80, 10)
@@ -184,21 +191,23 @@ def test_the_packed_layer_kernels_match_their_reference_twins(path, dtype):
 # blocks of 64 rows take the packed forward and backward-input products (the last,
 # of 60 rows, the tiles); blocks of 16 the tiles (gemm.MIN_ROWS_TO_PACK_WEIGHTS);
 # the weight gradient takes the packed product in both
+@pytest.mark.parametrize("sizes", [WIDE_SIZES, GRADIENT_PACKED_SIZES])
 @pytest.mark.parametrize("block_rows", [16, 64])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("num_threads", [1, 2])
-def test_a_wide_network_pass_agrees_with_the_reference(num_threads, activation, block_rows):
+def test_a_wide_network_pass_agrees_with_the_reference(num_threads, activation, block_rows, sizes):
     # level 1: the gradient and one pass of a network whose hidden layers take
-    # the packed products, in several blocks and slabs
+    # the packed products (or the packed weight gradient only), in several blocks and slabs
     N = 700
-    X, y, model = perturbed_network(WIDE_SIZES, N, activation, seed=1)
-    assert _driver.network_uses_packed(WIDE_SIZES)
-    params, names = flatten(model, WIDE_SIZES)
-    network = _driver.Workspace(WIDE_SIZES, _driver.ACTIVATION_CODES[activation], feature_major(X), y, N,
+    X, y, model = perturbed_network(sizes, N, activation, seed=1)
+    assert _driver.network_uses_packed(sizes)
+    assert _driver.network_packs_weights(sizes) == (sizes is WIDE_SIZES)
+    params, names = flatten(model, sizes)
+    network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES[activation], feature_major(X), y, N,
                                 num_threads, block_rows=block_rows)
     grads = np.full_like(params, np.nan)
     network.gradient(params, grads)
-    expected, _ = flatten(reference.gradients(model, X, y, reg_lambda=0.0), WIDE_SIZES)
+    expected, _ = flatten(reference.gradients(model, X, y, reg_lambda=0.0), sizes)
     offset = 0
     for name in names:
         size = model[name].size
@@ -206,7 +215,7 @@ def test_a_wide_network_pass_agrees_with_the_reference(num_threads, activation, 
         offset += size
     network.train_pass(params, 1e-3, 0.01)
     reference.train_pass(model, X, y, 1e-3, 0.01)
-    assert_close(params, flatten(model, WIDE_SIZES)[0], KERNEL_RTOL, "after one pass")
+    assert_close(params, flatten(model, sizes)[0], KERNEL_RTOL, "after one pass")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -264,11 +273,11 @@ def test_the_path_fastbp_kernels_forces_reaches_the_packed_products(monkeypatch)
 
 def test_the_packed_products_workspace_holds_a_packing_buffer_and_partial_sums_only_for_tiled_layers():
     # the packing buffer only where some layer is packed; the partial sums
-    # (8 per weight in float64) only for the tiled layers that are not packed
+    # (8 per weight in float64) only for the tiled layers whose weight gradient is not packed
     wide = _driver.workspace_buffers(WIDE_SIZES, 1000, 1000, 8, 2)
     assert wide["pack"][0] > 1
     tiled_weights = sum(J * K for J, K in zip(WIDE_SIZES[:-1], WIDE_SIZES[1:])
-                        if _layers.use_tiles(J, K) and not _layers.use_packed(J, K))
+                        if _layers.use_tiles(J, K) and not _layers.packs_weight_gradient(J, K))
     assert tiled_weights == 80 * 10
     assert wide["lanes"][0] == 2 * tiled_weights * 8
     assert _driver.workspace_buffers((2, 40, 2), 1000, 1000, 8, 2)["pack"][0] == 1

@@ -73,16 +73,23 @@ def test_batch_gradient_is_the_references(output, activation, weighted, dtype):
 # Two hidden layers of at least 64 units each side: the first two layers take the
 # packed products of src/gemm.h (gemm.use_packed), the top one the tiles.
 PACKED_LAYER_UNITS = [70, 96, 80, 3]
+# Layers too narrow for the packed forward and backward-input products whose
+# weight gradient is packed all the same (gemm.packs_weight_gradient): 20 x 256
+# and 256 x 32; the top one the tiles.
+GRADIENT_PACKED_UNITS = [20, 256, 32, 3]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
-def test_a_packed_layers_gradient_is_the_references(activation, dtype):
+@pytest.mark.parametrize("units", [PACKED_LAYER_UNITS, GRADIENT_PACKED_UNITS])
+def test_a_packed_layers_gradient_is_the_references(units, activation, dtype):
     # expected: reference_mlp.loss_and_gradients; 300 rows (two blocks), weighted samples
-    assert _layers.use_packed(*PACKED_LAYER_UNITS[:2]) and _layers.use_packed(*PACKED_LAYER_UNITS[1:3])
-    X, y = problem("softmax", dtype, num_features=PACKED_LAYER_UNITS[0], num_outputs=PACKED_LAYER_UNITS[-1])
+    packed = [_layers.use_packed(J, K) for J, K in zip(units[:2], units[1:3])]
+    assert all(_layers.packs_weight_gradient(J, K) for J, K in zip(units[:2], units[1:3]))
+    assert all(packed) if units is PACKED_LAYER_UNITS else not any(packed)
+    X, y = problem("softmax", dtype, num_features=units[0], num_outputs=units[-1])
     weights = np.random.RandomState(1).uniform(0.2, 2.0, len(X)).astype(dtype)
-    coefs, intercepts = reference_mlp.init_coefs(PACKED_LAYER_UNITS, activation, np.random.RandomState(2), dtype)
+    coefs, intercepts = reference_mlp.init_coefs(units, activation, np.random.RandomState(2), dtype)
     expected_loss, coef_grads, intercept_grads = reference_mlp.loss_and_gradients(
         coefs, intercepts, X, y, weights, 0.3, activation, "softmax", "log_loss")
     loss, gradient = compiled_loss_and_gradient(coefs, intercepts, X, y, weights, 0.3, activation, "softmax")
