@@ -30,7 +30,7 @@ from libc.string cimport memset
 import numpy as np
 
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
-                     dense_backward_input, dense_forward, dense_tanh_backward_input, softmax_forward)
+                     dense_backward_input, dense_forward, dense_tanh_backward_input, gather_rows, softmax_forward)
 from gemm cimport (FBP_GEMM_PACK_ELEMENTS, MIN_ROWS_TO_PACK_WEIGHTS, carries_lanes, dense_backward_input_packed,
                    dense_backward_packed, dense_forward_packed, dense_tanh_backward_input_packed,
                    packs_weight_gradient, use_packed)
@@ -425,20 +425,6 @@ cdef inline void adam_update(int path, real *params, const real *grads, real *ms
         fastbp_adam_update_f(path, params, grads, ms, vs, learning_rate, beta_1, beta_2, epsilon, size)
 
 
-cdef void gather_rows(real *out,                  # OUT (B,K)^T
-                      const real *inp,            # IN  (N,K), sample-major
-                      const Py_ssize_t *rows,     # IN  (B,) sample indices, or NULL for 0..B-1
-                      Py_ssize_t B, Py_ssize_t K) noexcept nogil:
-    # out = inp[rows].T: a sample's K values are adjacent in inp, so a random
-    # row costs one or two cache lines, not K
-    cdef Py_ssize_t i, k
-    cdef const real *row
-    for i in range(B):
-        row = inp + (rows[i] if rows != NULL else i) * K
-        for k in range(K):
-            out[k * B + i] = row[k]
-
-
 cdef inline void update_part(int path, real *params, const real *grads, real *state_a, real *state_b,
                              Py_ssize_t count, bint adam, double rate, double learning_rate, double momentum,
                              bint nesterov, double beta_1, double beta_2, double epsilon) noexcept nogil:
@@ -465,7 +451,7 @@ cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
     for k in range(num_batches):
         start = k * batch_size
         B = min(batch_size, N - start)
-        gather_rows(X_batch, X, order + start, B, D)
+        gather_rows(X_batch, X, order + start, B, D, ws.num_threads)
         gather_rows(Y_batch, Y, order + start, B, C)
         if weights != NULL:
             gather_rows(w_batch, weights, order + start, B, 1)

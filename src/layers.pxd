@@ -52,6 +52,10 @@ cdef extern from "loops.h" nogil:
                              Py_ssize_t size)
     void fastbp_sgd_update_f(int path, float *param, float *dparam, float epsilon, float reg_lambda,
                              Py_ssize_t size)
+    void fastbp_gather_rows_d(int threads, double *X_batch, const double *X_rows, const Py_ssize_t *batch,
+                              Py_ssize_t B, Py_ssize_t D)
+    void fastbp_gather_rows_f(int threads, float *X_batch, const float *X_rows, const Py_ssize_t *batch,
+                              Py_ssize_t B, Py_ssize_t D)
     void fastbp_gather_batch_d(int threads, double *X_batch, Py_ssize_t *y_batch, const double *X_rows,
                                const Py_ssize_t *y, const Py_ssize_t *batch, Py_ssize_t B, Py_ssize_t D)
     void fastbp_gather_batch_f(int threads, float *X_batch, Py_ssize_t *y_batch, const float *X_rows,
@@ -355,3 +359,15 @@ cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T
         fastbp_gather_batch_d(threads, X_batch, y_batch, X_rows, y, batch, B, D)
     else:
         fastbp_gather_batch_f(threads, X_batch, y_batch, X_rows, y, batch, B, D)
+
+
+cdef inline void gather_rows(real *out,               # OUT (B,K)^T
+                             const real *inp,         # IN  (N,K), sample-major
+                             const Py_ssize_t *rows,  # IN  (B,) sample indices, or NULL for 0..B-1
+                             Py_ssize_t B, Py_ssize_t K, int threads=1) noexcept nogil:
+    # out = inp[rows].T, gather_batch's copy without the labels (the
+    # estimators' targets and sample weights are real arrays)
+    if real is double:
+        fastbp_gather_rows_d(threads, out, inp, rows, B, K)
+    else:
+        fastbp_gather_rows_f(threads, out, inp, rows, B, K)

@@ -10,7 +10,7 @@
  *   fastbp_relu_backward_P, fastbp_softmax_forward_P, fastbp_softmax_forward_two_P,
  *   fastbp_softmax_cross_entropy_backward_P, fastbp_cross_entropy_loss_P,
  *   fastbp_sgd_update_P, fastbp_sgd_update_shared_P (pool.h's threads)   (layers.pxd)
- *   fastbp_gather_batch_P (copies, compiled once)                          (layers.pxd)
+ *   fastbp_gather_rows_P, fastbp_gather_batch_P (copies, compiled once)    (layers.pxd)
  *
  * The bodies are in loops_kernels.h. The softmax and the loss call the
  * vector exp of their own target (vecmath.h).
@@ -140,8 +140,10 @@
                      fbp_sgd_update_chunk_##P, &job);                                                            \
     }
 
-/* fastbp_gather_batch_P(threads, X_batch, y_batch, X_rows, y, batch, B, D):
- * X_batch (B,D)^T = X_rows[batch] (X_rows sample-major (N,D)), y_batch = y[batch].
+/* fastbp_gather_rows_P(threads, X_batch, X_rows, batch, B, D):
+ * X_batch (B,D)^T = X_rows[batch] (X_rows sample-major (N,D); batch NULL: the
+ * first B rows); fastbp_gather_batch_P(threads, X_batch, y_batch, X_rows, y,
+ * batch, B, D) also y_batch = y[batch].
  * Copies only, the same on every target, so compiled once. A sample's
  * features are one contiguous row of X_rows (in the feature-major layout they
  * would lie a row of N apart: D cache misses per sample); FBP_GATHER_ROWS
@@ -168,18 +170,23 @@
             ptrdiff_t n = j->B - i0 < FBP_GATHER_ROWS ? j->B - i0 : FBP_GATHER_ROWS;                             \
             const REAL *rows[FBP_GATHER_ROWS];                                                                   \
             for (ptrdiff_t k = 0; k < n; k++)                                                                    \
-                rows[k] = j->X_rows + j->batch[i0 + k] * j->D;                                                   \
+                rows[k] = j->X_rows + (j->batch ? j->batch[i0 + k] : i0 + k) * j->D;                             \
             for (ptrdiff_t d = d0; d < d1; d++)                                                                  \
                 for (ptrdiff_t k = 0; k < n; k++)                                                                \
                     j->X_batch[d * j->B + i0 + k] = rows[k][d];                                                  \
         }                                                                                                        \
     }                                                                                                            \
+    static inline void fastbp_gather_rows_##P(int threads, REAL *X_batch, const REAL *X_rows,                    \
+                                              const ptrdiff_t *batch, ptrdiff_t B, ptrdiff_t D)                  \
+    {                                                                                                            \
+        fbp_gather_job_##P job = {X_batch, X_rows, batch, B, D};                                                  \
+        fbp_pool_run(threads, (D + FBP_GATHER_FEATURES - 1) / FBP_GATHER_FEATURES, fbp_gather_chunk_##P, &job); \
+    }                                                                                                            \
     static inline void fastbp_gather_batch_##P(int threads, REAL *X_batch, ptrdiff_t *y_batch,                   \
                                                const REAL *X_rows, const ptrdiff_t *y, const ptrdiff_t *batch,  \
                                                ptrdiff_t B, ptrdiff_t D)                                         \
     {                                                                                                            \
-        fbp_gather_job_##P job = {X_batch, X_rows, batch, B, D};                                                  \
-        fbp_pool_run(threads, (D + FBP_GATHER_FEATURES - 1) / FBP_GATHER_FEATURES, fbp_gather_chunk_##P, &job); \
+        fastbp_gather_rows_##P(threads, X_batch, X_rows, batch, B, D);                                           \
         for (ptrdiff_t i = 0; i < B; i++)                                                                        \
             y_batch[i] = y[batch[i]];                                                                            \
     }
