@@ -55,17 +55,17 @@ cdef enum:
     MIN_ROWS_TO_PACK_WEIGHTS = 64
 
 
-# The weight gradient takes the packed product over a wider range of shapes
-# than the other two: the tiles' partial sums cost a pass over 8 or 16 copies
-# of dW per block, which is what a narrow layer does not pay back. On blocks
-# of 128 rows, one core (bench/bench_gemm.py, the weights rows): 784 x 32
-# packed 46-48 GFLOP/s against the tiles' 20-27, 32 x 256 28-32 against
-# 17-18, 16 x 1024 28-42 against 21-23 in both precisions; at 64 x 32,
-# 32 x 32 or 8 x 256 the two are level or the tiles ahead.
+# The weight gradient of a layer at least MIN_PACKED_WIDTH inputs wide takes
+# the packed product from MIN_PACKED_GRADIENT_OUTPUTS outputs on: there the
+# tiles' partial sums (8 or 16 per weight, bench/bench_gemm.py's weights rows)
+# run at 20-27 GFLOP/s on blocks of 128 rows, the packed product at 44-48 in
+# float64 and 70 in float32 (784 x 32). Whole passes decide, not the product
+# alone: a 784-32-10 minibatch epoch took 0.74x (float64) and 0.63x
+# (float32) the time, while on the large job (20-256-10, full batch) packing
+# the first layer's gradient made the pass 12% slower though the product
+# alone was faster, so layers narrower than MIN_PACKED_WIDTH keep the tiles.
 cdef enum:
-    MIN_PACKED_GRADIENT_INPUTS = 16
     MIN_PACKED_GRADIENT_OUTPUTS = 32
-    MIN_PACKED_GRADIENT_WEIGHTS = 4096
 
 
 cdef inline bint use_packed(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
@@ -75,8 +75,7 @@ cdef inline bint use_packed(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
 
 cdef inline bint packs_weight_gradient(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # the weight gradient; true for every layer use_packed chooses
-    return (J >= MIN_PACKED_GRADIENT_INPUTS and K >= MIN_PACKED_GRADIENT_OUTPUTS
-            and J * K >= MIN_PACKED_GRADIENT_WEIGHTS)
+    return J >= MIN_PACKED_WIDTH and K >= MIN_PACKED_GRADIENT_OUTPUTS
 
 
 cdef inline bint carries_lanes(Py_ssize_t J, Py_ssize_t K) noexcept nogil:

@@ -40,9 +40,11 @@ from test_products import PATHS, RTOL, combine, fused, step
 SHAPES = [(1, 1, 1), (13, 37, 9), (7, 70, 3), (5, 9, 300), (200, 600, 300), (64, 128, 784), (6, 64, 1),
           (6, 8, 5), (7, 24, 40), (12, 32, 17), (13, 48, 9)]
 EXACT_SHAPES = [(1, 1, 1), (13, 37, 9), (7, 70, 3), (5, 9, 300), (6, 8, 5), (7, 24, 40), (12, 32, 17)]
-# a whole network whose layers take the packed weight gradient only (too narrow
-# for the packed forward and backward-input products: gemm.packs_weight_gradient)
-GRADIENT_PACKED_SIZES = (20, 256, 32, 10)
+# whole networks with a layer that takes the packed weight gradient only (too
+# narrow for the packed forward and backward-input products:
+# gemm.packs_weight_gradient): the first (X's rows a block apart), a hidden one
+FIRST_GRADIENT_PACKED_SIZES = (100, 40, 10)
+HIDDEN_GRADIENT_PACKED_SIZES = (20, 80, 40, 10)
 # a whole network whose hidden layers take the packed products (both widths at
 # least gemm.pxd's MIN_PACKED_WIDTH) and whose top layer keeps the tiles
 WIDE_SIZES = (70, 96, 80, 10)
@@ -191,7 +193,7 @@ def test_the_packed_layer_kernels_match_their_reference_twins(path, dtype):
 # blocks of 64 rows take the packed forward and backward-input products (the last,
 # of 60 rows, the tiles); blocks of 16 the tiles (gemm.MIN_ROWS_TO_PACK_WEIGHTS);
 # the weight gradient takes the packed product in both
-@pytest.mark.parametrize("sizes", [WIDE_SIZES, GRADIENT_PACKED_SIZES])
+@pytest.mark.parametrize("sizes", [WIDE_SIZES, FIRST_GRADIENT_PACKED_SIZES, HIDDEN_GRADIENT_PACKED_SIZES])
 @pytest.mark.parametrize("block_rows", [16, 64])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("num_threads", [1, 2])

@@ -73,10 +73,10 @@ def test_batch_gradient_is_the_references(output, activation, weighted, dtype):
 # Two hidden layers of at least 64 units each side: the first two layers take the
 # packed products of src/gemm.h (gemm.use_packed), the top one the tiles.
 PACKED_LAYER_UNITS = [70, 96, 80, 3]
-# Layers too narrow for the packed forward and backward-input products whose
-# weight gradient is packed all the same (gemm.packs_weight_gradient): 20 x 256
-# and 256 x 32; the top one the tiles.
-GRADIENT_PACKED_UNITS = [20, 256, 32, 3]
+# A hidden layer too narrow for the packed forward and backward-input products
+# whose weight gradient is packed all the same (gemm.packs_weight_gradient):
+# 80 x 40, between the tiles of 20 x 80 and 40 x 3.
+GRADIENT_PACKED_UNITS = [20, 80, 40, 3]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -84,9 +84,12 @@ GRADIENT_PACKED_UNITS = [20, 256, 32, 3]
 @pytest.mark.parametrize("units", [PACKED_LAYER_UNITS, GRADIENT_PACKED_UNITS])
 def test_a_packed_layers_gradient_is_the_references(units, activation, dtype):
     # expected: reference_mlp.loss_and_gradients; 300 rows (two blocks), weighted samples
-    packed = [_layers.use_packed(J, K) for J, K in zip(units[:2], units[1:3])]
-    assert all(_layers.packs_weight_gradient(J, K) for J, K in zip(units[:2], units[1:3]))
-    assert all(packed) if units is PACKED_LAYER_UNITS else not any(packed)
+    layers = list(zip(units[:-1], units[1:]))
+    if units is PACKED_LAYER_UNITS:
+        assert _layers.use_packed(*layers[0]) and _layers.use_packed(*layers[1])
+    else:
+        assert [_layers.packs_weight_gradient(*layer) for layer in layers] == [False, True, False]
+        assert not any(_layers.use_packed(*layer) for layer in layers)
     X, y = problem("softmax", dtype, num_features=units[0], num_outputs=units[-1])
     weights = np.random.RandomState(1).uniform(0.2, 2.0, len(X)).astype(dtype)
     coefs, intercepts = reference_mlp.init_coefs(units, activation, np.random.RandomState(2), dtype)
