@@ -78,8 +78,12 @@ def test_progress_bar_shows_passes_per_second_and_the_loss(moons, monkeypatch, c
 
 
 CHILD = """
+import signal
 import sys
 import fastbp
+# a process started in the background by a shell inherits SIGINT ignored, and
+# Python then leaves it ignored: take Python's own handler back
+signal.signal(signal.SIGINT, signal.default_int_handler)
 X, y = fastbp.datasets.make_moons(200, noise=0.2, seed=0)
 fastbp.train(X, y, 3, num_passes=20000)  # warm: imports and first calls done
 print("training", flush=True)
