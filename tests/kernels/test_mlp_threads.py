@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from fastbp import FastBPClassifier, _mlp, reference_mlp
+from fastbp import FastBPClassifier, _layers, _mlp, reference_mlp
 from fastbp.estimators import _compiled
 
 THREAD_COUNTS = (1, 2, 3)
-# D = 100 inputs, 512 hidden units, 40 outputs: every product of a 199-row batch, and
-# the update of its 72 000 parameters, is above the threshold for sharing it, the
+# D = 100 inputs, 512 hidden units, 24 outputs: every product of a 199-row batch, and
+# the update of its 64 000 parameters, is above the threshold for sharing it, the
 # batch's gather is two chunks of features (src/loops.h), and 199 rows leave odd
-# remainders.
-LAYER_UNITS = [100, 512, 40]
+# remainders. The first layer takes the packed products (gemm.use_packed); the top
+# one, under 32 outputs, the tiles, its rows shared between the threads
+# (dense_backward_rows).
+LAYER_UNITS = [100, 512, 24]
 BATCH = 199
 
 
@@ -59,6 +61,8 @@ def epochs_on(threads, activation, output, solver, dtype, weighted):
     ("relu", "softmax", "adam", False), ("tanh", "logistic", "sgd", True), ("logistic", "identity", "adam", True),
     ("identity", "identity", "sgd", False)])
 def test_every_thread_count_gives_the_same_bits(activation, output, solver, weighted, dtype):
+    # both ways of sharing a layer's products: the packed GEMM's chunks and the tiles' parts
+    assert _layers.use_packed(*LAYER_UNITS[:2]) and not _layers.packs_weight_gradient(*LAYER_UNITS[1:])
     runs = [epochs_on(threads, activation, output, solver, dtype, weighted) for threads in THREAD_COUNTS]
     for threads, run in zip(THREAD_COUNTS[1:], runs[1:]):
         for name, mine, one in zip(("params", "state_a", "state_b", "losses", "loss", "gradient"), run, runs[0]):
