@@ -31,9 +31,9 @@ import numpy as np
 
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
                      dense_backward_input, dense_forward, dense_tanh_backward_input, gather_rows, softmax_forward)
-from gemm cimport (FBP_GEMM_PACK_ELEMENTS, MIN_ROWS_TO_PACK_WEIGHTS, carries_lanes, dense_backward_input_packed,
-                   dense_backward_packed, dense_forward_packed, dense_tanh_backward_input_packed,
-                   packs_weight_gradient, use_packed)
+from gemm cimport (FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_packed, dense_backward_packed,
+                   dense_forward_packed, dense_tanh_backward_input_packed, packs_weight_gradient,
+                   packs_weights_on_block)
 from narrow_products cimport bias_gradient, use_tiles
 from precision cimport real
 from tiled_products cimport FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features, fold_lanes
@@ -145,7 +145,7 @@ cdef void block_forward(const MLP *ws, const real *params,
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         z = layer_outputs(ws, <real *> ws.outputs, l)
-        if use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS:
+        if packs_weights_on_block(J, K, n):
             # the tiles' bits (gemm.h), its rows shared by pool.h's threads
             dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
                                  n, J, K, <real *> ws.pack, ws.num_threads)
@@ -276,7 +276,7 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
                 break
             delta_below = layer_outputs(ws, <real *> ws.deltas, l - 1)
             # the tiles on a layer too narrow, or a block too short, to pack the weights for (the same bits)
-            packed_input = use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS
+            packed_input = packs_weights_on_block(J, K, n)
             if ws.hidden == TANH and not packed_input:
                 dense_tanh_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n, J, K)
             elif ws.hidden == TANH:

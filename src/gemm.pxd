@@ -73,6 +73,12 @@ cdef inline bint use_packed(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     return J >= MIN_PACKED_WIDTH and K >= MIN_PACKED_WIDTH
 
 
+cdef inline bint packs_weights_on_block(Py_ssize_t J, Py_ssize_t K, Py_ssize_t n) noexcept nogil:
+    # whether a block of n rows of a (J,K) layer takes the packed forward and
+    # backward-input products (else the tiles, the same bits)
+    return use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS
+
+
 cdef inline bint packs_weight_gradient(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # the weight gradient; true for every layer use_packed chooses
     return J >= MIN_PACKED_WIDTH and K >= MIN_PACKED_GRADIENT_OUTPUTS

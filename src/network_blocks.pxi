@@ -19,7 +19,7 @@ cdef void network_forward_block(const workspace_t *ws, int thread,
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         z = <real *> thread_outputs(ws, thread, l)
-        if use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS:
+        if packs_weights_on_block(J, K, n):
             dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
                                  n, J, K, <real *> thread_pack(ws, thread), ws.num_threads)
         else:
@@ -68,10 +68,10 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
         if l > 0:
             delta_below = <real *> thread_deltas(ws, thread, l - 1)
             # delta2 = delta3.dot(W2.T) * (1 - a1**2)
-            if use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS and ws.activation == TANH:
+            if packs_weights_on_block(J, K, n) and ws.activation == TANH:
                 dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], below,
                                                  n, J, K, pack, ws.num_threads)
-            elif use_packed(J, K) and n >= MIN_ROWS_TO_PACK_WEIGHTS:
+            elif packs_weights_on_block(J, K, n):
                 dense_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K,
                                             pack, ws.num_threads)
                 activation_backward(ws.path, delta_below, delta_below, below, n * J, ws.activation)
