@@ -37,7 +37,7 @@ def dense_backward(real[::1] dW, real[::1] db, const real[::1] delta, const real
     cdef real[::1] dW_lanes = lanes
     layers.dense_backward(code, &dW[0], &dW_lanes[0], &db[0], &delta[0], &inp[0], N, N, J, K)
     if narrow_products.use_tiles(J, K):
-        fold_lanes(&dW[0], &dW_lanes[0], J * K)
+        fold_lanes(code, &dW[0], &dW_lanes[0], J * K)
 
 
 def dense_backward_input(real[::1] dinp, const real[::1] delta, const real[::1] W,
@@ -159,7 +159,7 @@ def correlate_features(path, real[::1] grad, const real[::1] A, const real[::1] 
     cdef real[::1] lanes = np.zeros(num_a * num_b * lanes_per_weight, dtype=dtype_of(&grad[0]))
     for _ in range(calls):
         tiled_correlate(code, &lanes[0], &A[0], n, &B[0], n, num_a, num_b)
-    fold_lanes(&grad[0], &lanes[0], num_a * num_b)
+    fold_lanes(code, &grad[0], &lanes[0], num_a * num_b)
 
 
 # The packed GEMM of the widest layers (src/gemm.h) by itself, on the named path

@@ -377,8 +377,8 @@ cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
         block_backward(ws, grads, params, X + start, ld_X, n)
     for l in range(ws.num_layers):
         if carries_lanes(ws.sizes[l], ws.sizes[l + 1]):
-            fold_lanes(grads + ws.weight_offsets[l], <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight,
-                       ws.sizes[l] * ws.sizes[l + 1])
+            fold_lanes(ws.path, grads + ws.weight_offsets[l],
+                       <real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight, ws.sizes[l] * ws.sizes[l + 1])
     if weights != NULL:
         weight_sum = 0.0
         for i in range(rows):

@@ -138,7 +138,7 @@ cdef inline void dense_backward_folded(int path,
         rows = min(chunk_rows, J - j0)
         memset(lanes, 0, rows * K * lanes_of(lanes) * sizeof(real))
         correlate_features(path, lanes, inp + j0 * ld_inp, ld_inp, delta, n, rows, K)
-        fold_lanes(dW + j0 * K, lanes, rows * K)
+        fold_lanes(path, dW + j0 * K, lanes, rows * K)
         j0 = j0 + rows
 
 

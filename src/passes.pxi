@@ -32,7 +32,7 @@ cdef void slab_gradient(const workspace_t *ws, int thread, Py_ssize_t slab, real
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         if carries_lanes(J, K) and not one_block:
-            fold_lanes(grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l), J * K)
+            fold_lanes(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l), J * K)
 
 
 cdef real *network_gradient(const workspace_t *ws, const real *params,

@@ -17,7 +17,7 @@
  *       tile is in registers rather than in a second sweep over the block
  *   fastbp_correlate_features_path: grad[a][b] += sum over i of A[a][i] * B[b][i], in two steps:
  *       the samples are added into LANES partial sums per output (lanes), block
- *       after block, and fastbp_fold_lanes adds each output's lanes into grad
+ *       after block, and fastbp_fold_lanes_path adds each output's lanes into grad
  *       once, when the last block is in
  *       dense_backward       (dW = inp.T.dot(delta):   A = inp, B = delta)
  *
@@ -292,15 +292,23 @@ static inline void fastbp_correlate_featuresf_path(int path, float *lanes, const
 
 /* grad[o] += the sum of lanes[o*LANES .. o*LANES + LANES - 1], added pairwise, for o < count:
  * each stage adds the upper half of the partial sums into the lower half
- * (lane l + lane l + LANES/2, then l + LANES/4, ...). The stages are written
- * out with constant lengths, so that the compiler keeps them in registers
- * and vectorises them: a loop over the stage, with the sums in a stack
- * array, stalled on store forwarding and took a quarter of a minibatch
- * epoch of a 784-32-10 network in float32. */
+ * (lane l + lane l + LANES/2, then l + LANES/4, ...), and the sum is then
+ * added to grad[o]. Every path computes these bits.
+ *
+ * The baseline path writes the stages out with constant lengths, so that the
+ * compiler keeps them in registers: a loop over the stage, with the sums in a
+ * stack array, stalled on store forwarding and took a quarter of a minibatch
+ * epoch of a 784-32-10 network in float32. The AVX2 and AVX-512 paths fold
+ * a vector's worth of outputs at once (8 or 16): each stage adds the halves
+ * of two outputs' sums side by side (one shuffle pair, one add), a butterfly
+ * that ends with one output per element; the outputs are loaded in the order
+ * that leaves the results in grad's. Folded one output at a time, at
+ * baseline width, the fold took a quarter of a minibatch epoch at B = 16
+ * (64-1024-20, float32). */
 #if FBP_LANES_D != 8 || FBP_LANES_F != 16
 #error "fastbp_fold_lanes: its stages are written for 8 double and 16 float lanes"
 #endif
-static inline void fastbp_fold_lanes(double *grad, const double *lanes, ptrdiff_t count)
+static inline void fbp_fold_lanes_d_baseline(double *grad, const double *lanes, ptrdiff_t count)
 {
     for (ptrdiff_t o = 0; o < count; o++) {
         const double *x = lanes + o * FBP_LANES_D;
@@ -313,7 +321,7 @@ static inline void fastbp_fold_lanes(double *grad, const double *lanes, ptrdiff_
     }
 }
 
-static inline void fastbp_fold_lanesf(float *grad, const float *lanes, ptrdiff_t count)
+static inline void fbp_fold_lanes_f_baseline(float *grad, const float *lanes, ptrdiff_t count)
 {
     for (ptrdiff_t o = 0; o < count; o++) {
         const float *x = lanes + o * FBP_LANES_F;
@@ -326,6 +334,133 @@ static inline void fastbp_fold_lanesf(float *grad, const float *lanes, ptrdiff_t
             s2[l] = s4[l] + s4[l + 2];
         grad[o] = grad[o] + (s2[0] + s2[1]);
     }
+}
+
+#if FBP_X86_DISPATCH
+/* In the butterflies below, "slot" s is the s-th output loaded; the comments
+ * give which slot's sum each element holds after each stage. */
+
+/* 16 float outputs a group, one __m512 of 16 lanes each */
+static FBP_ATTR_AVX512 void fbp_fold_lanes_f_avx512(float *grad, const float *lanes, ptrdiff_t count)
+{
+    ptrdiff_t o = 0;
+    for (; o + 16 <= count; o += 16) {
+        const float *x = lanes + o * FBP_LANES_F;
+        __m512 u[8], t[4], w[2];
+        /* s8 = lanes 0-7 + lanes 8-15: u[m] = [s8 of slot 2m | s8 of slot 2m+1] */
+        for (int m = 0; m < 8; m++) {
+            /* slot s holds output 4 (s % 4) + s / 4, so that the last stage's
+             * element p is output p */
+            int s0 = 2 * m, s1 = 2 * m + 1;
+            __m512 a = _mm512_loadu_ps(x + (4 * (s0 % 4) + s0 / 4) * FBP_LANES_F);
+            __m512 b = _mm512_loadu_ps(x + (4 * (s1 % 4) + s1 / 4) * FBP_LANES_F);
+            u[m] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+        }
+        /* s4 = s8[0-3] + s8[4-7]: t[p]'s 128-bit quarters are the s4 of slots 4p .. 4p+3 */
+        for (int p = 0; p < 4; p++)
+            t[p] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * p], u[2 * p + 1], 0x88),
+                                 _mm512_shuffle_f32x4(u[2 * p], u[2 * p + 1], 0xDD));
+        /* s2 = s4[0-1] + s4[2-3]: w[r]'s quarter k is the s2 of slots 8r+k and 8r+4+k */
+        for (int r = 0; r < 2; r++)
+            w[r] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * r], t[2 * r + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_ps(t[2 * r], t[2 * r + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+        /* s2[0] + s2[1]: quarter k holds slots k, 4+k, 8+k, 12+k, which are outputs 4k .. 4k+3 */
+        __m512 sum = _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_ps(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+        _mm512_storeu_ps(grad + o, _mm512_add_ps(_mm512_loadu_ps(grad + o), sum));
+    }
+    fbp_fold_lanes_f_baseline(grad + o, lanes + o * FBP_LANES_F, count - o);
+}
+
+/* 8 double outputs a group, one __m512d of 8 lanes each */
+static FBP_ATTR_AVX512 void fbp_fold_lanes_d_avx512(double *grad, const double *lanes, ptrdiff_t count)
+{
+    ptrdiff_t o = 0;
+    for (; o + 8 <= count; o += 8) {
+        const double *x = lanes + o * FBP_LANES_D;
+        __m512d u[4], t[2];
+        /* s4 = lanes 0-3 + lanes 4-7: u[m] = [s4 of slot 2m | s4 of slot 2m+1] */
+        for (int m = 0; m < 4; m++) {
+            /* slot s holds output 2 (s % 4) + s / 4, so that the last stage's
+             * element p is output p */
+            int s0 = 2 * m, s1 = 2 * m + 1;
+            __m512d a = _mm512_loadu_pd(x + (2 * (s0 % 4) + s0 / 4) * FBP_LANES_D);
+            __m512d b = _mm512_loadu_pd(x + (2 * (s1 % 4) + s1 / 4) * FBP_LANES_D);
+            u[m] = _mm512_add_pd(_mm512_shuffle_f64x2(a, b, 0x44), _mm512_shuffle_f64x2(a, b, 0xEE));
+        }
+        /* s2 = s4[0-1] + s4[2-3]: t[p]'s 128-bit quarters are the s2 of slots 4p .. 4p+3 */
+        for (int p = 0; p < 2; p++)
+            t[p] = _mm512_add_pd(_mm512_shuffle_f64x2(u[2 * p], u[2 * p + 1], 0x88),
+                                 _mm512_shuffle_f64x2(u[2 * p], u[2 * p + 1], 0xDD));
+        /* s2[0] + s2[1]: quarter k holds slots k and 4+k, which are outputs 2k and 2k+1 */
+        __m512d sum = _mm512_add_pd(_mm512_unpacklo_pd(t[0], t[1]), _mm512_unpackhi_pd(t[0], t[1]));
+        _mm512_storeu_pd(grad + o, _mm512_add_pd(_mm512_loadu_pd(grad + o), sum));
+    }
+    fbp_fold_lanes_d_baseline(grad + o, lanes + o * FBP_LANES_D, count - o);
+}
+
+/* 8 float outputs a group, two __m256 of 8 lanes each */
+static FBP_ATTR_AVX2 void fbp_fold_lanes_f_avx2(float *grad, const float *lanes, ptrdiff_t count)
+{
+    ptrdiff_t o = 0;
+    for (; o + 8 <= count; o += 8) {
+        const float *x = lanes + o * FBP_LANES_F;
+        __m256 s8[8], t[4], w[2];
+        /* s8 = lanes 0-7 + lanes 8-15, one slot each; slot s holds output
+         * 4 (s % 2) + s / 2, so that the last stage's element p is output p */
+        for (int s = 0; s < 8; s++) {
+            const float *xs = x + (4 * (s % 2) + s / 2) * FBP_LANES_F;
+            s8[s] = _mm256_add_ps(_mm256_loadu_ps(xs), _mm256_loadu_ps(xs + 8));
+        }
+        /* s4 = s8[0-3] + s8[4-7]: t[p]'s 128-bit halves are the s4 of slots 2p and 2p+1 */
+        for (int p = 0; p < 4; p++)
+            t[p] = _mm256_add_ps(_mm256_permute2f128_ps(s8[2 * p], s8[2 * p + 1], 0x20),
+                                 _mm256_permute2f128_ps(s8[2 * p], s8[2 * p + 1], 0x31));
+        /* s2 = s4[0-1] + s4[2-3]: w[r]'s half h is the s2 of slots 4r+h and 4r+2+h */
+        for (int r = 0; r < 2; r++)
+            w[r] = _mm256_add_ps(_mm256_shuffle_ps(t[2 * r], t[2 * r + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm256_shuffle_ps(t[2 * r], t[2 * r + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+        /* s2[0] + s2[1]: half h holds slots h, 2+h, 4+h, 6+h, which are outputs 4h .. 4h+3 */
+        __m256 sum = _mm256_add_ps(_mm256_shuffle_ps(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm256_shuffle_ps(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+        _mm256_storeu_ps(grad + o, _mm256_add_ps(_mm256_loadu_ps(grad + o), sum));
+    }
+    fbp_fold_lanes_f_baseline(grad + o, lanes + o * FBP_LANES_F, count - o);
+}
+
+/* 4 double outputs a group, two __m256d of 4 lanes each */
+static FBP_ATTR_AVX2 void fbp_fold_lanes_d_avx2(double *grad, const double *lanes, ptrdiff_t count)
+{
+    ptrdiff_t o = 0;
+    for (; o + 4 <= count; o += 4) {
+        const double *x = lanes + o * FBP_LANES_D;
+        __m256d s4[4], t[2];
+        /* s4 = lanes 0-3 + lanes 4-7, one slot each; slot s holds output
+         * 2 (s % 2) + s / 2, so that the last stage's element p is output p */
+        for (int s = 0; s < 4; s++) {
+            const double *xs = x + (2 * (s % 2) + s / 2) * FBP_LANES_D;
+            s4[s] = _mm256_add_pd(_mm256_loadu_pd(xs), _mm256_loadu_pd(xs + 4));
+        }
+        /* s2 = s4[0-1] + s4[2-3]: t[p]'s 128-bit halves are the s2 of slots 2p and 2p+1 */
+        for (int p = 0; p < 2; p++)
+            t[p] = _mm256_add_pd(_mm256_permute2f128_pd(s4[2 * p], s4[2 * p + 1], 0x20),
+                                 _mm256_permute2f128_pd(s4[2 * p], s4[2 * p + 1], 0x31));
+        /* s2[0] + s2[1]: half h holds slots h and 2+h, which are outputs 2h and 2h+1 */
+        __m256d sum = _mm256_add_pd(_mm256_unpacklo_pd(t[0], t[1]), _mm256_unpackhi_pd(t[0], t[1]));
+        _mm256_storeu_pd(grad + o, _mm256_add_pd(_mm256_loadu_pd(grad + o), sum));
+    }
+    fbp_fold_lanes_d_baseline(grad + o, lanes + o * FBP_LANES_D, count - o);
+}
+#endif
+
+static inline void fastbp_fold_lanes_path(int path, double *grad, const double *lanes, ptrdiff_t count)
+{
+    FBP_PICK(fbp_fold_lanes_d, path)(grad, lanes, count);
+}
+
+static inline void fastbp_fold_lanesf_path(int path, float *grad, const float *lanes, ptrdiff_t count)
+{
+    FBP_PICK(fbp_fold_lanes_f, path)(grad, lanes, count);
 }
 
 #endif /* FASTBP_TILED_PRODUCTS_H */

@@ -26,8 +26,8 @@ cdef extern from "tiled_products.h" nogil:
                                         const double *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
     void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, Py_ssize_t ld_a,
                                          const float *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
-    void fastbp_fold_lanes(double *grad, const double *lanes, Py_ssize_t count)
-    void fastbp_fold_lanesf(float *grad, const float *lanes, Py_ssize_t count)
+    void fastbp_fold_lanes_path(int path, double *grad, const double *lanes, Py_ssize_t count)
+    void fastbp_fold_lanesf_path(int path, float *grad, const float *lanes, Py_ssize_t count)
 
 
 cdef inline Py_ssize_t lanes_of(const real *like) noexcept nogil:
@@ -68,10 +68,11 @@ cdef inline void correlate_features(int path,
         fastbp_correlate_featuresf_path(path, lanes, A, ld_a, B, n, num_a, num_b)
 
 
-cdef inline void fold_lanes(real *grad,                  # IN/OUT (count,), accumulated
+cdef inline void fold_lanes(int path,
+                            real *grad,                  # IN/OUT (count,), accumulated
                             const real *lanes,           # IN (count, LANES)
                             Py_ssize_t count) noexcept nogil:
     if real is double:
-        fastbp_fold_lanes(grad, lanes, count)
+        fastbp_fold_lanes_path(path, grad, lanes, count)
     else:
-        fastbp_fold_lanesf(grad, lanes, count)
+        fastbp_fold_lanesf_path(path, grad, lanes, count)

@@ -66,9 +66,10 @@ def combine_in_documented_order(inp, weights, bias, fused_step, tanh_out=None):
     return out
 
 
-def correlate_in_documented_order(A, B, calls, fused_step, lanes=8):
+def correlate_in_documented_order(A, B, calls, fused_step, lanes=8, start=None):
     # tiled_products.h: sample i of a call to lane i % LANES, an fma chain through the
-    # calls; then the lanes added pairwise (l + l + LANES/2, ...), added to grad (0)
+    # calls; then the lanes added pairwise (l + l + LANES/2, ...), added to grad
+    # (zero, or start)
     (num_a, n), num_b = A.shape, B.shape[0]
     grad = np.empty((num_a, num_b))
     for a in range(num_a):
@@ -82,7 +83,7 @@ def correlate_in_documented_order(A, B, calls, fused_step, lanes=8):
                 for l in range(half):
                     lane[l] = lane[l] + lane[l + half]
                 half //= 2
-            grad[a, b] = 0.0 + lane[0]
+            grad[a, b] = (0.0 if start is None else start[a, b]) + lane[0]
     return grad
 
 
@@ -111,8 +112,9 @@ def combine(path, inp, weights, bias, transposed_weights=False, tanh_out=None):
     return out.reshape(num_out, n)
 
 
-def correlate(path, A, B, calls=1):
-    grad = np.zeros(A.shape[0] * B.shape[0], dtype=A.dtype)
+def correlate(path, A, B, calls=1, start=None):
+    # start: the gradient the sums are added to (zeros by default)
+    grad = np.zeros(A.shape[0] * B.shape[0], dtype=A.dtype) if start is None else start.ravel().copy()
     _layers.correlate_features(path, grad, A.ravel(), B.ravel(), A.shape[1], A.shape[0], B.shape[0], calls)
     return grad.reshape(A.shape[0], B.shape[0])
 
@@ -166,6 +168,10 @@ def test_correlate_follows_the_documented_order_exactly(path):
     for calls in (1, 2):
         expected = correlate_in_documented_order(A, B, calls, fused(path), LANES[np.float64])
         np.testing.assert_array_equal(correlate(path, A, B, calls), expected)
+    # added to a gradient that holds a sum already (the blocks before, in the driver)
+    start = rng.standard_normal((6, 7))
+    expected = correlate_in_documented_order(A, B, 1, fused(path), LANES[np.float64], start)
+    np.testing.assert_array_equal(correlate(path, A, B, 1, start), expected)
     # the other order of tiles (num_a < num_b above; here num_a > num_b)
     np.testing.assert_array_equal(correlate(path, B, A), correlate_in_documented_order(B, A, 1, fused(path)))
 
@@ -175,21 +181,24 @@ def test_float32_lanes_are_added_pairwise_in_the_documented_order(path):
     # 16 samples, one per float lane: each lane holds one product, which a*b
     # rounded once to float32 gives exactly (fused or not: the product of two
     # floats is exact in double); the fold is then float32 additions only, in
-    # the documented order (l + l + 8, then l + l + 4, ...), replayed here
+    # the documented order (l + l + 8, then l + l + 4, ...), replayed here.
+    # 5 x 7 = 35 outputs: the vector paths fold 16 (AVX-512) or 8 (AVX2) outputs
+    # at a time, in a butterfly across outputs, and the last 3 one by one.
     lanes = LANES[np.float32]
     rng = np.random.default_rng(12)
-    A, B = rng.standard_normal((5, lanes)).astype(np.float32), rng.standard_normal((3, lanes)).astype(np.float32)
-    expected = np.empty((5, 3), dtype=np.float32)
+    A, B = rng.standard_normal((5, lanes)).astype(np.float32), rng.standard_normal((7, lanes)).astype(np.float32)
+    start = rng.standard_normal((5, 7)).astype(np.float32)  # the sum is added to a gradient that holds one
+    expected = np.empty((5, 7), dtype=np.float32)
     for a in range(5):
-        for b in range(3):
+        for b in range(7):
             lane = [np.float32(np.float64(A[a, i]) * np.float64(B[b, i])) for i in range(lanes)]
             half = lanes // 2
             while half >= 1:
                 for l in range(half):
                     lane[l] = np.float32(lane[l] + lane[l + half])
                 half //= 2
-            expected[a, b] = lane[0]
-    np.testing.assert_array_equal(correlate(path, A, B), expected)
+            expected[a, b] = np.float32(start[a, b] + lane[0])
+    np.testing.assert_array_equal(correlate(path, A, B, start=start), expected)
 
 
 @pytest.mark.skipif("avx2" not in PATHS or "avx512" not in PATHS, reason="needs a CPU with AVX2 and AVX-512")
