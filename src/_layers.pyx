@@ -151,14 +151,17 @@ def combine_features(path, real[::1] out, const real[::1] inp, const real[::1] w
 
 
 def correlate_features(path, real[::1] grad, const real[::1] A, const real[::1] B,
-                       Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b, Py_ssize_t calls=1):
+                       Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b, Py_ssize_t calls=1, bint from_zero=False):
     """grad[a*num_b + b] += sum over i of A (n,num_a)^T[a][i] * B (n,num_b)^T[b][i], through the
-    partial sums: ``calls`` calls on the same A and B (as the blocks of a slab), then one fold."""
+    partial sums: ``calls`` calls on the same A and B (as the blocks of a slab), then one fold.
+    from_zero: the partial sums start as NaN, and the first call starts them from zero
+    without reading them (as a slab of one block does)."""
     cdef int code = path_code(path)
     cdef Py_ssize_t lanes_per_weight = FBP_LANES_D if real is double else FBP_LANES_F
-    cdef real[::1] lanes = np.zeros(num_a * num_b * lanes_per_weight, dtype=dtype_of(&grad[0]))
-    for _ in range(calls):
-        tiled_correlate(code, &lanes[0], &A[0], n, &B[0], n, num_a, num_b)
+    cdef real[::1] lanes = np.full(num_a * num_b * lanes_per_weight, np.nan if from_zero else 0.0,
+                                   dtype=dtype_of(&grad[0]))
+    for call in range(calls):
+        tiled_correlate(code, &lanes[0], &A[0], n, &B[0], n, num_a, num_b, from_zero and call == 0)
     fold_lanes(code, &grad[0], &lanes[0], num_a * num_b)
 
 

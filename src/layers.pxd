@@ -129,15 +129,15 @@ cdef inline void dense_backward_folded(int path,
     # (a minibatch step): the same bits as zeroing dW_lanes, dense_backward and
     # fold_lanes, each output's partial sums starting from zero and folded as
     # there, but a few rows at a time through a small buffer that stays in the
-    # L1 cache. At minibatches of 16 the whole layer's lanes (8 or 16 per
+    # L1 cache, and started from zero by the tiles themselves (from_zero), not
+    # zeroed first. At minibatches of 16 the whole layer's lanes (8 or 16 per
     # weight), zeroed and folded once per step, cost more than the products.
     cdef Py_ssize_t rows, j0 = 0
     cdef Py_ssize_t chunk_rows = max(1, FOLD_CHUNK_OUTPUTS // K)
     bias_gradient(path, db, delta, n, K)
     while j0 < J:
         rows = min(chunk_rows, J - j0)
-        memset(lanes, 0, rows * K * lanes_of(lanes) * sizeof(real))
-        correlate_features(path, lanes, inp + j0 * ld_inp, ld_inp, delta, n, rows, K)
+        correlate_features(path, lanes, inp + j0 * ld_inp, ld_inp, delta, n, rows, K, True)
         fold_lanes(path, dW + j0 * K, lanes, rows * K)
         j0 = j0 + rows
 

@@ -277,17 +277,20 @@ static inline void fastbp_combine_featuresf_path(int path, float *out, const flo
 }
 
 /* lanes[(a*num_b + b)*LANES + i % LANES] += A[a*ld_a + i] * B[b*n + i], for i < n in order, a < num_a,
- * b < num_b: the sums of grad[a*num_b + b] in LANES partial sums (see "Rounding") */
+ * b < num_b: the sums of grad[a*num_b + b] in LANES partial sums (see "Rounding"); with from_zero
+ * the lanes start from zero instead (they are written, never read first) */
 static inline void fastbp_correlate_features_path(int path, double *lanes, const double *A, ptrdiff_t ld_a,
-                                                  const double *B, ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
+                                                  const double *B, ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b,
+                                                  int from_zero)
 {
-    FBP_PICK(fbp_correlate_d, path)(lanes, A, ld_a, B, n, num_a, num_b);
+    FBP_PICK(fbp_correlate_d, path)(lanes, A, ld_a, B, n, num_a, num_b, from_zero);
 }
 
 static inline void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, ptrdiff_t ld_a,
-                                                   const float *B, ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b)
+                                                   const float *B, ptrdiff_t n, ptrdiff_t num_a, ptrdiff_t num_b,
+                                                   int from_zero)
 {
-    FBP_PICK(fbp_correlate_f, path)(lanes, A, ld_a, B, n, num_a, num_b);
+    FBP_PICK(fbp_correlate_f, path)(lanes, A, ld_a, B, n, num_a, num_b, from_zero);
 }
 
 /* grad[o] += the sum of lanes[o*LANES .. o*LANES + LANES - 1], added pairwise, for o < count:

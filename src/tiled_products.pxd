@@ -23,9 +23,11 @@ cdef extern from "tiled_products.h" nogil:
                                        const float *bias, const float *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
                                        Py_ssize_t num_out)
     void fastbp_correlate_features_path(int path, double *lanes, const double *A, Py_ssize_t ld_a,
-                                        const double *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
+                                        const double *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b,
+                                        int from_zero)
     void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, Py_ssize_t ld_a,
-                                         const float *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b)
+                                         const float *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b,
+                                         int from_zero)
     void fastbp_fold_lanes_path(int path, double *grad, const double *lanes, Py_ssize_t count)
     void fastbp_fold_lanesf_path(int path, float *grad, const float *lanes, Py_ssize_t count)
 
@@ -57,15 +59,17 @@ cdef inline void combine_features(int path,
 
 
 cdef inline void correlate_features(int path,
-                                    real *lanes,         # IN/OUT (num_a * num_b, LANES), accumulated
+                                    real *lanes,         # IN/OUT (num_a * num_b, LANES), accumulated (or OUT)
                                     const real *A,       # IN  (n,num_a)^T, feature rows ld_a apart
                                     Py_ssize_t ld_a,
                                     const real *B,       # IN  (n,num_b)^T
-                                    Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b) noexcept nogil:
+                                    Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b,
+                                    bint from_zero=False) noexcept nogil:
+    # from_zero: the lanes start from zero (written, not read), rather than accumulated
     if real is double:
-        fastbp_correlate_features_path(path, lanes, A, ld_a, B, n, num_a, num_b)
+        fastbp_correlate_features_path(path, lanes, A, ld_a, B, n, num_a, num_b, from_zero)
     else:
-        fastbp_correlate_featuresf_path(path, lanes, A, ld_a, B, n, num_a, num_b)
+        fastbp_correlate_featuresf_path(path, lanes, A, ld_a, B, n, num_a, num_b, from_zero)
 
 
 cdef inline void fold_lanes(int path,

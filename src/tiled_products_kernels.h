@@ -120,9 +120,12 @@ static FBP_ATTR void FBP_FN(fbp_combine)(real *out, const real *inp, ptrdiff_t l
 /* ---------------------------------------------------------- correlate
  * One tile: rows_a rows of A (from A) by rows_b rows of B (from B), all n
  * samples, added to the lanes of their outputs: lanes[(a * num_b + b) *
- * LANES + l] (lanes starts at the tile's corner). */
+ * LANES + l] (lanes starts at the tile's corner), or, with from_zero, stored
+ * there: the lanes start from zero without being read (a slab of one block
+ * need not zero them first). */
 FBP_TILE void FBP_FN(fbp_correlate_tile)(real *lanes, ptrdiff_t num_b, const real *A, ptrdiff_t ld_a,
-                                         const real *B, ptrdiff_t n, const int rows_a, const int rows_b)
+                                         const real *B, ptrdiff_t n, int from_zero, const int rows_a,
+                                         const int rows_b)
 {
     enum { GROUP = LANES / W };  /* vectors per output's lanes */
     VEC acc[CORRELATE_A][CORRELATE_B][GROUP];
@@ -134,7 +137,7 @@ FBP_TILE void FBP_FN(fbp_correlate_tile)(real *lanes, ptrdiff_t num_b, const rea
         for (int b = 0; b < rows_b; b++)
 #pragma GCC unroll 8
             for (int g = 0; g < GROUP; g++)
-                acc[a][b][g] = VLOAD(lanes + (a * num_b + b) * LANES + g * W);
+                acc[a][b][g] = from_zero ? VZERO : VLOAD(lanes + (a * num_b + b) * LANES + g * W);
     for (ptrdiff_t i = 0; i < full; i += LANES) {
 #pragma GCC unroll 8
         for (int a = 0; a < rows_a; a++)
@@ -171,13 +174,13 @@ FBP_TILE void FBP_FN(fbp_correlate_tile)(real *lanes, ptrdiff_t num_b, const rea
 /* rows_a rows of A against every row of B: full tiles of CORRELATE_B rows,
  * then one tile of the rows left */
 FBP_TILE void FBP_FN(fbp_correlate_band)(real *lanes, ptrdiff_t num_b, const real *A, ptrdiff_t ld_a,
-                                         const real *B, ptrdiff_t n, const int rows_a)
+                                         const real *B, ptrdiff_t n, int from_zero, const int rows_a)
 {
     ptrdiff_t b = 0;
     for (; b + CORRELATE_B <= num_b; b += CORRELATE_B)
-        FBP_FN(fbp_correlate_tile)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, rows_a, CORRELATE_B);
+        FBP_FN(fbp_correlate_tile)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, from_zero, rows_a, CORRELATE_B);
 #define FBP_CORRELATE_REST(ROWS) \
-    FBP_FN(fbp_correlate_tile)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, rows_a, ROWS)
+    FBP_FN(fbp_correlate_tile)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, from_zero, rows_a, ROWS)
     FBP_REST_TILE(num_b - b, CORRELATE_B, FBP_CORRELATE_REST);
 #undef FBP_CORRELATE_REST
 }
@@ -185,13 +188,16 @@ FBP_TILE void FBP_FN(fbp_correlate_band)(real *lanes, ptrdiff_t num_b, const rea
 /* every row of A against rows_b rows of B: bands of CORRELATE_A rows, then
  * the rows left one at a time */
 FBP_TILE void FBP_FN(fbp_correlate_stripe)(real *lanes, ptrdiff_t num_b, const real *A, ptrdiff_t ld_a,
-                                           const real *B, ptrdiff_t n, ptrdiff_t num_a, const int rows_b)
+                                           const real *B, ptrdiff_t n, int from_zero, ptrdiff_t num_a,
+                                           const int rows_b)
 {
     ptrdiff_t a = 0;
     for (; a + CORRELATE_A <= num_a; a += CORRELATE_A)
-        FBP_FN(fbp_correlate_tile)(lanes + a * num_b * LANES, num_b, A + a * ld_a, ld_a, B, n, CORRELATE_A, rows_b);
+        FBP_FN(fbp_correlate_tile)(lanes + a * num_b * LANES, num_b, A + a * ld_a, ld_a, B, n, from_zero,
+                                   CORRELATE_A, rows_b);
     for (; a < num_a; a++)
-        FBP_FN(fbp_correlate_tile)(lanes + a * num_b * LANES, num_b, A + a * ld_a, ld_a, B, n, 1, rows_b);
+        FBP_FN(fbp_correlate_tile)(lanes + a * num_b * LANES, num_b, A + a * ld_a, ld_a, B, n, from_zero, 1,
+                                   rows_b);
 }
 
 /* The tiles cover the (num_a, num_b) outputs in either order, whichever
@@ -199,20 +205,22 @@ FBP_TILE void FBP_FN(fbp_correlate_stripe)(real *lanes, ptrdiff_t num_b, const r
  * through once: bands of A outside (B inside) when A has more rows, stripes of
  * B outside when B has. Each output's lanes see the same operations either way. */
 static FBP_ATTR void FBP_FN(fbp_correlate)(real *lanes, const real *A, ptrdiff_t ld_a, const real *B, ptrdiff_t n,
-                                           ptrdiff_t num_a, ptrdiff_t num_b)
+                                           ptrdiff_t num_a, ptrdiff_t num_b, int from_zero)
 {
     ptrdiff_t a = 0, b = 0;
     if (num_a >= num_b) {
         for (; a + CORRELATE_A <= num_a; a += CORRELATE_A)
-            FBP_FN(fbp_correlate_band)(lanes + a * num_b * LANES, num_b, A + a * ld_a, ld_a, B, n, CORRELATE_A);
+            FBP_FN(fbp_correlate_band)(lanes + a * num_b * LANES, num_b, A + a * ld_a, ld_a, B, n, from_zero,
+                                       CORRELATE_A);
         for (; a < num_a; a++)
-            FBP_FN(fbp_correlate_band)(lanes + a * num_b * LANES, num_b, A + a * ld_a, ld_a, B, n, 1);
+            FBP_FN(fbp_correlate_band)(lanes + a * num_b * LANES, num_b, A + a * ld_a, ld_a, B, n, from_zero, 1);
         return;
     }
     for (; b + CORRELATE_B <= num_b; b += CORRELATE_B)
-        FBP_FN(fbp_correlate_stripe)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, num_a, CORRELATE_B);
+        FBP_FN(fbp_correlate_stripe)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, from_zero, num_a,
+                                     CORRELATE_B);
 #define FBP_CORRELATE_REST(ROWS) \
-    FBP_FN(fbp_correlate_stripe)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, num_a, ROWS)
+    FBP_FN(fbp_correlate_stripe)(lanes + b * LANES, num_b, A, ld_a, B + b * n, n, from_zero, num_a, ROWS)
     FBP_REST_TILE(num_b - b, CORRELATE_B, FBP_CORRELATE_REST);
 #undef FBP_CORRELATE_REST
 }

@@ -186,11 +186,15 @@ def test_train_passes_continuing_a_run_files_losses_by_pass_number():
     assert_models_close(got_model, expected_model, EARLY_PASSES_RTOL)
 
 
+@pytest.mark.parametrize("sizes", [(2, 3, 3), (40, 24, 3)])
 @pytest.mark.parametrize("batch_size", [1, 7, 19])
-def test_minibatch_passes_match_the_references_epochs(batch_size):
+def test_minibatch_passes_match_the_references_epochs(batch_size, sizes):
     # Expected: reference.train_epoch over the same orders and step sizes; 20
     # samples in batches of 7 leave a last batch of 6, of 19 a last batch of 1.
-    N, sizes, num_passes = 20, (2, 3, 3), 3
+    # (2, 3, 3) takes the narrow loops; (40, 24, 3) the tiles, whose first
+    # layer's weight gradient a step folds in two chunks of rows (21 and 19),
+    # each chunk's partial sums started from zero.
+    N, num_passes = 20, 3
     X, y = random_problem(N, sizes, seed=6)
     model = perturbed_model(sizes, "sigmoid", seed=6)
     rng = np.random.default_rng(7)

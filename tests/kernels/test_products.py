@@ -112,10 +112,12 @@ def combine(path, inp, weights, bias, transposed_weights=False, tanh_out=None):
     return out.reshape(num_out, n)
 
 
-def correlate(path, A, B, calls=1, start=None):
-    # start: the gradient the sums are added to (zeros by default)
+def correlate(path, A, B, calls=1, start=None, from_zero=False):
+    # start: the gradient the sums are added to (zeros by default); from_zero:
+    # the partial sums hold NaN and the first call must start them from zero
     grad = np.zeros(A.shape[0] * B.shape[0], dtype=A.dtype) if start is None else start.ravel().copy()
-    _layers.correlate_features(path, grad, A.ravel(), B.ravel(), A.shape[1], A.shape[0], B.shape[0], calls)
+    _layers.correlate_features(path, grad, A.ravel(), B.ravel(), A.shape[1], A.shape[0], B.shape[0], calls,
+                               from_zero)
     return grad.reshape(A.shape[0], B.shape[0])
 
 
@@ -168,6 +170,16 @@ def test_correlate_follows_the_documented_order_exactly(path):
     for calls in (1, 2):
         expected = correlate_in_documented_order(A, B, calls, fused(path), LANES[np.float64])
         np.testing.assert_array_equal(correlate(path, A, B, calls), expected)
+    # partial sums started from zero by the tiles, without reading the buffer
+    # (a minibatch step's): the same bits, whatever the buffer held
+    for calls in (1, 2):
+        expected = correlate_in_documented_order(A, B, calls, fused(path), LANES[np.float64])
+        np.testing.assert_array_equal(correlate(path, A, B, calls, from_zero=True), expected)
+    np.testing.assert_array_equal(correlate(path, B, A, from_zero=True),
+                                  correlate_in_documented_order(B, A, 1, fused(path)))
+    # fewer samples than lanes: no full lane group, the tail alone
+    np.testing.assert_array_equal(correlate(path, A[:, :5], B[:, :5], from_zero=True),
+                                  correlate_in_documented_order(A[:, :5], B[:, :5], 1, fused(path)))
     # added to a gradient that holds a sum already (the blocks before, in the driver)
     start = rng.standard_normal((6, 7))
     expected = correlate_in_documented_order(A, B, 1, fused(path), LANES[np.float64], start)

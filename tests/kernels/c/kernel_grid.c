@@ -229,7 +229,8 @@ static const char *const MODE_NAMES[] = {"bias", "tanh", "plain"};
             for (int a = 0; a < COUNT(ROWS); a++)                                                             \
                 for (int b = 0; b < COUNT(ROWS); b++) {                                                       \
                     ptrdiff_t num_a = ROWS[a], num_b = ROWS[b];                                               \
-                    REAL *lanes = calloc((size_t)(num_a * num_b * 16), sizeof(REAL));                         \
+                    REAL *lanes = malloc(sizeof(REAL) * num_a * num_b * 16);                                  \
+                    for (ptrdiff_t i = 0; i < num_a * num_b * 16; i++) lanes[i] = (REAL)NAN;                 \
                     REAL *grad = malloc(sizeof(REAL) * num_a * num_b);                                        \
                     for (ptrdiff_t i = 0; i < num_a * num_b; i++) grad[i] = (REAL)lcg_uniform(-1, 1);        \
                     for (int block = 0; block < 2; block++) {                                                 \
@@ -238,10 +239,11 @@ static const char *const MODE_NAMES[] = {"bias", "tanh", "plain"};
                         REAL *B = malloc(sizeof(REAL) * num_b * n);                                           \
                         for (ptrdiff_t i = 0; i < num_a * ld_a; i++) A[i] = (REAL)lcg_uniform(-2, 2);        \
                         for (ptrdiff_t i = 0; i < num_b * n; i++) B[i] = (REAL)lcg_uniform(-2, 2);           \
-                        CORRELATE(path, lanes, A, ld_a, B, n, num_a, num_b);                                  \
+                        /* the first block starts the lanes from zero, never reading their NaN */           \
+                        CORRELATE(path, lanes, A, ld_a, B, n, num_a, num_b, block == 0);                      \
                         free(A); free(B);                                                                     \
                     }                                                                                         \
-                    FOLD(grad, lanes, num_a * num_b);                                                         \
+                    FOLD(path, grad, lanes, num_a * num_b);                                                   \
                     snprintf(label, sizeof label, "correlate_" #SUFFIX " blocks=%td+%td a=%td b=%td",          \
                              BLOCKS[k][0], BLOCKS[k][1], num_a, num_b);                                       \
                     PRINT(label, grad, num_a * num_b);                                                        \
@@ -250,9 +252,9 @@ static const char *const MODE_NAMES[] = {"bias", "tanh", "plain"};
     }
 
 PRODUCTS_GRID(double, d, print_doubles, fastbp_combine_features_path, fastbp_correlate_features_path,
-              fastbp_fold_lanes)
+              fastbp_fold_lanes_path)
 PRODUCTS_GRID(float, f, print_floats, fastbp_combine_featuresf_path, fastbp_correlate_featuresf_path,
-              fastbp_fold_lanesf)
+              fastbp_fold_lanesf_path)
 
 int main(int argc, char **argv)
 {
