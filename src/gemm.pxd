@@ -5,7 +5,7 @@
 # feature-major, (n,K)^T.
 #
 #   dense_forward_packed               z = inp.dot(W) + b
-#   dense_backward_packed              dW += inp.T.dot(delta); db += np.sum(delta, axis=0)
+#   dense_backward_packed              dW += inp.T.dot(delta) (or dW =); db += np.sum(delta, axis=0)
 #   dense_backward_input_packed        dinp = delta.dot(W.T)
 #   dense_tanh_backward_input_packed   dz = delta.dot(W.T) * (1 - a**2)
 #
@@ -131,12 +131,14 @@ cdef inline void dense_backward_packed(int path,
                                        const real *inp,    # IN  (n,J)^T, feature rows ld_inp apart
                                        Py_ssize_t ld_inp,
                                        Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
-                                       real *pack, int threads) noexcept nogil:
+                                       real *pack, int threads, bint accumulate=True) noexcept nogil:
     # dW = inp.T.dot(delta); db = np.sum(delta, axis=0, keepdims=True)
-    # Adds to gradients that the caller zeroes once per step (or slab).
+    # Adds to gradients that the caller zeroes once per step (or slab); with
+    # accumulate False, dW is written (each weight's chain starts from 0, the
+    # bits of adding to a zeroed dW) and need not be zeroed: a slab of one block.
     bias_gradient(path, db, delta, n, K)
     # dW[j, k] += sum over i of inp[j][i] * delta[k][i]
-    gemm(path, dW, K, inp, ld_inp, 1, delta, 1, n, J, K, n, True, NULL, NULL, 0, pack, threads)
+    gemm(path, dW, K, inp, ld_inp, 1, delta, 1, n, J, K, n, accumulate, NULL, NULL, 0, pack, threads)
 
 
 cdef inline void dense_backward_input_packed(int path,

@@ -41,6 +41,7 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
                                  bint fold_now) noexcept nogil:
     # reference.backward after network_forward_block: the data term only;
     # sgd_update adds the L2 term. The logits become probs, then delta, in place.
+    # fold_now: this is the slab's only block (slab_gradient)
     cdef Py_ssize_t l, J, K
     cdef Py_ssize_t top = ws.num_layers - 1
     cdef Py_ssize_t C = ws.sizes[ws.num_layers]
@@ -56,8 +57,9 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
         K = ws.sizes[l + 1]
         below = X if l == 0 else <real *> thread_outputs(ws, thread, l - 1)
         if packs_weight_gradient(J, K):
+            # the slab's only block writes dW, which slab_gradient left unzeroed
             dense_backward_packed(ws.path, grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below,
-                                  ld_X if l == 0 else n, n, J, K, pack, ws.num_threads)
+                                  ld_X if l == 0 else n, n, J, K, pack, ws.num_threads, not fold_now)
         elif fold_now and carries_lanes(J, K):
             # the slab's only block: its partial sums folded as they are made
             dense_backward_folded(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
