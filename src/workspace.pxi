@@ -56,9 +56,15 @@ CACHE_LINE = 64
 # rows share the same few L1 sets, and a tile's loads wait on the previous
 # tile's stores to the same page offset (4K aliasing).
 PAGE_BYTES = 4096
-# Below this many multiply-adds per pass, work stays on one thread: a shorter
-# pass takes about the time of the fork and join it would pay for.
-MIN_PARALLEL_WORK = 5000
+# Below this many multiply-adds per pass (or minibatch step), work stays on
+# one thread: a shorter pass takes about the time of the fork and join it
+# would pay for. The threads wait passively between passes (they sleep,
+# rather than spin against a busy neighbour), so waking the second one costs
+# 60-80 us a pass on the development VM. Measured, 2-H-2 networks on N rows,
+# one thread against two (wall clock, medians of 5): from 12 000 to 128 000
+# multiply-adds a pass two threads took 1.6-4x as long; at 240 000-320 000
+# they were 1.06-1.3x faster; from 1.3 million, 1.4-1.8x.
+MIN_PARALLEL_WORK = 250_000
 
 
 ctypedef struct workspace_t:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import _slices, cli, exercise, lecture, reference, sweeps, trainer
+from fastbp import _driver, _slices, cli, exercise, lecture, reference, sweeps, trainer
 from fastbp import _validation as check
 
 # The lecture's data with a step size that overflows within a hundred passes.
@@ -243,16 +243,19 @@ def test_the_same_inputs_and_seed_give_identical_bits(moons, backend, batch_size
 
 @pytest.fixture(scope="module")
 def threaded_jobs():
-    """Two trainings big enough that the kernels use both threads (src/workspace.pxi's MIN_PARALLEL_WORK)."""
-    X, y = fastbp.datasets.make_moons(2000, noise=0.20, seed=1)
-    return [dict(X=X, y=y, hidden=20, num_passes=150, seed=0, loss_every=10),
-            dict(X=X, y=y, hidden=(8, 5), num_passes=150, seed=1, batch_size=500, activation="relu", loss_every=10),
+    """Trainings big enough that the kernels use both threads (src/workspace.pxi's MIN_PARALLEL_WORK)."""
+    X, y = fastbp.datasets.make_moons(8000, noise=0.20, seed=1)
+    return [dict(X=X, y=y, hidden=20, num_passes=40, seed=0, loss_every=10),
+            dict(X=X, y=y, hidden=(8, 5), num_passes=40, seed=1, batch_size=4000, activation="relu", loss_every=10),
             # 16 x 16: a layer wide enough for the tiled products (src/tiled_products.h)
             dict(X=X, y=y, hidden=(16, 16), num_passes=60, seed=2, loss_every=10)]
 
 
 def test_thread_counts_give_identical_bits(threaded_jobs):
     for job in threaded_jobs:
+        hidden = job["hidden"] if isinstance(job["hidden"], tuple) else (job["hidden"],)
+        rows = job.get("batch_size") or len(job["y"])
+        assert _driver.threads_for((2, *hidden, 2), rows, 2) == 2, "the job runs on one thread"
         one, two = (fastbp.train(**job, num_threads=threads) for threads in (1, 2))
         assert_models_identical(one.model, two.model)
         np.testing.assert_array_equal(one.losses, two.losses)

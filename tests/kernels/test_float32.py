@@ -241,12 +241,16 @@ def test_float32_partial_sums_carried_across_blocks_agree_with_the_reference(siz
 
 
 @pytest.mark.parametrize("N,block_rows", [(203, 8), (5, 8), (1, 8), (1000, 16)])
-def test_the_row_blocked_float32_pass_agrees_with_the_reference(N, block_rows):
+def test_the_row_blocked_float32_pass_agrees_with_the_reference(N, block_rows, monkeypatch):
     sizes = (3, 9, 4)
     X, y, model = perturbed_network(sizes, N, "tanh", seed=N)
     params, _ = flatten(model, sizes)
+    # problems this small stay on one thread (MIN_PARALLEL_WORK); lowered here, so
+    # that the slabs run on two threads
+    monkeypatch.setattr(_driver, "MIN_PARALLEL_WORK", 1)
     network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES["tanh"], feature_major(X), y, N, 2,
                                block_rows=block_rows)
+    assert network.num_threads == 2
     network.train_pass(params, 0.002, 0.03)
     reference.train_pass(model, X, y, 0.002, 0.03)
     assert_close(params, flatten(model, sizes)[0], F32_KERNEL_RTOL, "N=%d, %d-row blocks" % (N, block_rows))

@@ -185,12 +185,16 @@ BLOCKINGS = [(203, 8), (64, 8), (5, 8), (1, 8), (200, 200), (1000, 16)]
 
 @pytest.mark.parametrize("N,block_rows", BLOCKINGS)
 @pytest.mark.parametrize("num_threads", [1, 2])
-def test_the_row_blocked_pass_agrees_with_the_reference(N, block_rows, num_threads):
+def test_the_row_blocked_pass_agrees_with_the_reference(N, block_rows, num_threads, monkeypatch):
     sizes = (3, 9, 4)
     X, y, model = perturbed_network(sizes, N, "tanh", seed=N)
     params, names = flatten(model, sizes)
+    # problems this small stay on one thread (MIN_PARALLEL_WORK); lowered here, so
+    # that the slabs run on two threads
+    monkeypatch.setattr(_driver, "MIN_PARALLEL_WORK", 1)
     network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES["tanh"], feature_major(X), y, N, num_threads,
                                block_rows=block_rows)
+    assert network.num_threads == num_threads
     grads = np.empty_like(params)
     network.gradient(params, grads)
     assert_flat_gradients_close(grads, reference.gradients(model, X, y, reg_lambda=0.0), names, KERNEL_RTOL,
@@ -199,6 +203,20 @@ def test_the_row_blocked_pass_agrees_with_the_reference(N, block_rows, num_threa
     network.train_pass(params, 0.002, 0.03)
     reference.train_pass(model, X, y, 0.002, 0.03)
     assert_close(params, flatten(model, sizes)[0], KERNEL_RTOL, "after one pass")
+
+
+def test_a_second_thread_only_where_a_pass_has_the_work_for_it():
+    # MIN_PARALLEL_WORK (src/workspace.pxi): waking a second thread costs 60-80 us
+    # a pass; the measurements there found two threads slower up to 128 000
+    # multiply-adds a pass and faster from 240 000
+    lecture_network, medium_network = (2, 3, 2), (2, 64, 2)  # 12 and 256 weights
+    assert _driver.threads_for(lecture_network, 200, 2) == 1  # the lecture: 2 400 a pass
+    assert _driver.threads_for(lecture_network, 2000, 2) == 1  # 24 000
+    assert _driver.threads_for(lecture_network, 20000, 2) == 1  # 240 000, just under
+    assert _driver.threads_for(lecture_network, 25000, 2) == 2
+    assert _driver.threads_for(medium_network, 10000, 2) == 2  # the medium job: 2.56 million
+    assert _driver.threads_for(medium_network, 900, 2) == 1
+    assert _driver.threads_for(medium_network, 10000, 1) == 1  # never more than asked for
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
