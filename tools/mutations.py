@@ -261,10 +261,11 @@ MUTATIONS = (
             # the slab's only block""", """        if use_packed(J, K):
             # the slab's only block""",
              "tests/kernels/test_gemm.py::test_a_wide_network_pass_agrees_with_the_reference"),
+    # (use_packed's rule written out: _mlp.pyx does not cimport use_packed)
     mutation("an MLP layer whose weight gradient alone is packed takes the tiles' partial sums, never folded",
              "src/mlp_blocks.pxi",
              """        if packs_weight_gradient(J, K):
-            # dW and db into grads""", """        if use_packed(J, K):
+            # dW and db into grads""", """        if J >= 64 and K >= 64:
             # dW and db into grads""",
              "tests/kernels/test_mlp_kernels.py::test_a_packed_layers_gradient_is_the_references"),
     mutation("the estimators' minibatches gathered from the first rows, not in the shuffled order", "src/_mlp.pyx",
