@@ -387,6 +387,11 @@ MUTATIONS = (
              "(settings.seed + chunk.first) % (MAX_SEED + 1)", "settings.seed",
              "tests/apps/test_playground_student.py::"
              "test_a_correct_function_follows_the_page_on_a_wider_network_with_minibatches_and_changes"),
+    mutation("playground: the student's run stops being behind before its view shows the last passes",
+             "fastbp/playground_app/student.py",
+             "(bool(self._chunks) or self.passes != self._shown_passes)", "bool(self._chunks)",
+             "tests/apps/test_playground_session.py::"
+             "test_a_students_run_is_behind_until_its_view_shows_the_passes_trained"),
     mutation("sweep classifies runs too short to show their end", "fastbp/diagnostics.py",
              "if num_passes < MIN_CLASSIFIED_PASSES:", "if num_passes < MIN_LOSSES:",
              "tests/apps/test_sweep.py::test_the_default_run_is_long_enough_for_the_lectures_run_class"),

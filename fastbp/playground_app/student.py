@@ -84,6 +84,7 @@ class StudentRun:
         self.backprop, self.settings, self.X, self.y = backprop, settings, X, y
         self.model = {name: np.array(value, dtype=np.float64) for name, value in model.items() if name != "activation"}
         self.passes = 0
+        self._shown_passes = 0  # self.passes when advance last published the view
         self.parted = None  # (pass, gradient name, relative error), once the runs part
         self.failure = usable_with(settings)
         self.curve_passes, self.curve_losses = ([], []) if self.failure else (
@@ -148,8 +149,10 @@ class StudentRun:
             self._rates = self._orders = None
 
     def behind(self):
-        """Whether the page's run has trained passes that this one has yet to train."""
-        return bool(self._chunks) and not self.failure
+        """Whether the page's run has trained passes that this one has yet to train or to show in its
+        view. (The chunk is popped as its last pass ends, before advance publishes the view: the
+        passes trained and not yet shown keep it behind until then.)"""
+        return (bool(self._chunks) or self.passes != self._shown_passes) and not self.failure
 
     def advance(self):
         """Train the page's chunks not yet trained, for at most STUDENT_SECONDS_PER_CHUNK."""
@@ -168,6 +171,7 @@ class StudentRun:
             if len(self.curve_passes) > MAX_CURVE_POINTS:
                 self.curve_passes, self.curve_losses = self.curve_passes[::2], self.curve_losses[::2]
             self._view = None
+            self._shown_passes = self.passes
 
     def summary(self):
         if self.failure:

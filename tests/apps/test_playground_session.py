@@ -171,6 +171,30 @@ def test_a_correct_students_run_never_parts_from_the_reference():
         np.testing.assert_allclose(run.model[name], value, rtol=1e-12, atol=1e-15)
 
 
+def test_a_students_run_is_behind_until_its_view_shows_the_passes_trained(monkeypatch):
+    # The page's session (and a test) waits for "not behind()" and then reads view(): the pass that
+    # ends the last chunk must keep the run behind until advance has published the view of it.
+    # Expected values: the run's own passes; the view must show the model they reached.
+    X, y = fastbp.datasets.make_moons(200, noise=0.20, seed=0)
+    run = StudentRun(load_backprop(str(SOLUTION)), S.LECTURE, X, y, reference.init_params((2, 3, 2), 0))
+    assert not run.behind()
+    run.follow(0, 3, S.LECTURE)
+    seen_before_publishing = []
+    computed_loss = reference.calculate_loss
+
+    def loss_after_the_passes(*args):  # advance computes the loss after its passes, then publishes
+        seen_before_publishing.append((run.passes, run.behind()))
+        return computed_loss(*args)
+
+    monkeypatch.setattr(reference, "calculate_loss", loss_after_the_passes)
+    while run.behind():
+        run.advance()
+    assert seen_before_publishing[-1] == (3, True)
+    assert run.passes == 3 and run.view().curve_passes[-1] == 3
+    for name in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(run.view().model[name], run.model[name])
+
+
 def test_a_wrong_students_run_parts_at_the_wrong_gradient(tmp_path):
     buggy = tmp_path / "no_l2.py"
     buggy.write_text(SOLUTION.read_text().replace("dW1 += reg_lambda * W1", "pass"))
