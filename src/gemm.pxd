@@ -84,6 +84,15 @@ cdef inline bint packs_weight_gradient(Py_ssize_t J, Py_ssize_t K) noexcept nogi
     return J >= MIN_PACKED_WIDTH and K >= MIN_PACKED_GRADIENT_OUTPUTS
 
 
+cdef inline bint writes_weight_gradient(Py_ssize_t J, Py_ssize_t K, bint one_block) noexcept nogil:
+    # whether a slab's block writes a (J,K) layer's weight gradient instead of
+    # adding to it: the packed one, on a slab of one block (every minibatch
+    # step), whose GEMM chains start from 0 (dense_backward_packed's
+    # accumulate off: the bits of adding to zeros), so the driver leaves that
+    # dW unzeroed
+    return one_block and packs_weight_gradient(J, K)
+
+
 cdef inline bint carries_lanes(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     # whether a (J,K) layer's weight gradient goes through the tiles' partial
     # sums (layers.dense_backward's dW_lanes); the packed one adds into dW itself

@@ -38,10 +38,10 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
                                  Py_ssize_t ld_X,
                                  const Py_ssize_t *y,     # IN (n,)
                                  Py_ssize_t n,
-                                 bint fold_now) noexcept nogil:
+                                 bint one_block) noexcept nogil:
     # reference.backward after network_forward_block: the data term only;
     # sgd_update adds the L2 term. The logits become probs, then delta, in place.
-    # fold_now: this is the slab's only block (slab_gradient)
+    # one_block: this is the slab's only block (slab_gradient)
     cdef Py_ssize_t l, J, K
     cdef Py_ssize_t top = ws.num_layers - 1
     cdef Py_ssize_t C = ws.sizes[ws.num_layers]
@@ -59,8 +59,9 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
         if packs_weight_gradient(J, K):
             # the slab's only block writes dW, which slab_gradient left unzeroed
             dense_backward_packed(ws.path, grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below,
-                                  ld_X if l == 0 else n, n, J, K, pack, ws.num_threads, not fold_now)
-        elif fold_now and carries_lanes(J, K):
+                                  ld_X if l == 0 else n, n, J, K, pack, ws.num_threads,
+                                  not writes_weight_gradient(J, K, one_block))
+        elif one_block and carries_lanes(J, K):
             # the slab's only block: its partial sums folded as they are made
             dense_backward_folded(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
                                   grads + ws.bias_offsets[l], delta, below, ld_X if l == 0 else n, n, J, K)

@@ -19,16 +19,14 @@ cdef void slab_gradient(const workspace_t *ws, int thread, Py_ssize_t slab, real
     # a slab of one block (every minibatch step) folds its partial sums as it
     # makes them (layers.dense_backward_folded): the same bits
     cdef bint one_block = end - first == 1
-    if one_block:
-        # the packed weight gradients are written, not added (dense_backward_packed's
-        # accumulate): only the rest is zeroed; at a minibatch step of 784-256-10
-        # the zeroing was a pass over 1.6 MB, and the adding a second one
-        memset(grads + ws.num_weights, 0, (ws.num_params - ws.num_weights) * sizeof(real))
-        for l in range(ws.num_layers):
-            if not packs_weight_gradient(ws.sizes[l], ws.sizes[l + 1]):
-                memset(grads + ws.weight_offsets[l], 0, ws.sizes[l] * ws.sizes[l + 1] * sizeof(real))
-    else:
-        memset(grads, 0, ws.num_params * sizeof(real))
+    # the biases, and every weight gradient that the blocks add to, start from
+    # zero; a weight gradient the block writes is left alone (at a minibatch
+    # step of 784-256-10 zeroing it was a pass over 1.6 MB, and adding to the
+    # zeros a second one)
+    memset(grads + ws.num_weights, 0, (ws.num_params - ws.num_weights) * sizeof(real))
+    for l in range(ws.num_layers):
+        if not writes_weight_gradient(ws.sizes[l], ws.sizes[l + 1], one_block):
+            memset(grads + ws.weight_offsets[l], 0, ws.sizes[l] * ws.sizes[l + 1] * sizeof(real))
     for l in range(ws.num_layers):
         if carries_lanes(ws.sizes[l], ws.sizes[l + 1]) and not one_block:
             memset(thread_lanes(ws, thread, l), 0, ws.sizes[l] * ws.sizes[l + 1] * ws.lanes_per_weight * sizeof(real))
