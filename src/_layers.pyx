@@ -125,6 +125,14 @@ def sgd_update(real[::1] param, real[::1] dparam, double epsilon, double reg_lam
     layers.sgd_update(code, &param[0], &dparam[0], <real> epsilon, <real> reg_lambda, size, threads)
 
 
+def add_slabs(real[:, ::1] sums, Py_ssize_t size, path=None, int threads=1):
+    """sums[0, :size] = the rows of sums added in row order (the driver's sum of its slabs' gradients)."""
+    if not 0 <= size <= sums.shape[1]:
+        raise ValueError("size must be within a row of sums")
+    cdef int code = path_code(path)
+    layers.add_slabs(code, &sums[0, 0], sums.shape[1], sums.shape[0], size, threads)
+
+
 def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X_rows, const Py_ssize_t[::1] y,
                  const Py_ssize_t[::1] batch, Py_ssize_t D, int threads=1):
     layers.gather_batch(&X_batch[0], &y_batch[0], &X_rows[0], &y[0], &batch[0], len(batch), D, threads)

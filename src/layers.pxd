@@ -64,6 +64,10 @@ cdef extern from "loops.h" nogil:
                                     double reg_lambda, Py_ssize_t size)
     void fastbp_sgd_update_shared_f(int path, int threads, float *param, float *dparam, float epsilon,
                                     float reg_lambda, Py_ssize_t size)
+    void fastbp_add_slabs_shared_d(int path, int threads, double *sums, Py_ssize_t stride, Py_ssize_t num_slabs,
+                                   Py_ssize_t size)
+    void fastbp_add_slabs_shared_f(int path, int threads, float *sums, Py_ssize_t stride, Py_ssize_t num_slabs,
+                                   Py_ssize_t size)
 
 
 cdef inline void dense_forward(int path,
@@ -332,6 +336,18 @@ cdef inline double cross_entropy_loss(int path,
         return fastbp_cross_entropy_loss_d(path, z, y, scratch, n, C)
     else:
         return fastbp_cross_entropy_loss_f(path, z, y, scratch, n, C)
+
+
+cdef inline void add_slabs(int path,
+                           real *sums,             # IN/OUT (num_slabs, stride): the slabs' sums, flat
+                           Py_ssize_t stride, Py_ssize_t num_slabs, Py_ssize_t size, int threads=1) noexcept nogil:
+    # sums[:size] = ((sums[0] + sums[1]) + sums[2]) + ..., rows of sums stride apart,
+    # added in slab order (passes.network_gradient)
+    # threads > 1: the elements shared between src/pool.h's threads (the same bits)
+    if real is double:
+        fastbp_add_slabs_shared_d(path, threads, sums, stride, num_slabs, size)
+    else:
+        fastbp_add_slabs_shared_f(path, threads, sums, stride, num_slabs, size)
 
 
 cdef inline void sgd_update(int path,

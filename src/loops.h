@@ -10,6 +10,7 @@
  *   fastbp_relu_backward_P, fastbp_softmax_forward_P, fastbp_softmax_forward_two_P,
  *   fastbp_softmax_cross_entropy_backward_P, fastbp_cross_entropy_loss_P,
  *   fastbp_sgd_update_P, fastbp_sgd_update_shared_P (pool.h's threads)   (layers.pxd)
+ *   fastbp_add_slabs_shared_P (the slabs' gradients summed; pool.h's)     (layers.pxd)
  *   fastbp_gather_rows_P, fastbp_gather_batch_P (copies, compiled once)    (layers.pxd)
  *
  * The bodies are in loops_kernels.h. The softmax and the loss call the
@@ -138,6 +139,27 @@
         fbp_sgd_update_job_##P job = {path, param, dparam, epsilon, reg_lambda, size};                           \
         fbp_pool_run(size >= 2 * FBP_UPDATE_CHUNK ? threads : 1, (size + FBP_UPDATE_CHUNK - 1) / FBP_UPDATE_CHUNK, \
                      fbp_sgd_update_chunk_##P, &job);                                                            \
+    }                                                                                                            \
+    typedef struct {                                                                                             \
+        int path;                                                                                                \
+        REAL *sums;                                                                                              \
+        ptrdiff_t stride, num_slabs, size;                                                                       \
+    } fbp_add_slabs_job_##P;                                                                                     \
+    static void fbp_add_slabs_chunk_##P(void *context, ptrdiff_t chunk, int worker)                             \
+    {                                                                                                            \
+        const fbp_add_slabs_job_##P *j = (const fbp_add_slabs_job_##P *)context;                                 \
+        ptrdiff_t start = chunk * FBP_UPDATE_CHUNK;                                                              \
+        ptrdiff_t size = j->size - start < FBP_UPDATE_CHUNK ? j->size - start : FBP_UPDATE_CHUNK;                \
+        (void)worker;                                                                                            \
+        FBP_PICK(fbp_add_slabs_##P, j->path)(j->sums + start, j->stride, j->num_slabs, size);                   \
+    }                                                                                                            \
+    static inline void fastbp_add_slabs_shared_##P(int path, int threads, REAL *sums, ptrdiff_t stride,         \
+                                                   ptrdiff_t num_slabs, ptrdiff_t size)                         \
+    {                                                                                                            \
+        fbp_add_slabs_job_##P job = {path, sums, stride, num_slabs, size};                                       \
+        if (num_slabs > 1)                                                                                       \
+            fbp_pool_run(size >= 2 * FBP_UPDATE_CHUNK ? threads : 1,                                             \
+                         (size + FBP_UPDATE_CHUNK - 1) / FBP_UPDATE_CHUNK, fbp_add_slabs_chunk_##P, &job);       \
     }
 
 /* fastbp_gather_rows_P(threads, X_batch, X_rows, batch, B, D):
@@ -198,7 +220,10 @@ FBP_GATHER_DEFINE(float, f)
  * of this many between pool.h's threads (a parameter's update does not
  * depend on the others', so the bits do not depend on the threads): a
  * minibatch step updates every weight, as many reals as its products read,
- * on one thread otherwise. A multiple of every target's vector width. */
+ * on one thread otherwise. A multiple of every target's vector width.
+ * fastbp_add_slabs_shared_P shares its elements the same way; a chunk of the
+ * sums stays in the L2 cache while every slab is added into it, so the sums
+ * are read and written once, not once per slab. */
 #define FBP_UPDATE_CHUNK 16384
 
 FBP_LOOP_ENTRIES(double, d)

@@ -232,6 +232,18 @@ FBP_LOOP void FBP_FN(fbp_sgd_update)(real *param, real *dparam, real epsilon, re
     }
 }
 
+/* sums[i] = ((sums[i] + sums[stride + i]) + sums[2 * stride + i]) + ...: the
+ * gradients of num_slabs slabs, buffers stride reals apart, added in slab
+ * order into the first, for i < size (the driver's passes.network_gradient) */
+FBP_LOOP void FBP_FN(fbp_add_slabs)(real *sums, ptrdiff_t stride, ptrdiff_t num_slabs, ptrdiff_t size)
+{
+    for (ptrdiff_t s = 1; s < num_slabs; s++) {
+        const real *other = sums + s * stride;
+        for (ptrdiff_t i = 0; i < size; i++)
+            sums[i] = sums[i] + other[i];
+    }
+}
+
 #undef FBP_INNER
 #undef FBP_LOOP
 #undef FBP_FN

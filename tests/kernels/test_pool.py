@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import _layers, reference
+from fastbp import _layers, _vecmath, reference
 
 # above 2 * FBP_UPDATE_CHUNK (src/loops.h), so the update is shared, with a remainder chunk
 SHARED_UPDATE_SIZE = 3 * 16384 + 77
@@ -39,6 +39,23 @@ def test_the_shared_update_is_the_references_on_any_thread_count(dtype):
         # the same two element-wise operations in the same order: exact
         np.testing.assert_array_equal(p, expected_param, err_msg="%d threads" % threads)
         np.testing.assert_array_equal(d, expected_dparam, err_msg="%d threads" % threads)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("path", _vecmath.available_paths())
+def test_the_slabs_sums_are_added_in_slab_order_on_any_thread_count(dtype, path):
+    # the driver adds its slabs' gradients into the first slab's, chunk by chunk (src/loops.h);
+    # expected: NumPy's element-wise additions in slab order, exact; past size nothing changes
+    rng = np.random.default_rng(41)
+    slabs = rng.standard_normal((5, SHARED_UPDATE_SIZE + 9)).astype(dtype)
+    expected = slabs[0].copy()
+    for slab in slabs[1:]:
+        expected[:SHARED_UPDATE_SIZE] = expected[:SHARED_UPDATE_SIZE] + slab[:SHARED_UPDATE_SIZE]
+    for threads in (1, 2, 3):
+        sums = slabs.copy()
+        _layers.add_slabs(sums, SHARED_UPDATE_SIZE, path=path, threads=threads)
+        np.testing.assert_array_equal(sums[0], expected, err_msg="%d threads" % threads)
+        np.testing.assert_array_equal(sums[1:], slabs[1:], err_msg="the other slabs are read only")
 
 
 def wide_minibatch_run(num_threads, dtype="float64"):
