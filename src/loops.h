@@ -173,7 +173,7 @@
  * X_batch fill a cache line. The features are shared in chunks of
  * FBP_GATHER_FEATURES between pool.h's threads: the reads wait on memory, and
  * two cores wait for twice as many lines at once. */
-#define FBP_GATHER_ROWS 8
+#define FBP_GATHER_ROWS 16
 #define FBP_GATHER_FEATURES 64
 #define FBP_GATHER_DEFINE(REAL, P)                                                                               \
     typedef struct {                                                                                             \
@@ -185,17 +185,28 @@
     static void fbp_gather_chunk_##P(void *context, ptrdiff_t chunk, int worker)                                \
     {                                                                                                            \
         const fbp_gather_job_##P *j = (const fbp_gather_job_##P *)context;                                      \
+        /* in locals: the stores to X_batch could otherwise alias *j, which would be read again every time */   \
+        REAL *X_batch = j->X_batch;                                                                              \
+        const REAL *X_rows = j->X_rows;                                                                          \
+        const ptrdiff_t *batch = j->batch;                                                                       \
+        ptrdiff_t B = j->B, D = j->D;                                                                            \
         ptrdiff_t d0 = chunk * FBP_GATHER_FEATURES;                                                              \
-        ptrdiff_t d1 = j->D - d0 < FBP_GATHER_FEATURES ? j->D : d0 + FBP_GATHER_FEATURES;                       \
+        ptrdiff_t d1 = D - d0 < FBP_GATHER_FEATURES ? D : d0 + FBP_GATHER_FEATURES;                             \
         (void)worker;                                                                                            \
-        for (ptrdiff_t i0 = 0; i0 < j->B; i0 += FBP_GATHER_ROWS) {                                               \
-            ptrdiff_t n = j->B - i0 < FBP_GATHER_ROWS ? j->B - i0 : FBP_GATHER_ROWS;                             \
-            const REAL *rows[FBP_GATHER_ROWS];                                                                   \
+        for (ptrdiff_t i0 = 0; i0 < B; i0 += FBP_GATHER_ROWS) {                                                  \
+            ptrdiff_t n = B - i0 < FBP_GATHER_ROWS ? B - i0 : FBP_GATHER_ROWS;                                   \
+            const REAL *rows[FBP_GATHER_ROWS] = {0}; /* GCC cannot see that a whole group sets them all */       \
             for (ptrdiff_t k = 0; k < n; k++)                                                                    \
-                rows[k] = j->X_rows + (j->batch ? j->batch[i0 + k] : i0 + k) * j->D;                             \
-            for (ptrdiff_t d = d0; d < d1; d++)                                                                  \
-                for (ptrdiff_t k = 0; k < n; k++)                                                                \
-                    j->X_batch[d * j->B + i0 + k] = rows[k][d];                                                  \
+                rows[k] = X_rows + (batch ? batch[i0 + k] : i0 + k) * D;                                         \
+            if (n == FBP_GATHER_ROWS) { /* a constant count: the compiler unrolls the samples */                 \
+                for (ptrdiff_t d = d0; d < d1; d++)                                                              \
+                    for (int k = 0; k < FBP_GATHER_ROWS; k++)                                                    \
+                        X_batch[d * B + i0 + k] = rows[k][d];                                                    \
+            } else {                                                                                             \
+                for (ptrdiff_t d = d0; d < d1; d++)                                                              \
+                    for (ptrdiff_t k = 0; k < n; k++)                                                            \
+                        X_batch[d * B + i0 + k] = rows[k][d];                                                    \
+            }                                                                                                    \
         }                                                                                                        \
     }                                                                                                            \
     static inline void fastbp_gather_rows_##P(int threads, REAL *X_batch, const REAL *X_rows,                    \

@@ -140,15 +140,16 @@ def test_activation_forward_and_backward(N, J, K, activation):
 
 
 def test_gather_batch():
-    # 19 samples: two groups of the kernel's 8 side by side, then a remainder of 3
+    # 35 samples: two groups of the kernel's 16 side by side (FBP_GATHER_ROWS, src/loops.h),
+    # then a remainder of 3
     rng = np.random.default_rng(16)
-    X, y = rng.standard_normal((41, 3)), rng.integers(0, 4, size=41).astype(np.intp)
-    batch = rng.permutation(41)[:19].astype(np.intp)
-    X_batch, y_batch = np.empty(19 * 3), np.empty(19, dtype=np.intp)
+    X, y = rng.standard_normal((61, 3)), rng.integers(0, 4, size=61).astype(np.intp)
+    batch = rng.permutation(61)[:35].astype(np.intp)
+    X_batch, y_batch = np.empty(35 * 3), np.empty(35, dtype=np.intp)
     _layers.gather_batch(X_batch, y_batch, X.ravel(), y, batch, 3)
     X_expected, y_expected = reference.gather_batch(X, y, batch)
     # copies, no arithmetic: exact
-    np.testing.assert_array_equal(sample_major(X_batch, 19, 3), X_expected)
+    np.testing.assert_array_equal(sample_major(X_batch, 35, 3), X_expected)
     np.testing.assert_array_equal(y_batch, y_expected)
 
 

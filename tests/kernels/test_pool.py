@@ -113,14 +113,14 @@ def test_two_training_calls_at_once_each_give_their_one_thread_bits():
 
 def test_the_shared_gather_is_the_references_on_any_thread_count():
     # 150 features: two chunks of FBP_GATHER_FEATURES (64) and a remainder (src/loops.h);
-    # 19 samples: two groups of FBP_GATHER_ROWS (8) and a remainder of 3
+    # 35 samples: two groups of FBP_GATHER_ROWS (16) and a remainder of 3
     rng = np.random.default_rng(32)
     X, y = rng.standard_normal((300, 150)), rng.integers(0, 5, 300).astype(np.intp)
-    batch = rng.permutation(300)[:19].astype(np.intp)
+    batch = rng.permutation(300)[:35].astype(np.intp)
     X_expected, y_expected = reference.gather_batch(X, y, batch)
     for threads in (1, 2, 3):
-        X_batch, y_batch = np.empty(19 * 150), np.empty(19, dtype=np.intp)
+        X_batch, y_batch = np.empty(35 * 150), np.empty(35, dtype=np.intp)
         _layers.gather_batch(X_batch, y_batch, X.ravel(), y, batch, 150, threads=threads)
         # copies, no arithmetic: exact
-        np.testing.assert_array_equal(X_batch.reshape(150, 19).T, X_expected, err_msg="%d threads" % threads)
+        np.testing.assert_array_equal(X_batch.reshape(150, 35).T, X_expected, err_msg="%d threads" % threads)
         np.testing.assert_array_equal(y_batch, y_expected)
