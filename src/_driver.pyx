@@ -208,6 +208,9 @@ cdef class Workspace:
         self.ws.lanes = cnp.PyArray_DATA(b["lanes"])
         self.ws.lane_weights = lane_weights_for(sizes)
         self.ws.pack = cnp.PyArray_DATA(b["pack"])
+        self.ws.pack_shared = cnp.PyArray_DATA(b["pack_shared"])
+        self.ws.pack_shared_elements = shared_pack_elements(sizes, batch_size, self.block_rows, self.dtype.itemsize,
+                                                            self.num_threads)
         self.ws.lanes_per_weight = FBP_LANES_D if self.dtype == np.float64 else FBP_LANES_F
         self.ws.slab_grads = cnp.PyArray_DATA(b["slab_grads"])
         self.ws.slab_losses = <double *> cnp.PyArray_DATA(b["slab_losses"])

@@ -187,10 +187,10 @@ GEMM_MIN_PARALLEL_WORK = FBP_GEMM_MIN_PARALLEL_WORK
 def packed_gemm(path, real[::1] C, Py_ssize_t ldc, const real[::1] A, Py_ssize_t a_m, Py_ssize_t a_p,
                 const real[::1] B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M, Py_ssize_t N, Py_ssize_t P,
                 bint accumulate, const real[::1] bias, bint with_bias, const real[::1] tanh_out,
-                bint with_tanh_out, Py_ssize_t ld_tanh, int threads=1):
+                bint with_tanh_out, Py_ssize_t ld_tanh, int threads=1, bint shared_b=False):
     """C[m*ldc + c] = (C or 0) + sum over p of A[m*a_m + p*a_p] * B[p*b_p + c*b_n], then + bias[m] if
     with_bias, or times 1 - tanh_out[m*ld_tanh + c]**2 if with_tanh_out (not both), the rows of C shared
-    by up to ``threads`` OpenMP threads."""
+    by up to ``threads`` threads; shared_b: with a buffer where they pack B once for all."""
     cdef int code = path_code(path)
     if with_bias and with_tanh_out:
         raise ValueError("at most one of bias and tanh_out")
@@ -199,14 +199,17 @@ def packed_gemm(path, real[::1] C, Py_ssize_t ldc, const real[::1] A, Py_ssize_t
     if threads < 1:
         raise ValueError("threads must be at least 1")
     cdef real[::1] pack = np.empty(threads * FBP_GEMM_PACK_ELEMENTS, dtype=dtype_of(&C[0]))
+    # B's columns rounded up to any path's micro-panel (at most 64 reals wide)
+    cdef Py_ssize_t shared_elements = P * (N + 63) if shared_b else 0
+    cdef real[::1] shared = np.empty(max(1, shared_elements), dtype=dtype_of(&C[0]))
     cdef const real *bias_data = &bias[0] if with_bias else NULL
     cdef const real *tanh_data = &tanh_out[0] if with_tanh_out else NULL
     if real is double:
         fastbp_gemm_path(code, threads, &C[0], ldc, &A[0], a_m, a_p, &B[0], b_p, b_n, M, N, P, accumulate, bias_data,
-                         tanh_data, ld_tanh, &pack[0])
+                         tanh_data, ld_tanh, &pack[0], &shared[0], shared_elements)
     else:
         fastbp_gemmf_path(code, threads, &C[0], ldc, &A[0], a_m, a_p, &B[0], b_p, b_n, M, N, P, accumulate, bias_data,
-                          tanh_data, ld_tanh, &pack[0])
+                          tanh_data, ld_tanh, &pack[0], &shared[0], shared_elements)
 
 
 def use_packed(Py_ssize_t J, Py_ssize_t K):

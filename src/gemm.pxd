@@ -1,8 +1,9 @@
 # The wide layers' products by the packed, cache-blocked GEMM of src/gemm.h,
 # under the names of their layers.pxd twins with the suffix _packed: same
-# arguments (the dispatch path first, src/dispatch.h), then the packing buffer
-# and the threads that may share the product. Per-sample arrays are
-# feature-major, (n,K)^T.
+# arguments (the dispatch path first, src/dispatch.h), then the packing buffer,
+# the threads that may share the product and, optionally, the buffer where
+# those threads share one packed copy of its second operand (gemm.h's
+# shared_b). Per-sample arrays are feature-major, (n,K)^T.
 #
 #   dense_forward_packed               z = inp.dot(W) + b
 #   dense_backward_packed              dW += inp.T.dot(delta) (or dW =); db += np.sum(delta, axis=0)
@@ -24,11 +25,11 @@ cdef extern from "gemm.h" nogil:
     void fastbp_gemm_path(int path, int threads, double *C, Py_ssize_t ldc, const double *A, Py_ssize_t a_m,
                           Py_ssize_t a_p, const double *B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M,
                           Py_ssize_t N, Py_ssize_t P, int accumulate, const double *bias, const double *tanh_out,
-                          Py_ssize_t ld_tanh, double *pack)
+                          Py_ssize_t ld_tanh, double *pack, double *shared_b, Py_ssize_t shared_b_elements)
     void fastbp_gemmf_path(int path, int threads, float *C, Py_ssize_t ldc, const float *A, Py_ssize_t a_m,
                            Py_ssize_t a_p, const float *B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M,
                            Py_ssize_t N, Py_ssize_t P, int accumulate, const float *bias, const float *tanh_out,
-                           Py_ssize_t ld_tanh, float *pack)
+                           Py_ssize_t ld_tanh, float *pack, float *shared_b, Py_ssize_t shared_b_elements)
 
 
 # A layer takes the packed products when both its widths are at least
@@ -112,13 +113,15 @@ cdef inline void gemm(int path,
                       const real *tanh_out,    # IN  (M,N), rows ld_tanh apart, or NULL
                       Py_ssize_t ld_tanh,
                       real *pack,              # workspace (threads, FBP_GEMM_PACK_ELEMENTS)
-                      int threads) noexcept nogil:
+                      int threads,
+                      real *shared_b=NULL,     # workspace (shared_b_elements,): B packed once for all threads
+                      Py_ssize_t shared_b_elements=0) noexcept nogil:
     if real is double:
         fastbp_gemm_path(path, threads, C, ldc, A, a_m, a_p, B, b_p, b_n, M, N, P, accumulate, bias, tanh_out,
-                         ld_tanh, pack)
+                         ld_tanh, pack, shared_b, shared_b_elements)
     else:
         fastbp_gemmf_path(path, threads, C, ldc, A, a_m, a_p, B, b_p, b_n, M, N, P, accumulate, bias, tanh_out,
-                          ld_tanh, pack)
+                          ld_tanh, pack, shared_b, shared_b_elements)
 
 
 cdef inline void dense_forward_packed(int path,
@@ -128,9 +131,10 @@ cdef inline void dense_forward_packed(int path,
                                       const real *W,       # IN  (J,K)
                                       const real *b,       # IN  (1,K)
                                       Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
-                                      real *pack, int threads) noexcept nogil:
+                                      real *pack, int threads, real *shared_b=NULL,
+                                      Py_ssize_t shared_b_elements=0) noexcept nogil:
     # z = inp.dot(W) + b: z[k][i] = sum over j of W[j, k] * inp[j][i], + b[k]
-    gemm(path, z, n, W, 1, K, inp, ld_inp, 1, K, n, J, False, b, NULL, 0, pack, threads)
+    gemm(path, z, n, W, 1, K, inp, ld_inp, 1, K, n, J, False, b, NULL, 0, pack, threads, shared_b, shared_b_elements)
 
 
 cdef inline void dense_backward_packed(int path,
@@ -140,14 +144,16 @@ cdef inline void dense_backward_packed(int path,
                                        const real *inp,    # IN  (n,J)^T, feature rows ld_inp apart
                                        Py_ssize_t ld_inp,
                                        Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
-                                       real *pack, int threads, bint accumulate=True) noexcept nogil:
+                                       real *pack, int threads, bint accumulate=True, real *shared_b=NULL,
+                                       Py_ssize_t shared_b_elements=0) noexcept nogil:
     # dW = inp.T.dot(delta); db = np.sum(delta, axis=0, keepdims=True)
     # Adds to gradients that the caller zeroes once per step (or slab); with
     # accumulate False, dW is written (each weight's chain starts from 0, the
     # bits of adding to a zeroed dW) and need not be zeroed: a slab of one block.
     bias_gradient(path, db, delta, n, K)
     # dW[j, k] += sum over i of inp[j][i] * delta[k][i]
-    gemm(path, dW, K, inp, ld_inp, 1, delta, 1, n, J, K, n, accumulate, NULL, NULL, 0, pack, threads)
+    gemm(path, dW, K, inp, ld_inp, 1, delta, 1, n, J, K, n, accumulate, NULL, NULL, 0, pack, threads, shared_b,
+         shared_b_elements)
 
 
 cdef inline void dense_backward_input_packed(int path,
@@ -155,9 +161,11 @@ cdef inline void dense_backward_input_packed(int path,
                                              const real *delta,  # IN  (n,K)^T
                                              const real *W,      # IN  (J,K)
                                              Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
-                                             real *pack, int threads) noexcept nogil:
+                                             real *pack, int threads, real *shared_b=NULL,
+                                             Py_ssize_t shared_b_elements=0) noexcept nogil:
     # dinp = delta.dot(W.T): dinp[j][i] = sum over k of W[j, k] * delta[k][i]
-    gemm(path, dinp, n, W, K, 1, delta, n, 1, J, n, K, False, NULL, NULL, 0, pack, threads)
+    gemm(path, dinp, n, W, K, 1, delta, n, 1, J, n, K, False, NULL, NULL, 0, pack, threads, shared_b,
+         shared_b_elements)
 
 
 cdef inline void dense_tanh_backward_input_packed(int path,
@@ -166,6 +174,7 @@ cdef inline void dense_tanh_backward_input_packed(int path,
                                                   const real *W,      # IN  (J,K)
                                                   const real *a,      # IN  (n,J)^T, tanh's forward output
                                                   Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
-                                                  real *pack, int threads) noexcept nogil:
+                                                  real *pack, int threads, real *shared_b=NULL,
+                                                  Py_ssize_t shared_b_elements=0) noexcept nogil:
     # dz = delta.dot(W.T) * (1 - a**2), the factor applied while the tile is in registers
-    gemm(path, dz, n, W, K, 1, delta, n, 1, J, n, K, False, NULL, a, n, pack, threads)
+    gemm(path, dz, n, W, K, 1, delta, n, 1, J, n, K, False, NULL, a, n, pack, threads, shared_b, shared_b_elements)

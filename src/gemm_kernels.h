@@ -50,7 +50,11 @@ FBP_TILE void FBP_FN(fbp_gemm_pack_b)(real *dst, const real *B, ptrdiff_t b_p, p
     for (ptrdiff_t c0 = 0; c0 < nc; c0 += NR, dst += NR * kc) {
         ptrdiff_t cols = nc - c0 < NR ? nc - c0 : NR;
         const real *panel = B + c0 * b_n;
-        if (b_n == 1) {
+        if (b_n == 1 && cols == NR) {
+            /* a constant size: copied in registers, no call */
+            for (ptrdiff_t p = 0; p < kc; p++)
+                memcpy(dst + p * NR, panel + p * b_p, NR * sizeof(real));
+        } else if (b_n == 1) {
             for (ptrdiff_t p = 0; p < kc; p++) {
                 memcpy(dst + p * NR, panel + p * b_p, cols * sizeof(real));
                 for (ptrdiff_t c = cols; c < NR; c++)
@@ -169,15 +173,48 @@ FBP_TILE void FBP_FN(fbp_gemm_narrow_tile)(real *c, ptrdiff_t ldc, const real *a
     }
 }
 
-/* gemm.h's product on one thread: pack is FBP_GEMM_PACK_ELEMENTS reals. The
- * loops over the panels of p run in order, outermost but one, so that each
- * output's chain of multiply-adds runs in p order through them. */
+/* All of B packed at once (gemm.h's shared B, which the threads that take
+ * chunks of C's rows then read instead of each packing its own copy): panel
+ * (jc, pc), the kc by nc panel fbp_gemm_pack_b makes, starts at
+ * jc * P + pc * (nc rounded up to NR); every column panel but the last is
+ * GEMM_NC wide, a whole number of micro-panels. */
+static inline ptrdiff_t FBP_FN(fbp_gemm_b_elements)(ptrdiff_t P, ptrdiff_t N)
+{
+    return P * ((N + NR - 1) / NR * NR);
+}
+
+static inline ptrdiff_t FBP_FN(fbp_gemm_b_panels)(ptrdiff_t P, ptrdiff_t N)
+{
+    return (N + GEMM_NC - 1) / GEMM_NC * ((P + GEMM_KC - 1) / GEMM_KC);
+}
+
+static inline ptrdiff_t FBP_FN(fbp_gemm_b_offset)(ptrdiff_t P, ptrdiff_t N, ptrdiff_t jc, ptrdiff_t pc)
+{
+    ptrdiff_t nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
+    return jc * P + pc * ((nc + NR - 1) / NR * NR);
+}
+
+/* panel number `panel` (of fbp_gemm_b_panels, column panels outer) of all of B */
+static FBP_ATTR void FBP_FN(fbp_gemm_pack_b_panel)(real *packed_b, const real *B, ptrdiff_t b_p, ptrdiff_t b_n,
+                                                   ptrdiff_t P, ptrdiff_t N, ptrdiff_t panel)
+{
+    ptrdiff_t panels_p = (P + GEMM_KC - 1) / GEMM_KC;
+    ptrdiff_t jc = panel / panels_p * GEMM_NC, pc = panel % panels_p * GEMM_KC;
+    ptrdiff_t nc = N - jc < GEMM_NC ? N - jc : GEMM_NC, kc = P - pc < GEMM_KC ? P - pc : GEMM_KC;
+    FBP_FN(fbp_gemm_pack_b)(packed_b + FBP_FN(fbp_gemm_b_offset)(P, N, jc, pc), B + pc * b_p + jc * b_n, b_p, b_n,
+                            kc, nc);
+}
+
+/* gemm.h's product on one thread: pack is FBP_GEMM_PACK_ELEMENTS reals;
+ * packed_b all of B as fbp_gemm_pack_b_panel packs it, or NULL: then each
+ * panel of B is packed here, into pack. The loops over the panels of p run in
+ * order, outermost but one, so that each output's chain of multiply-adds runs
+ * in p order through them. */
 static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t a_m, ptrdiff_t a_p,
                                       const real *B, ptrdiff_t b_p, ptrdiff_t b_n, ptrdiff_t M, ptrdiff_t N,
                                       ptrdiff_t P, int accumulate, const real *bias, const real *tanh_out,
-                                      ptrdiff_t ld_tanh, real *pack)
+                                      ptrdiff_t ld_tanh, real *pack, const real *packed_b_all)
 {
-    real *packed_b = pack;
     real *packed_a = pack + FBP_GEMM_KC_MAX * FBP_GEMM_NC_MAX;
     for (ptrdiff_t jc = 0; jc < N; jc += GEMM_NC) {
         ptrdiff_t nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
@@ -185,7 +222,11 @@ static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptr
             ptrdiff_t kc = P - pc < GEMM_KC ? P - pc : GEMM_KC;
             int first = !accumulate && pc == 0;
             int last = pc + kc == P;
-            FBP_FN(fbp_gemm_pack_b)(packed_b, B + pc * b_p + jc * b_n, b_p, b_n, kc, nc);
+            const real *packed_b = pack;
+            if (packed_b_all)
+                packed_b = packed_b_all + FBP_FN(fbp_gemm_b_offset)(P, N, jc, pc);
+            else
+                FBP_FN(fbp_gemm_pack_b)(pack, B + pc * b_p + jc * b_n, b_p, b_n, kc, nc);
             for (ptrdiff_t ic = 0; ic < M; ic += GEMM_MC) {
                 ptrdiff_t mc = M - ic < GEMM_MC ? M - ic : GEMM_MC;
                 FBP_FN(fbp_gemm_pack_a)(packed_a, A + ic * a_m + pc * a_p, a_m, a_p, mc, kc);

@@ -21,7 +21,8 @@ cdef void network_forward_block(const workspace_t *ws, int thread,
         z = <real *> thread_outputs(ws, thread, l)
         if packs_weights_on_block(J, K, n):
             dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
-                                 n, J, K, <real *> thread_pack(ws, thread), ws.num_threads)
+                                 n, J, K, <real *> thread_pack(ws, thread), ws.num_threads, <real *> ws.pack_shared,
+                                 ws.pack_shared_elements)
         else:
             dense_forward(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n, J,
                           K)
@@ -60,7 +61,8 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
             # the slab's only block writes dW, which slab_gradient left unzeroed
             dense_backward_packed(ws.path, grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below,
                                   ld_X if l == 0 else n, n, J, K, pack, ws.num_threads,
-                                  not writes_weight_gradient(J, K, one_block))
+                                  not writes_weight_gradient(J, K, one_block), <real *> ws.pack_shared,
+                                  ws.pack_shared_elements)
         elif one_block and carries_lanes(J, K):
             # the slab's only block: its partial sums folded as they are made
             dense_backward_folded(ws.path, grads + ws.weight_offsets[l], <real *> thread_lanes(ws, thread, l),
@@ -73,10 +75,11 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
             # delta2 = delta3.dot(W2.T) * (1 - a1**2)
             if packs_weights_on_block(J, K, n) and ws.activation == TANH:
                 dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], below,
-                                                 n, J, K, pack, ws.num_threads)
+                                                 n, J, K, pack, ws.num_threads, <real *> ws.pack_shared,
+                                                 ws.pack_shared_elements)
             elif packs_weights_on_block(J, K, n):
                 dense_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K,
-                                            pack, ws.num_threads)
+                                            pack, ws.num_threads, <real *> ws.pack_shared, ws.pack_shared_elements)
                 activation_backward(ws.path, delta_below, delta_below, below, n * J, ws.activation)
             elif ws.activation == TANH:
                 dense_tanh_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], below,

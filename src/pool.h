@@ -1,6 +1,7 @@
 /*
  * pool.h -- the threads that share one product (or one element-wise loop)
- * within a training step, for fastbp: defines fbp_pool_run.
+ * within a training step, for fastbp: defines fbp_pool_run and
+ * fbp_pool_in_parallel_region.
  *
  *   fbp_pool_run(threads, chunks, fn, ctx): fn(ctx, chunk, worker) for every
  *   chunk 0 .. chunks-1, each chunk run once, by the calling thread (worker 0)
@@ -43,6 +44,17 @@
 #endif
 
 typedef void (*fbp_chunk_fn)(void *ctx, ptrdiff_t chunk, int worker);
+
+/* Whether the caller runs inside an OpenMP parallel region, where several
+ * threads may each run their own jobs at once (each on its caller alone). */
+static inline int fbp_pool_in_parallel_region(void)
+{
+#ifdef _OPENMP
+    return omp_in_parallel();
+#else
+    return 0;
+#endif
+}
 
 #if defined(_OPENMP) && (defined(__unix__) || defined(__APPLE__)) && (defined(__GNUC__) || defined(__clang__))
 #define FBP_POOL 1

@@ -98,6 +98,8 @@ ctypedef struct workspace_t:
     Py_ssize_t lane_weights       # the weights of those layers
     Py_ssize_t lanes_per_weight   # tiled_products.lanes_of: 8 (double) or 16 (float)
     void *pack                    # (num_threads, FBP_GEMM_PACK_ELEMENTS): the packed products' panels (gemm.h)
+    void *pack_shared             # (pack_shared_elements,): a packed product's B, shared by its threads (gemm.h)
+    Py_ssize_t pack_shared_elements
     void *slab_grads              # (MAX_SLABS, num_params)
     double *slab_losses           # (MAX_SLABS,): losses are summed in double (layers.cross_entropy_loss)
 
@@ -211,6 +213,26 @@ def network_packs_weights(sizes):
     return any(use_packed(J, K) for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]))
 
 
+def shared_pack_elements(sizes, Py_ssize_t batch_size, Py_ssize_t block_rows, itemsize, int threads):
+    """The reals of the buffer where the threads that share a packed product
+    pack its second operand once (gemm.h's shared_b): the largest such operand
+    of a step, its columns rounded up to any path's micro-panel (at most
+    TILE_BYTES of reals wide). The threads share a product where a step is one
+    block (outside the slabs' OpenMP region); elsewhere, or on one thread,
+    none (0)."""
+    sizes = list(sizes)
+    if threads < 2 or batch_size > block_rows or not network_uses_packed(sizes):
+        return 0
+    widest_panel = TILE_BYTES // itemsize
+    largest = 0
+    for J, K in zip(sizes[:len(sizes) - 1], sizes[1:]):
+        if packs_weight_gradient(J, K):
+            largest = max(largest, batch_size * (K + widest_panel - 1))  # dW: B is delta, (n, K)
+        if use_packed(J, K):
+            largest = max(largest, max(J, K) * (batch_size + widest_panel - 1))  # forward, backward-input: (J or K, n)
+    return largest
+
+
 def threads_for(sizes, rows, int num_threads):
     """The threads a workspace of these sizes uses: num_threads where a pass
     over max(N, B) rows has the work to pay for them (MIN_PARALLEL_WORK), else 1."""
@@ -249,6 +271,7 @@ def workspace_buffers(sizes, Py_ssize_t N, Py_ssize_t batch_size, itemsize, int 
         "scratch": (threads * block_rows * (sizes[L] + 1), real),
         "lanes": (max(1, threads * lane_weights_for(sizes) * lanes_per_weight), real),
         "pack": (threads * FBP_GEMM_PACK_ELEMENTS if network_uses_packed(sizes) else 1, real),
+        "pack_shared": (max(1, shared_pack_elements(sizes, batch_size, block_rows, itemsize, threads)), real),
         "slab_grads": (MAX_SLABS * (num_weights + units), real),
         "slab_losses": (MAX_SLABS, np.dtype(np.float64)),
         "X_batch": (batch_size * sizes[0] if minibatches else 1, real),
@@ -257,7 +280,7 @@ def workspace_buffers(sizes, Py_ssize_t N, Py_ssize_t batch_size, itemsize, int 
 
 
 # the buffers aligned on a cache line (aligned_empty); the others are NumPy's plain arrays
-ALIGNED_BUFFERS = ("outputs", "deltas", "scratch", "lanes", "pack", "X_batch")
+ALIGNED_BUFFERS = ("outputs", "deltas", "scratch", "lanes", "pack", "pack_shared", "X_batch")
 
 
 def buffer_bytes(name, count, dtype):

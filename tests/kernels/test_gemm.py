@@ -50,7 +50,8 @@ HIDDEN_GRADIENT_PACKED_SIZES = (20, 80, 40, 10)
 WIDE_SIZES = (70, 96, 80, 10)
 
 
-def gemm(path, A, B, C=None, bias=None, tanh_out=None, transposed_a=False, transposed_b=False, threads=1):
+def gemm(path, A, B, C=None, bias=None, tanh_out=None, transposed_a=False, transposed_b=False, threads=1,
+         shared_b=False):
     """C (M,N) = (C or 0) + A @ B, then + bias[:, None] or * (1 - tanh_out**2), by the path; A (M,P) and
     B (P,N) passed row-major, or (transposed_...) as the row-major buffers of A.T and B.T."""
     (M, P), N = A.shape, B.shape[1]
@@ -61,7 +62,8 @@ def gemm(path, A, B, C=None, bias=None, tanh_out=None, transposed_a=False, trans
     unused = np.zeros(1, dtype=dtype)
     _layers.packed_gemm(path, out, N, a_flat, a_m, a_p, b_flat, b_p, b_n, M, N, P, C is not None,
                         unused if bias is None else bias, bias is not None,
-                        unused if tanh_out is None else tanh_out.ravel(), tanh_out is not None, N, threads)
+                        unused if tanh_out is None else tanh_out.ravel(), tanh_out is not None, N, threads,
+                        shared_b)
     return out.reshape(M, N)
 
 
@@ -145,20 +147,31 @@ def test_the_layer_products_compute_the_tiles_bits(path, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_sharing_the_rows_between_threads_changes_no_bit(dtype):
-    # each output's chain stays with one thread (gemm.h, FBP_GEMM_DEFINE);
-    # 2000 x 200 x 300 is above the work at which the product is shared, in 6
-    # chunks on two threads and 9 on three; a few repeats, so that the threads
-    # overlap even on a loaded machine
-    A, B, C, bias, _ = operands(2000, 200, 300, dtype, 5)
-    assert 2000 * 200 * 300 >= _layers.GEMM_MIN_PARALLEL_WORK
-    one = gemm(PATHS[-1], A, B, bias=bias)
-    one_accumulated = gemm(PATHS[-1], A, B, C=C, transposed_b=True)
-    for _ in range(3):
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("M,N,P", [(2000, 200, 300), (150, 600, 300)])
+def test_sharing_the_rows_between_threads_changes_no_bit(M, N, P, path, dtype):
+    # each output's chain stays with one thread (gemm.h, FBP_GEMM_DEFINE), with
+    # B packed by each chunk or once for all threads (shared_b); both shapes are
+    # above the work at which the product is shared: 2000 rows in 6 chunks on two
+    # threads and 9 on three; 600 columns in two panels of B (512 and 88, or
+    # fewer on the narrower paths), and 300 rows of B in two or three; a few
+    # repeats, so that the threads overlap even on a loaded machine.
+    # Expected: the bits of one thread (each output is one chain in gemm.h's order).
+    A, B, C, bias, t = operands(M, N, P, dtype, 5)
+    assert M * N * P >= _layers.GEMM_MIN_PARALLEL_WORK
+    one = gemm(path, A, B, bias=bias)
+    one_accumulated = gemm(path, A, B, C=C, transposed_b=True)
+    one_tanh = gemm(path, A, B, tanh_out=t, transposed_a=True)
+    for _ in range(2):
         for threads in (2, 3):
-            np.testing.assert_array_equal(gemm(PATHS[-1], A, B, bias=bias, threads=threads), one)
-            np.testing.assert_array_equal(gemm(PATHS[-1], A, B, C=C, transposed_b=True, threads=threads),
-                                          one_accumulated)
+            for shared_b in (False, True):
+                what = "%d threads, B shared: %s" % (threads, shared_b)
+                np.testing.assert_array_equal(gemm(path, A, B, bias=bias, threads=threads, shared_b=shared_b), one,
+                                              err_msg=what)
+                np.testing.assert_array_equal(gemm(path, A, B, C=C, transposed_b=True, threads=threads,
+                                                   shared_b=shared_b), one_accumulated, err_msg=what)
+                np.testing.assert_array_equal(gemm(path, A, B, tanh_out=t, transposed_a=True, threads=threads,
+                                                   shared_b=shared_b), one_tanh, err_msg=what)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -283,6 +296,21 @@ def test_the_packed_products_workspace_holds_a_packing_buffer_and_partial_sums_o
     assert tiled_weights == 80 * 10
     assert wide["lanes"][0] == 2 * tiled_weights * 8
     assert _driver.workspace_buffers((2, 40, 2), 1000, 1000, 8, 2)["pack"][0] == 1
+
+
+@pytest.mark.parametrize("itemsize, widest_panel", [(8, 32), (4, 64)])
+def test_a_one_block_step_on_two_threads_holds_room_for_its_largest_shared_operand(itemsize, widest_panel):
+    # gemm.h's shared_b: where the threads share a one-block step's packed
+    # products, each operand B they pack once must fit, its columns rounded up to
+    # any path's micro-panel (expected: the operands' shapes, gemm.pxd's wrappers)
+    sizes, B = (784, 256, 10), 128
+    shared = _driver.workspace_buffers(sizes, 2048, B, itemsize, 2)["pack_shared"][0]
+    forward_input = 784 * (B + widest_panel - 1)  # the first layer's forward product reads inp (784, B)
+    weight_gradient = B * (256 + widest_panel - 1)  # its weight gradient reads delta (B, 256)
+    assert shared == max(forward_input, weight_gradient)
+    # none on one thread, nor where a step is several blocks (the slabs' threads each run their own products)
+    assert _driver.workspace_buffers(sizes, 2048, B, itemsize, 1)["pack_shared"][0] == 1
+    assert _driver.workspace_buffers(sizes, 4096, 4096, itemsize, 2)["pack_shared"][0] == 1
 
 
 @pytest.mark.parametrize("user_setting", [None, "ACTIVE"])
