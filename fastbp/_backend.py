@@ -63,8 +63,14 @@ def flat_params(model, names):
 
 
 def feature_major(X, num_threads):
-    """X (N,D) -> X.T as one contiguous flat buffer: the kernels' layout, see src/layers.pxd."""
+    """X (N,D) -> X.T, (D, ld): the kernels' layout, each feature's row padded where
+    its length would make the rows alias in the cache (src/layout.pxi)."""
     return _driver.feature_major(np.ascontiguousarray(X), num_threads)
+
+
+def feature_major_bytes(X):
+    """The bytes of feature_major(X)."""
+    return X.itemsize * X.shape[1] * _driver.row_stride(len(X), X.itemsize)
 
 
 def workspace_bytes(sizes, num_samples, batch_size, itemsize, num_threads):

@@ -67,7 +67,7 @@ def _check_training_memory(X, sizes, backend, num_passes, steps_per_pass, loss_e
         + 8 * (-(-num_passes // loss_every) if loss_every else 0)  # the recorded losses
         + 8 * N * min(num_passes, MAX_PASSES_PER_CALL) * (batch_size < N))  # minibatch orders
     if backend == "cython":
-        needed += (itemsize * X.size  # X feature-major
+        needed += (_backend.feature_major_bytes(X)  # X feature-major
                    + _backend.workspace_bytes(sizes, N, batch_size, itemsize, num_threads))
     else:
         # the reference's full-batch (or batch) arrays: activations, deltas, probabilities, gradients
@@ -250,7 +250,7 @@ def _flat_inputs(model, X):
     X = check.check_X(X, dtype=model["W1"].dtype)
     check.check_X_fits(X, sizes)
     # X feature-major and the probabilities (or, for the loss, a workspace of at most a block per thread)
-    check.check_memory(X.itemsize * X.size * 2 + X.itemsize * len(X) * sizes[-1],
+    check.check_memory(X.itemsize * X.size + _backend.feature_major_bytes(X) + X.itemsize * len(X) * sizes[-1],
                        "the network of layers %s on %d samples" % (list(sizes), len(X)))
     params = _backend.flat_params(model, reference.parameter_names(len(sizes) - 1))
     return params, tuple(sizes), X, _backend._driver.ACTIVATION_CODES[reference.activation_of(model)]

@@ -113,8 +113,10 @@ cdef class Workspace:
     """The workspace of one training (or inference) call, allocated once.
 
     ``Workspace(sizes, activation, X, y, batch_size, num_threads, block_rows=None, path=None, X_rows=None)``:
-    X is the feature-major flat (N,D)^T buffer, float32 or float64, which sets
-    the precision of every buffer and of the parameters the methods take; y
+    X is the feature-major (N,D)^T, float32 or float64, which sets
+    the precision of every buffer and of the parameters the methods take:
+    feature_major's (D, ld) array (each feature's N samples, then padding),
+    or the flat X.T (ld = N); y
     the (N,) labels (may be zeros for inference); path the dispatch path
     (None: selected_path()); X_rows, for minibatches, the same samples
     sample-major (N,D), which the batches are gathered from (None: a copy is
@@ -144,7 +146,16 @@ cdef class Workspace:
         self.ws.path = path_code(path)
         self.path = PATHS[self.ws.path]
         self.dtype = given.dtype
-        self.N = given.size // sizes[0]
+        if given is X and X.ndim == 2:
+            # feature_major's (D, ld): the samples are y's, the rows' padding never read
+            if X.shape[0] != sizes[0] or X.shape[1] < y.shape[0]:
+                raise ValueError("X must be the (%d, ld >= %d) feature-major X, got shape %s"
+                                 % (sizes[0], y.shape[0], X.shape))
+            self.N = y.shape[0]
+            self.ws.ld_X = X.shape[1]
+        else:
+            self.N = given.size // sizes[0]
+            self.ws.ld_X = self.N
         if y.shape[0] != self.N:
             raise ValueError("y must have %d labels, got %d" % (self.N, y.shape[0]))
         self.feature_threads = num_threads
@@ -152,11 +163,11 @@ cdef class Workspace:
         self.ws.X = NULL
         if X is not None:
             self.X = X
-            self.ws.X = array_data(X, self.dtype, self.N * sizes[0], "X")
+            self.ws.X = array_data(X, self.dtype, sizes[0] * self.ws.ld_X, "X")
         if batch_size < self.N:
             # minibatches are gathered from the sample-major X (layers.gather_batch)
             if X_rows is None:
-                X_rows = np.ascontiguousarray(X.reshape(sizes[0], self.N).T)
+                X_rows = np.ascontiguousarray(X.reshape(sizes[0], self.ws.ld_X)[:, :self.N].T)
             if not isinstance(X_rows, np.ndarray) or X_rows.shape != (self.N, sizes[0]):
                 raise ValueError("X_rows must be the (%d, %d) sample-major X" % (self.N, sizes[0]))
             self.X_rows = X_rows
@@ -196,6 +207,7 @@ cdef class Workspace:
         self.ws.batch_size = batch_size
         self.ws.y = &self.y[0]
         self.ws.X_batch = cnp.PyArray_DATA(b["X_batch"])
+        self.ws.ld_batch = feature_stride(batch_size, self.dtype.itemsize)
         self.ws.y_batch = <Py_ssize_t *> cnp.PyArray_DATA(b["y_batch"])
         self.ws.block_rows = self.block_rows
         self.ws.parallel_rows = parallel_rows_for(sizes)
@@ -225,6 +237,7 @@ cdef class Workspace:
         if self.X is None:
             self.X = feature_major(self.X_rows, self.feature_threads)
             self.ws.X = cnp.PyArray_DATA(self.X)
+            self.ws.ld_X = self.X.shape[1]
 
     def train_passes(self, params, const Py_ssize_t[::1] orders, const double[::1] epsilons,
                      double reg_lambda, Py_ssize_t first_pass, Py_ssize_t num_passes, Py_ssize_t loss_every,
@@ -305,18 +318,18 @@ def _loss(Workspace w, const real[::1] params, double reg_lambda):
 
 def _train_pass(Workspace w, real[::1] params, double epsilon, double reg_lambda):
     with nogil:
-        train_pass(&w.ws, &params[0], <const real *> w.ws.X, w.ws.y, w.N, epsilon, reg_lambda)
+        train_pass(&w.ws, &params[0], <const real *> w.ws.X, w.ws.ld_X, w.ws.y, w.N, epsilon, reg_lambda)
 
 
 def _gradient(Workspace w, const real[::1] params, real[::1] grads):
     cdef real *result
     with nogil:
-        result = network_gradient(&w.ws, &params[0], <const real *> w.ws.X, w.ws.y, w.N)
+        result = network_gradient(&w.ws, &params[0], <const real *> w.ws.X, w.ws.ld_X, w.ws.y, w.N)
     memcpy(&grads[0], result, w.ws.num_params * sizeof(real))
 
 
 def _forward_block(Workspace w, const real[::1] params, Py_ssize_t start, Py_ssize_t n):
-    network_forward_block(&w.ws, 0, &params[0], <const real *> w.ws.X + start, w.N, n)
+    network_forward_block(&w.ws, 0, &params[0], <const real *> w.ws.X + start, w.ws.ld_X, n)
 
 
 def _probabilities(Workspace w, real[::1] probs, const real[::1] params):
@@ -326,10 +339,10 @@ def _probabilities(Workspace w, real[::1] probs, const real[::1] params):
 
 def predict_probabilities(probs,        # OUT (N,C)^T
                           params,       # IN
-                          X,            # IN (N,D)^T
+                          X,            # IN (N,D)^T: feature_major's (D, ld), or flat
                           sizes, int activation, int num_threads, path=None):
     """reference.predict_proba, streamed in blocks: the working memory does not
     grow with N. probs and params have the dtype of X."""
-    cdef Py_ssize_t N = len(X) // sizes[0]
+    cdef Py_ssize_t N = len(probs) // sizes[len(sizes) - 1]
     Workspace(sizes, activation, X, np.zeros(N, dtype=np.intp), N, num_threads, path=path).probabilities(
         probs, params)

@@ -30,8 +30,11 @@ from libc.string cimport memset
 
 import numpy as np
 
+from ._driver import aligned_empty
+
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
-                     dense_backward_input, dense_forward, dense_tanh_backward_input, gather_rows, softmax_forward)
+                     dense_backward_input, dense_forward, dense_tanh_backward_input, feature_stride, gather_rows,
+                     softmax_forward)
 from gemm cimport (FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_packed, dense_backward_packed,
                    dense_forward_packed, dense_tanh_backward_input_packed, packs_weight_gradient,
                    packs_weights_on_block)
@@ -126,6 +129,7 @@ ctypedef struct MLP:
     void *pack                     # (num_threads, FBP_GEMM_PACK_ELEMENTS): the packed products' panels
     Py_ssize_t lanes_per_weight
     void *grads                    # (num_params,)
+    Py_ssize_t ld_batch            # the batch's X: feature rows this many reals apart (layers.feature_stride)
 
 
 cdef inline real *layer_outputs(const MLP *ws, real *buffer, Py_ssize_t layer) noexcept nogil:
@@ -236,11 +240,11 @@ cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
     for k in range(num_batches):
         start = k * batch_size
         B = min(batch_size, N - start)
-        gather_rows(X_batch, X, order + start, B, D, ws.num_threads)
-        gather_rows(Y_batch, Y, order + start, B, C)
+        gather_rows(X_batch, ws.ld_batch, X, order + start, B, D, ws.num_threads)
+        gather_rows(Y_batch, B, Y, order + start, B, C)
         if weights != NULL:
-            gather_rows(w_batch, weights, order + start, B, 1)
-        batch_loss = batch_loss_and_gradient(ws, params, X_batch, B, Y_batch, B,
+            gather_rows(w_batch, B, weights, order + start, B, 1)
+        batch_loss = batch_loss_and_gradient(ws, params, X_batch, ws.ld_batch, Y_batch, B,
                                              w_batch if weights != NULL else NULL, B, alpha)
         summed = summed + batch_loss * B
         if adam:
@@ -326,7 +330,9 @@ cdef class MLPWorkspace:
         self.pack = np.empty(num_threads * FBP_GEMM_PACK_ELEMENTS if packed and num_threads >= 1 else 1,
                              dtype=self.dtype)
         self.grads = np.empty(num_weights + units, dtype=self.dtype)
-        self.X_batch = np.empty(self.batch_size * sizes[0], dtype=self.dtype)
+        # each feature's row padded where the rows would alias in the cache (layers.feature_stride)
+        self.ws.ld_batch = feature_stride(self.batch_size, self.dtype.itemsize)
+        self.X_batch = aligned_empty(self.ws.ld_batch * sizes[0], self.dtype)
         self.Y_batch = np.empty(self.batch_size * sizes[L], dtype=self.dtype)
         self.w_batch = np.empty(self.batch_size, dtype=self.dtype)
         self.ws.num_layers = L
@@ -367,14 +373,14 @@ cdef class MLPWorkspace:
             raise ValueError("loss_and_gradient needs a workspace whose batch is the %d samples" % N)
         with nogil:
             if self.single:
-                gather_rows(<float *> X_all, <const float *> X, NULL, N, D)
-                gather_rows(<float *> Y_all, <const float *> Y, NULL, N, C)
-                loss = batch_loss_and_gradient(&self.ws, <float *> theta, <const float *> X_all, N,
+                gather_rows(<float *> X_all, self.ws.ld_batch, <const float *> X, NULL, N, D)
+                gather_rows(<float *> Y_all, N, <const float *> Y, NULL, N, C)
+                loss = batch_loss_and_gradient(&self.ws, <float *> theta, <const float *> X_all, self.ws.ld_batch,
                                                <const float *> Y_all, N, <const float *> w, N, alpha)
             else:
-                gather_rows(<double *> X_all, <const double *> X, NULL, N, D)
-                gather_rows(<double *> Y_all, <const double *> Y, NULL, N, C)
-                loss = batch_loss_and_gradient(&self.ws, <double *> theta, <const double *> X_all, N,
+                gather_rows(<double *> X_all, self.ws.ld_batch, <const double *> X, NULL, N, D)
+                gather_rows(<double *> Y_all, N, <const double *> Y, NULL, N, C)
+                loss = batch_loss_and_gradient(&self.ws, <double *> theta, <const double *> X_all, self.ws.ld_batch,
                                                <const double *> Y_all, N, <const double *> w, N, alpha)
         return loss, self.grads.copy()
 

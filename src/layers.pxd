@@ -52,14 +52,16 @@ cdef extern from "loops.h" nogil:
                              Py_ssize_t size)
     void fastbp_sgd_update_f(int path, float *param, float *dparam, float epsilon, float reg_lambda,
                              Py_ssize_t size)
-    void fastbp_gather_rows_d(int threads, double *X_batch, const double *X_rows, const Py_ssize_t *batch,
-                              Py_ssize_t B, Py_ssize_t D)
-    void fastbp_gather_rows_f(int threads, float *X_batch, const float *X_rows, const Py_ssize_t *batch,
-                              Py_ssize_t B, Py_ssize_t D)
-    void fastbp_gather_batch_d(int threads, double *X_batch, Py_ssize_t *y_batch, const double *X_rows,
-                               const Py_ssize_t *y, const Py_ssize_t *batch, Py_ssize_t B, Py_ssize_t D)
-    void fastbp_gather_batch_f(int threads, float *X_batch, Py_ssize_t *y_batch, const float *X_rows,
-                               const Py_ssize_t *y, const Py_ssize_t *batch, Py_ssize_t B, Py_ssize_t D)
+    void fastbp_gather_rows_d(int threads, double *X_batch, Py_ssize_t ld, const double *X_rows,
+                              const Py_ssize_t *batch, Py_ssize_t B, Py_ssize_t D)
+    void fastbp_gather_rows_f(int threads, float *X_batch, Py_ssize_t ld, const float *X_rows,
+                              const Py_ssize_t *batch, Py_ssize_t B, Py_ssize_t D)
+    void fastbp_gather_batch_d(int threads, double *X_batch, Py_ssize_t ld, Py_ssize_t *y_batch,
+                               const double *X_rows, const Py_ssize_t *y, const Py_ssize_t *batch, Py_ssize_t B,
+                               Py_ssize_t D)
+    void fastbp_gather_batch_f(int threads, float *X_batch, Py_ssize_t ld, Py_ssize_t *y_batch,
+                               const float *X_rows, const Py_ssize_t *y, const Py_ssize_t *batch, Py_ssize_t B,
+                               Py_ssize_t D)
     void fastbp_sgd_update_shared_d(int path, int threads, double *param, double *dparam, double epsilon,
                                     double reg_lambda, Py_ssize_t size)
     void fastbp_sgd_update_shared_f(int path, int threads, float *param, float *dparam, float epsilon,
@@ -362,7 +364,31 @@ cdef inline void sgd_update(int path,
         fastbp_sgd_update_shared_f(path, threads, param, dparam, epsilon, reg_lambda, size)
 
 
-cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T
+# A product reads a block's columns of many feature rows at once (a tile of
+# its inputs). Where the rows lie a multiple of ALIAS_BYTES apart, those reads
+# map to the same few L1 sets and evict each other: the 1024-32 forward tiles
+# on 256 rows of 1024 features ran 1.7x as long per multiply-add with the rows
+# 2 KiB apart (256 doubles) as 2112 bytes apart, and 2x with them 4 or 8 KiB
+# apart. So the feature-major copies of X (layout.pxi's feature_major, the
+# minibatches' X_batch) pad each feature's row to feature_stride reals: its
+# rows rounded up to a cache line, and one line more where that would be a
+# multiple of ALIAS_BYTES. The padding is never read.
+cdef enum:
+    ALIAS_BYTES = 2048
+    LINE_BYTES = 64
+
+
+cdef inline Py_ssize_t feature_stride(Py_ssize_t rows, Py_ssize_t itemsize) noexcept nogil:
+    # the reals from one feature's row of a feature-major copy of rows samples to the next
+    cdef Py_ssize_t line = LINE_BYTES // itemsize
+    cdef Py_ssize_t stride = (rows + line - 1) // line * line
+    if stride > 0 and stride * itemsize % ALIAS_BYTES == 0:
+        stride += line
+    return stride
+
+
+cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T, feature rows ld apart
+                              Py_ssize_t ld,
                               Py_ssize_t *y_batch,    # OUT (B,)
                               const real *X_rows,     # IN  (N,D): sample-major, sample i's features one row
                               const Py_ssize_t *y,    # IN  (N,)
@@ -372,18 +398,19 @@ cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T
     # Copies, no arithmetic (src/loops.h, fastbp_gather_batch_*: why it reads
     # the sample-major X); threads > 1 share the features (src/pool.h).
     if real is double:
-        fastbp_gather_batch_d(threads, X_batch, y_batch, X_rows, y, batch, B, D)
+        fastbp_gather_batch_d(threads, X_batch, ld, y_batch, X_rows, y, batch, B, D)
     else:
-        fastbp_gather_batch_f(threads, X_batch, y_batch, X_rows, y, batch, B, D)
+        fastbp_gather_batch_f(threads, X_batch, ld, y_batch, X_rows, y, batch, B, D)
 
 
-cdef inline void gather_rows(real *out,               # OUT (B,K)^T
+cdef inline void gather_rows(real *out,               # OUT (B,K)^T, feature rows ld apart
+                             Py_ssize_t ld,
                              const real *inp,         # IN  (N,K), sample-major
                              const Py_ssize_t *rows,  # IN  (B,) sample indices, or NULL for 0..B-1
                              Py_ssize_t B, Py_ssize_t K, int threads=1) noexcept nogil:
     # out = inp[rows].T, gather_batch's copy without the labels (the
     # estimators' targets and sample weights are real arrays)
     if real is double:
-        fastbp_gather_rows_d(threads, out, inp, rows, B, K)
+        fastbp_gather_rows_d(threads, out, ld, inp, rows, B, K)
     else:
-        fastbp_gather_rows_f(threads, out, inp, rows, B, K)
+        fastbp_gather_rows_f(threads, out, ld, inp, rows, B, K)

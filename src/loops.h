@@ -162,10 +162,10 @@
                          (size + FBP_UPDATE_CHUNK - 1) / FBP_UPDATE_CHUNK, fbp_add_slabs_chunk_##P, &job);       \
     }
 
-/* fastbp_gather_rows_P(threads, X_batch, X_rows, batch, B, D):
- * X_batch (B,D)^T = X_rows[batch] (X_rows sample-major (N,D); batch NULL: the
- * first B rows); fastbp_gather_batch_P(threads, X_batch, y_batch, X_rows, y,
- * batch, B, D) also y_batch = y[batch].
+/* fastbp_gather_rows_P(threads, X_batch, ld, X_rows, batch, B, D):
+ * X_batch (B,D)^T = X_rows[batch], its feature rows ld >= B apart (X_rows
+ * sample-major (N,D); batch NULL: the first B rows); fastbp_gather_batch_P(threads,
+ * X_batch, ld, y_batch, X_rows, y, batch, B, D) also y_batch = y[batch].
  * Copies only, the same on every target, so compiled once. A sample's
  * features are one contiguous row of X_rows (in the feature-major layout they
  * would lie a row of N apart: D cache misses per sample); FBP_GATHER_ROWS
@@ -178,6 +178,7 @@
 #define FBP_GATHER_DEFINE(REAL, P)                                                                               \
     typedef struct {                                                                                             \
         REAL *X_batch;                                                                                           \
+        ptrdiff_t ld;                                                                                            \
         const REAL *X_rows;                                                                                      \
         const ptrdiff_t *batch;                                                                                  \
         ptrdiff_t B, D;                                                                                          \
@@ -189,7 +190,7 @@
         REAL *X_batch = j->X_batch;                                                                              \
         const REAL *X_rows = j->X_rows;                                                                          \
         const ptrdiff_t *batch = j->batch;                                                                       \
-        ptrdiff_t B = j->B, D = j->D;                                                                            \
+        ptrdiff_t ld = j->ld, B = j->B, D = j->D;                                                                \
         ptrdiff_t d0 = chunk * FBP_GATHER_FEATURES;                                                              \
         ptrdiff_t d1 = D - d0 < FBP_GATHER_FEATURES ? D : d0 + FBP_GATHER_FEATURES;                             \
         (void)worker;                                                                                            \
@@ -201,25 +202,25 @@
             if (n == FBP_GATHER_ROWS) { /* a constant count: the compiler unrolls the samples */                 \
                 for (ptrdiff_t d = d0; d < d1; d++)                                                              \
                     for (int k = 0; k < FBP_GATHER_ROWS; k++)                                                    \
-                        X_batch[d * B + i0 + k] = rows[k][d];                                                    \
+                        X_batch[d * ld + i0 + k] = rows[k][d];                                                   \
             } else {                                                                                             \
                 for (ptrdiff_t d = d0; d < d1; d++)                                                              \
                     for (ptrdiff_t k = 0; k < n; k++)                                                            \
-                        X_batch[d * B + i0 + k] = rows[k][d];                                                    \
+                        X_batch[d * ld + i0 + k] = rows[k][d];                                                   \
             }                                                                                                    \
         }                                                                                                        \
     }                                                                                                            \
-    static inline void fastbp_gather_rows_##P(int threads, REAL *X_batch, const REAL *X_rows,                    \
+    static inline void fastbp_gather_rows_##P(int threads, REAL *X_batch, ptrdiff_t ld, const REAL *X_rows,      \
                                               const ptrdiff_t *batch, ptrdiff_t B, ptrdiff_t D)                  \
     {                                                                                                            \
-        fbp_gather_job_##P job = {X_batch, X_rows, batch, B, D};                                                  \
+        fbp_gather_job_##P job = {X_batch, ld, X_rows, batch, B, D};                                              \
         fbp_pool_run(threads, (D + FBP_GATHER_FEATURES - 1) / FBP_GATHER_FEATURES, fbp_gather_chunk_##P, &job); \
     }                                                                                                            \
-    static inline void fastbp_gather_batch_##P(int threads, REAL *X_batch, ptrdiff_t *y_batch,                   \
+    static inline void fastbp_gather_batch_##P(int threads, REAL *X_batch, ptrdiff_t ld, ptrdiff_t *y_batch,     \
                                                const REAL *X_rows, const ptrdiff_t *y, const ptrdiff_t *batch,  \
                                                ptrdiff_t B, ptrdiff_t D)                                         \
     {                                                                                                            \
-        fastbp_gather_rows_##P(threads, X_batch, X_rows, batch, B, D);                                           \
+        fastbp_gather_rows_##P(threads, X_batch, ld, X_rows, batch, B, D);                                       \
         for (ptrdiff_t i = 0; i < B; i++)                                                                        \
             y_batch[i] = y[batch[i]];                                                                            \
     }

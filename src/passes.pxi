@@ -8,7 +8,9 @@
 
 
 cdef void slab_gradient(const workspace_t *ws, int thread, Py_ssize_t slab, real *grads,
-                        const real *params, const real *X, const Py_ssize_t *y,
+                        const real *params,
+                        const real *X,               # IN (rows,D)^T, feature rows ld_X apart
+                        Py_ssize_t ld_X, const Py_ssize_t *y,
                         Py_ssize_t rows) noexcept nogil:
     # grads = the data term's gradient over the blocks of this slab, added in
     # block order; a tiled layer's weight gradient is carried in its partial
@@ -33,8 +35,8 @@ cdef void slab_gradient(const workspace_t *ws, int thread, Py_ssize_t slab, real
     for block in range(first, end):
         start = block * ws.block_rows
         n = rows_in_block(ws, block, rows)
-        network_forward_block(ws, thread, params, X + start, rows, n)
-        network_backward_block(ws, thread, grads, params, X + start, rows, y + start, n, one_block)
+        network_forward_block(ws, thread, params, X + start, ld_X, n)
+        network_backward_block(ws, thread, grads, params, X + start, ld_X, y + start, n, one_block)
     for l in range(ws.num_layers):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
@@ -43,7 +45,8 @@ cdef void slab_gradient(const workspace_t *ws, int thread, Py_ssize_t slab, real
 
 
 cdef real *network_gradient(const workspace_t *ws, const real *params,
-                            const real *X,           # IN (rows,D)^T
+                            const real *X,           # IN (rows,D)^T, feature rows ld_X apart
+                            Py_ssize_t ld_X,
                             const Py_ssize_t *y,     # IN (rows,)
                             Py_ssize_t rows) noexcept nogil:
     # reference.backward(model, X, y, reference.forward(model, X)), flat: -> slab 0's buffer
@@ -52,10 +55,10 @@ cdef real *network_gradient(const workspace_t *ws, const real *params,
     cdef real *grads = <real *> slab_grads(ws, 0)
     if in_parallel(ws, rows):
         for slab in prange(S, nogil=True, num_threads=ws.num_threads, schedule="dynamic"):
-            slab_gradient(ws, threadid(), slab, <real *> slab_grads(ws, slab), params, X, y, rows)
+            slab_gradient(ws, threadid(), slab, <real *> slab_grads(ws, slab), params, X, ld_X, y, rows)
     else:
         for slab in range(S):
-            slab_gradient(ws, 0, slab, <real *> slab_grads(ws, slab), params, X, y, rows)
+            slab_gradient(ws, 0, slab, <real *> slab_grads(ws, slab), params, X, ld_X, y, rows)
     # the slabs' sums into slab 0's, in slab order, a chunk of elements at a time
     # (on the threads too: a 1024-wide layer's sums are megabytes)
     add_slabs(ws.path, grads, ws.num_params, S, ws.num_params, ws.num_threads if in_parallel(ws, rows) else 1)
@@ -63,14 +66,15 @@ cdef real *network_gradient(const workspace_t *ws, const real *params,
 
 
 cdef double slab_data_loss(const workspace_t *ws, int thread, Py_ssize_t slab, const real *params,
-                           const real *X, const Py_ssize_t *y, Py_ssize_t rows) noexcept nogil:
+                           const real *X,    # IN (rows,D)^T, feature rows ws.ld_X apart
+                           const Py_ssize_t *y, Py_ssize_t rows) noexcept nogil:
     # the summed cross-entropy of the blocks of this slab, added in block order
     cdef Py_ssize_t block, start, n, top = ws.num_layers - 1
     cdef double loss = 0.0
     for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
         start = block * ws.block_rows
         n = rows_in_block(ws, block, rows)
-        network_forward_block(ws, thread, params, X + start, rows, n)
+        network_forward_block(ws, thread, params, X + start, ws.ld_X, n)
         loss = loss + cross_entropy_loss(ws.path, <real *> thread_outputs(ws, thread, top), y + start,
                                          <real *> thread_scratch(ws, thread), n, ws.sizes[ws.num_layers])
     return loss
@@ -100,13 +104,14 @@ cdef double network_loss(const workspace_t *ws, const real *params, double reg_l
 
 
 cdef void train_pass(const workspace_t *ws, real *params,
-                     const real *X,                 # IN (rows,D)^T
+                     const real *X,                 # IN (rows,D)^T, feature rows ld_X apart
+                     Py_ssize_t ld_X,
                      const Py_ssize_t *y,           # IN (rows,)
                      Py_ssize_t rows, double epsilon, double reg_lambda) noexcept nogil:
     # reference.train_pass: every gradient first, then every parameter moves.
     # The step sizes are rounded to real once, as NumPy rounds a Python float
     # that multiplies a float32 array.
-    cdef real *grads = network_gradient(ws, params, X, y, rows)
+    cdef real *grads = network_gradient(ws, params, X, ld_X, y, rows)
     cdef real step = <real> epsilon, weight_decay = <real> reg_lambda, no_decay = 0
     sgd_update(ws.path, params, grads, step, weight_decay, ws.num_weights, ws.num_threads)
     sgd_update(ws.path, params + ws.num_weights, grads + ws.num_weights, step, no_decay,
@@ -125,8 +130,9 @@ cdef void train_epoch(const workspace_t *ws, real *params,
     for step in range(num_steps):
         start = step * ws.batch_size
         B = min(ws.batch_size, N - start)
-        gather_batch(X_batch, ws.y_batch, <const real *> ws.X_rows, ws.y, order + start, B, D, ws.num_threads)
-        train_pass(ws, params, X_batch, ws.y_batch, B, epsilons[step], reg_lambda * (<double> B / N))
+        gather_batch(X_batch, ws.ld_batch, ws.y_batch, <const real *> ws.X_rows, ws.y, order + start, B, D,
+                     ws.num_threads)
+        train_pass(ws, params, X_batch, ws.ld_batch, ws.y_batch, B, epsilons[step], reg_lambda * (<double> B / N))
 
 
 cdef void run_passes(const workspace_t *ws, real *params,
@@ -139,7 +145,7 @@ cdef void run_passes(const workspace_t *ws, real *params,
     cdef Py_ssize_t steps_per_pass = (N + ws.batch_size - 1) // ws.batch_size
     for i in range(num_passes):
         if ws.batch_size == N:
-            train_pass(ws, params, <const real *> ws.X, ws.y, N, epsilons[i], reg_lambda)
+            train_pass(ws, params, <const real *> ws.X, ws.ld_X, ws.y, N, epsilons[i], reg_lambda)
         else:
             train_epoch(ws, params, orders + i * N, epsilons + i * steps_per_pass, reg_lambda)
         p = first_pass + i
@@ -149,14 +155,16 @@ cdef void run_passes(const workspace_t *ws, real *params,
 
 cdef void slab_probabilities(const workspace_t *ws, int thread, Py_ssize_t slab,
                              real *probs,               # OUT (rows,C)^T
-                             const real *params, const real *X, Py_ssize_t rows) noexcept nogil:
+                             const real *params,
+                             const real *X,             # IN (rows,D)^T, feature rows ws.ld_X apart
+                             Py_ssize_t rows) noexcept nogil:
     # reference.predict_proba on the blocks of this slab
     cdef Py_ssize_t block, start, n, c, C = ws.sizes[ws.num_layers]
     cdef real *top = <real *> thread_outputs(ws, thread, ws.num_layers - 1)
     for block in range(first_block(ws, slab, rows), first_block(ws, slab + 1, rows)):
         start = block * ws.block_rows
         n = rows_in_block(ws, block, rows)
-        network_forward_block(ws, thread, params, X + start, rows, n)
+        network_forward_block(ws, thread, params, X + start, ws.ld_X, n)
         softmax_forward(ws.path, top, top, <real *> thread_scratch(ws, thread), n, C)
         for c in range(C):
             memcpy(probs + c * rows + start, top + c * n, n * sizeof(real))

@@ -78,10 +78,12 @@ ctypedef struct workspace_t:
     Py_ssize_t units              # H1 + ... + C
     Py_ssize_t N                  # training rows
     Py_ssize_t batch_size         # B: N for full batches
-    const void *X                 # (N,D)^T reals, feature-major
+    const void *X                 # (N,D)^T reals, feature-major, feature rows ld_X apart
+    Py_ssize_t ld_X               # layout.feature_stride(N) for feature_major's X; N for a flat X.T
     const void *X_rows            # (N,D) reals, sample-major: the minibatches' source (gather_batch)
     const Py_ssize_t *y           # (N,) labels
-    void *X_batch                 # (B,D)^T: the minibatch's rows (minibatches only)
+    void *X_batch                 # (B,D)^T: the minibatch's rows (minibatches only), feature rows ld_batch apart
+    Py_ssize_t ld_batch           # layers.feature_stride(B)
     Py_ssize_t *y_batch           # (B,)
     Py_ssize_t block_rows
     Py_ssize_t parallel_rows      # row counts from this up use num_threads
@@ -274,7 +276,7 @@ def workspace_buffers(sizes, Py_ssize_t N, Py_ssize_t batch_size, itemsize, int 
         "pack_shared": (max(1, shared_pack_elements(sizes, batch_size, block_rows, itemsize, threads)), real),
         "slab_grads": (MAX_SLABS * (num_weights + units), real),
         "slab_losses": (MAX_SLABS, np.dtype(np.float64)),
-        "X_batch": (batch_size * sizes[0] if minibatches else 1, real),
+        "X_batch": (feature_stride(batch_size, itemsize) * sizes[0] if minibatches else 1, real),
         "y_batch": (batch_size if minibatches else 1, np.dtype(np.intp)),
     }
 

@@ -14,7 +14,7 @@ import pytest
 
 import fastbp
 from agreement import KERNEL_RTOL, assert_close
-from fastbp import _driver, _layers, reference
+from fastbp import _backend, _driver, _layers, reference
 from kernel_layout import feature_major, flatten, perturbed_network, sample_major
 
 
@@ -221,17 +221,59 @@ def test_a_second_thread_only_where_a_pass_has_the_work_for_it():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("N,D", [(1, 1), (1, 5), (255, 3), (257, 20), (5000, 20), (70000, 1), (0, 3)])
+@pytest.mark.parametrize("N,D", [(1, 1), (1, 5), (255, 3), (257, 20), (1024, 7), (5000, 20), (70000, 1), (0, 3)])
 def test_feature_major_copies_x_transposed(N, D, dtype):
     # against NumPy's own transpose copy: exact, on one thread and on two (the
-    # last two shapes are above the size where the copy takes the second thread)
+    # last two shapes are above the size where the copy takes the second thread);
+    # each feature's row row_stride(N) long, its padding zeros
     X = np.random.default_rng(N + D).standard_normal((N, D)).astype(dtype)
+    stride = _driver.row_stride(N, np.dtype(dtype).itemsize)
     for num_threads in (1, 2):
         copied = _driver.feature_major(X, num_threads)
-        assert copied.dtype == dtype
-        np.testing.assert_array_equal(copied, np.ascontiguousarray(X.T).ravel())
+        assert copied.dtype == dtype and copied.shape == (D, stride) and copied.flags.c_contiguous
+        np.testing.assert_array_equal(copied[:, :N], X.T)
+        assert not copied[:, N:].any()
         # on a 64-byte cache line, like the workspace (src/workspace.pxi, aligned_empty)
         assert N * D == 0 or copied.ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("itemsize", [8, 4])
+def test_feature_rows_are_padded_to_whole_cache_lines_never_2_kib_apart(itemsize):
+    # layers.feature_stride: the padding that keeps a tile's feature rows out of
+    # each other's L1 sets (rows a multiple of 2 KiB apart share them)
+    line = 64 // itemsize
+    for rows in range(1, 5000):
+        stride = _driver.row_stride(rows, itemsize)
+        assert stride == _layers.feature_stride(rows, itemsize)
+        assert stride >= rows and stride % line == 0 and stride * itemsize % 2048 != 0
+        assert stride - rows < 2 * line  # at most the rounding and one line
+    assert _driver.row_stride(1024, itemsize) == 1024 + line  # 8 or 4 KiB apart: one line more
+    assert _driver.row_stride(1000, 8) == 1000  # 8000 bytes: as it is
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_workspace_on_the_padded_feature_major_x_is_the_flat_ones_bits(dtype):
+    # The same passes on feature_major's padded rows (1024 samples: rows of 1032
+    # doubles or 1040 floats) and on the flat X.T (rows of 1024): exactly the same
+    # gradient, loss, probabilities and training, on one thread and two. The first
+    # layer (70-80) takes the packed products, the second the tiles; 1024 rows
+    # make four blocks, so every block reads X at its own offset.
+    sizes = (70, 80, 3)
+    X, y, model = perturbed_network(sizes, 1024, "tanh", dtype=dtype)
+    params = _backend.flat_params(model, reference.parameter_names(2))
+    padded = _driver.feature_major(X, 1)
+    assert padded.shape[1] > 1024
+    for num_threads in (1, 2):
+        results = []
+        for X_layout in (feature_major(X, dtype), padded):
+            workspace = _driver.Workspace(sizes, 0, X_layout, y, 1024, num_threads, block_rows=256)
+            grads, probs, trained = np.empty_like(params), np.empty(3 * 1024, dtype), params.copy()
+            workspace.gradient(params, grads)
+            workspace.probabilities(probs, params)
+            workspace.train_passes(trained, np.empty(0, np.intp), np.full(3, 1e-3), 0.01, 0, 3, 0, np.empty(0))
+            results.append((grads, probs, workspace.loss(params, 0.01), trained))
+        for flat_result, padded_result in zip(*results):
+            np.testing.assert_array_equal(padded_result, flat_result)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.intp])

@@ -119,8 +119,11 @@ def test_the_shared_gather_is_the_references_on_any_thread_count():
     batch = rng.permutation(300)[:35].astype(np.intp)
     X_expected, y_expected = reference.gather_batch(X, y, batch)
     for threads in (1, 2, 3):
-        X_batch, y_batch = np.empty(35 * 150), np.empty(35, dtype=np.intp)
-        _layers.gather_batch(X_batch, y_batch, X.ravel(), y, batch, 150, threads=threads)
-        # copies, no arithmetic: exact
-        np.testing.assert_array_equal(X_batch.reshape(150, 35).T, X_expected, err_msg="%d threads" % threads)
-        np.testing.assert_array_equal(y_batch, y_expected)
+        for ld in (35, 40):  # feature rows side by side, and padded (layers.feature_stride)
+            X_batch, y_batch = np.full(150 * ld, np.nan), np.empty(35, dtype=np.intp)
+            _layers.gather_batch(X_batch, y_batch, X.ravel(), y, batch, 150, threads=threads, ld=ld)
+            # copies, no arithmetic: exact; the padding untouched
+            rows = X_batch.reshape(150, ld)
+            np.testing.assert_array_equal(rows[:, :35].T, X_expected, err_msg="%d threads, ld %d" % (threads, ld))
+            assert np.isnan(rows[:, 35:]).all()
+            np.testing.assert_array_equal(y_batch, y_expected)
