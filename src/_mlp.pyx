@@ -30,14 +30,14 @@ from libc.string cimport memset
 
 import numpy as np
 
-from ._driver import aligned_empty
+from ._driver import aligned_empty, shared_pack_elements
 
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
                      dense_backward_input, dense_forward, dense_tanh_backward_input, feature_stride, gather_rows,
                      softmax_forward)
 from gemm cimport (FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_packed, dense_backward_packed,
                    dense_forward_packed, dense_tanh_backward_input_packed, packs_weight_gradient,
-                   packs_weights_on_block)
+                   packs_weights_on_block, writes_weight_gradient)
 from narrow_products cimport bias_gradient, use_tiles
 from precision cimport real
 from tiled_products cimport FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features, fold_lanes
@@ -127,6 +127,8 @@ ctypedef struct MLP:
     void *scratch                  # (BLOCK_ROWS * (C + 1))
     void *lanes                    # (num_weights * lanes_per_weight): the tiled layers' partial sums
     void *pack                     # (num_threads, FBP_GEMM_PACK_ELEMENTS): the packed products' panels
+    void *pack_shared              # (pack_shared_elements,): a packed product's B, packed once for its threads
+    Py_ssize_t pack_shared_elements
     Py_ssize_t lanes_per_weight
     void *grads                    # (num_params,)
     Py_ssize_t ld_batch            # the batch's X: feature rows this many reals apart (layers.feature_stride)
@@ -143,6 +145,36 @@ include "mlp_blocks.pxi"
 
 # ---------------------------------------------------------------- a batch
 
+# The L2 term's sum of squares runs in SQUARE_LANES interleaved partial sums:
+# in one chain every addition waited for the last (about 4 cycles each), which
+# took 10% of a 784-256-10 fit in minibatches of 128 (perf, two threads).
+cdef enum:
+    SQUARE_LANES = 8
+
+
+cdef double sum_of_squares(const real *x, Py_ssize_t n) noexcept nogil:
+    # np.dot(x, x) in double: x[i]**2 added into partial sum i % SQUARE_LANES,
+    # in order, the partial sums then added pairwise (0+4, 1+5, 2+6, 3+7; then
+    # those two apart; then the last two): a fixed order, whatever the threads
+    cdef double lanes[SQUARE_LANES]
+    cdef double value
+    cdef Py_ssize_t i, k, width = SQUARE_LANES // 2, whole = n - n % SQUARE_LANES
+    for k in range(SQUARE_LANES):
+        lanes[k] = 0.0
+    for i in range(whole // SQUARE_LANES):
+        for k in range(SQUARE_LANES):
+            value = x[i * SQUARE_LANES + k]
+            lanes[k] = lanes[k] + value * value
+    for i in range(whole, n):
+        value = x[i]
+        lanes[i - whole] = lanes[i - whole] + value * value
+    while width > 0:
+        for k in range(width):
+            lanes[k] = lanes[k] + lanes[k + width]
+        width = width // 2
+    return lanes[0]
+
+
 cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
                                     const real *X, Py_ssize_t ld_X,      # IN (rows,D)^T
                                     const real *Y, Py_ssize_t ld_Y,      # IN (rows,C)^T
@@ -153,7 +185,13 @@ cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
     cdef Py_ssize_t start, n, l, i, block, block_rows = BLOCK_ROWS
     cdef double loss = 0.0, squares = 0.0, weight_sum = rows
     cdef real alpha_r = <real> alpha, weight_sum_r
-    memset(grads, 0, ws.num_params * sizeof(real))
+    # a batch of one block writes its packed layers' weight gradients (gemm.writes_weight_gradient):
+    # those are not zeroed first (for a 784-256-10 layer, a pass over 1.6 MB a batch)
+    cdef bint one_block = rows <= block_rows
+    memset(grads + ws.num_weights, 0, (ws.num_params - ws.num_weights) * sizeof(real))
+    for l in range(ws.num_layers):
+        if not writes_weight_gradient(ws.sizes[l], ws.sizes[l + 1], one_block):
+            memset(grads + ws.weight_offsets[l], 0, ws.sizes[l] * ws.sizes[l + 1] * sizeof(real))
     for l in range(ws.num_layers):
         if carries_lanes(ws.sizes[l], ws.sizes[l + 1]):
             memset(<real *> ws.lanes + ws.weight_offsets[l] * ws.lanes_per_weight, 0,
@@ -163,7 +201,7 @@ cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
         n = min(block_rows, rows - start)
         block_forward(ws, params, X + start, ld_X, n)
         loss = loss + block_loss_and_delta(ws, Y + start, ld_Y, weights + start if weights != NULL else NULL, n)
-        block_backward(ws, grads, params, X + start, ld_X, n)
+        block_backward(ws, grads, params, X + start, ld_X, n, one_block)
     for l in range(ws.num_layers):
         if carries_lanes(ws.sizes[l], ws.sizes[l + 1]):
             fold_lanes(ws.path, grads + ws.weight_offsets[l],
@@ -174,8 +212,7 @@ cdef double batch_loss_and_gradient(const MLP *ws, const real *params,
             weight_sum = weight_sum + weights[i]
     weight_sum_r = <real> weight_sum
     # dW = (dW + alpha * W) / sum(s); db = db / sum(s) (a loop of its own, which vectorises)
-    for i in range(ws.num_weights):
-        squares = squares + <double> params[i] * params[i]
+    squares = sum_of_squares(params, ws.num_weights)
     for i in range(ws.num_weights):
         grads[i] = (grads[i] + alpha_r * params[i]) / weight_sum_r
     for i in range(ws.num_weights, ws.num_params):
@@ -294,7 +331,7 @@ cdef class MLPWorkspace:
     cdef readonly int num_threads
     cdef readonly object dtype
     cdef bint single
-    cdef object X, Y, weights, outputs, deltas, scratch, lanes, pack, grads, X_batch, Y_batch, w_batch
+    cdef object X, Y, weights, outputs, deltas, scratch, lanes, pack, pack_shared, grads, X_batch, Y_batch, w_batch
     cdef Py_ssize_t[::1] sizes, weight_offsets, bias_offsets, unit_offsets
     cdef readonly double alpha
 
@@ -329,6 +366,11 @@ cdef class MLPWorkspace:
         packed = any(packs_weight_gradient(J, K) for J, K in zip(sizes[:L], sizes[1:]))
         self.pack = np.empty(num_threads * FBP_GEMM_PACK_ELEMENTS if packed and num_threads >= 1 else 1,
                              dtype=self.dtype)
+        # every block's products are shared by the threads (gemm.h's shared_b): room for
+        # the largest operand of a block of up to BLOCK_ROWS rows (none on one thread)
+        self.ws.pack_shared_elements = shared_pack_elements(sizes, min(self.batch_size, BLOCK_ROWS), BLOCK_ROWS,
+                                                            self.dtype.itemsize, num_threads)
+        self.pack_shared = aligned_empty(max(1, self.ws.pack_shared_elements), self.dtype)
         self.grads = np.empty(num_weights + units, dtype=self.dtype)
         # each feature's row padded where the rows would alias in the cache (layers.feature_stride)
         self.ws.ld_batch = feature_stride(self.batch_size, self.dtype.itemsize)
@@ -354,8 +396,14 @@ cdef class MLPWorkspace:
         self.ws.scratch = cnp.PyArray_DATA(self.scratch)
         self.ws.lanes = cnp.PyArray_DATA(self.lanes)
         self.ws.pack = cnp.PyArray_DATA(self.pack)
+        self.ws.pack_shared = cnp.PyArray_DATA(self.pack_shared)
         self.ws.lanes_per_weight = lanes_per_weight
         self.ws.grads = cnp.PyArray_DATA(self.grads)
+
+    @property
+    def pack_shared_elements(self):
+        """The reals of the buffer where the threads pack a shared product's operand once (0: none)."""
+        return self.ws.pack_shared_elements
 
     def loss_and_gradient(self, params):
         """reference_mlp.loss_and_gradients on the whole of X -> (loss, the flat gradient, a new array).

@@ -23,7 +23,8 @@ cdef void block_forward(const MLP *ws, const real *params,
         if packs_weights_on_block(J, K, n):
             # the tiles' bits (gemm.h), its rows shared by pool.h's threads
             dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
-                                 n, J, K, <real *> ws.pack, ws.num_threads)
+                                 n, J, K, <real *> ws.pack, ws.num_threads, <real *> ws.pack_shared,
+                                 ws.pack_shared_elements)
             if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:
                 activation_forward(ws.path, z, z, n * K, <Activation> ws.hidden)
             inp = z
@@ -130,9 +131,11 @@ cdef double block_loss_and_delta(const MLP *ws,
 
 cdef void block_backward(const MLP *ws, real *grads, const real *params,
                          const real *X,        # IN (n,D)^T, feature rows ld_X apart
-                         Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
+                         Py_ssize_t ld_X, Py_ssize_t n, bint one_block) noexcept nogil:
     # reference_mlp.loss_and_gradients' backward sweep from the top delta: the
-    # data term, added into grads (the wide layers' weights into their lanes)
+    # data term, added into grads (the wide layers' weights into their lanes;
+    # a packed layer's written instead where the batch is one block,
+    # gemm.writes_weight_gradient)
     cdef Py_ssize_t l, J, K, part, parts
     cdef bint packed_input
     cdef real *delta = layer_outputs(ws, <real *> ws.outputs, ws.num_layers - 1)
@@ -146,7 +149,9 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
             # dW and db into grads (one chain per weight, gemm.h), then delta_below
             below = X if l == 0 else layer_outputs(ws, <real *> ws.outputs, l - 1)
             dense_backward_packed(ws.path, grads + ws.weight_offsets[l], grads + ws.bias_offsets[l], delta, below,
-                                  ld_X if l == 0 else n, n, J, K, <real *> ws.pack, ws.num_threads)
+                                  ld_X if l == 0 else n, n, J, K, <real *> ws.pack, ws.num_threads,
+                                  not writes_weight_gradient(J, K, one_block),
+                                  <real *> ws.pack_shared, ws.pack_shared_elements)
             if l == 0:
                 break
             delta_below = layer_outputs(ws, <real *> ws.deltas, l - 1)
@@ -156,13 +161,15 @@ cdef void block_backward(const MLP *ws, real *grads, const real *params,
                 dense_tanh_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n, J, K)
             elif ws.hidden == TANH:
                 dense_tanh_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], below, n,
-                                                 J, K, <real *> ws.pack, ws.num_threads)
+                                                 J, K, <real *> ws.pack, ws.num_threads, <real *> ws.pack_shared,
+                                                 ws.pack_shared_elements)
             else:
                 if not packed_input:
                     dense_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K)
                 else:
                     dense_backward_input_packed(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K,
-                                                <real *> ws.pack, ws.num_threads)
+                                                <real *> ws.pack, ws.num_threads, <real *> ws.pack_shared,
+                                                ws.pack_shared_elements)
                 if ws.hidden != IDENTITY_HIDDEN:
                     activation_backward(ws.path, delta_below, delta_below, below, n * J, <Activation> ws.hidden)
             delta = delta_below

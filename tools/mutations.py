@@ -308,6 +308,21 @@ MUTATIONS = (
              "batch_loss = batch_loss_and_gradient(ws, params, X_batch, ws.ld_batch,",
              "batch_loss = batch_loss_and_gradient(ws, params, X_batch, B,",
              "tests/api/test_estimator_mlp.py::test_classifier_fit_is_mlp_classifiers"),
+    mutation("the estimators' sum of squares leaves out the weights past the last 8", "src/_mlp.pyx",
+             "    for i in range(whole, n):\n", "    for i in range(whole, whole):\n",
+             "tests/kernels/test_mlp_kernels.py::test_batch_gradient_is_the_references"),
+    mutation("the estimators' sum of squares adds two of its 8 partial sums", "src/_mlp.pyx",
+             "width = SQUARE_LANES // 2,", "width = 1,",
+             "tests/kernels/test_mlp_kernels.py::test_batch_gradient_is_the_references"),
+    mutation("a one-block batch's packed weight gradient adds onto the last batch's", "src/mlp_blocks.pxi",
+             "not writes_weight_gradient(J, K, one_block),", "True,",
+             "tests/kernels/test_mlp_kernels.py::test_a_packed_layers_gradient_is_the_references"),
+    mutation("a batch of several blocks writes its packed weight gradients, block over block", "src/_mlp.pyx",
+             "cdef bint one_block = rows <= block_rows", "cdef bint one_block = True",
+             "tests/kernels/test_mlp_kernels.py::test_a_packed_layers_gradient_is_the_references"),
+    mutation("the estimators' threads each pack their own copy of a shared product's operand", "src/_mlp.pyx",
+             "self.dtype.itemsize, num_threads)", "self.dtype.itemsize, 1)",
+             MLP_THREADS + "test_the_threads_share_one_packing_of_each_products_operand"),
     # ---- float32 (issue 9)
     mutation("float32 partial sums strided for float64", "src/_driver.pyx",
              "self.ws.lanes_per_weight = FBP_LANES_D if self.dtype == np.float64 else FBP_LANES_F",
@@ -483,9 +498,9 @@ MUTATIONS = (
              "batch_size, _mlp.max_threads())", "batch_size, 2)",
              MLP_THREADS + "test_threadpoolctl_limits_the_workspaces_threads"),
     mutation("an MLP's packed hidden layer skips its activation", "src/mlp_blocks.pxi",
-             "                                 n, J, K, <real *> ws.pack, ws.num_threads)\n"
+             "                                 ws.pack_shared_elements)\n"
              "            if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:",
-             "                                 n, J, K, <real *> ws.pack, ws.num_threads)\n"
+             "                                 ws.pack_shared_elements)\n"
              "            if False:",
              "tests/kernels/test_mlp_kernels.py::test_a_packed_layers_gradient_is_the_references"),
     mutation("an MLP's packed tanh layer passes the delta back without tanh's derivative", "src/mlp_blocks.pxi",

@@ -82,20 +82,28 @@ GRADIENT_PACKED_UNITS = [20, 80, 40, 3]
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
 @pytest.mark.parametrize("units", [PACKED_LAYER_UNITS, GRADIENT_PACKED_UNITS])
-def test_a_packed_layers_gradient_is_the_references(units, activation, dtype):
-    # expected: reference_mlp.loss_and_gradients; 300 rows (two blocks), weighted samples
+@pytest.mark.parametrize("num_samples", [300, 200])
+def test_a_packed_layers_gradient_is_the_references(units, activation, dtype, num_samples):
+    # expected: reference_mlp.loss_and_gradients; weighted samples; 300 rows (two
+    # blocks: the packed weight gradients added block after block), or 200 (one
+    # block: written, not added). The workspace first computes the gradient at other
+    # weights, which a gradient that adds instead of writing would carry along.
     layers = list(zip(units[:-1], units[1:]))
     if units is PACKED_LAYER_UNITS:
         assert _layers.use_packed(*layers[0]) and _layers.use_packed(*layers[1])
     else:
         assert [_layers.packs_weight_gradient(*layer) for layer in layers] == [False, True, False]
         assert not any(_layers.use_packed(*layer) for layer in layers)
-    X, y = problem("softmax", dtype, num_features=units[0], num_outputs=units[-1])
+    X, y = problem("softmax", dtype, num_samples=num_samples, num_features=units[0], num_outputs=units[-1])
     weights = np.random.RandomState(1).uniform(0.2, 2.0, len(X)).astype(dtype)
     coefs, intercepts = reference_mlp.init_coefs(units, activation, np.random.RandomState(2), dtype)
     expected_loss, coef_grads, intercept_grads = reference_mlp.loss_and_gradients(
         coefs, intercepts, X, y, weights, 0.3, activation, "softmax", "log_loss")
-    loss, gradient = compiled_loss_and_gradient(coefs, intercepts, X, y, weights, 0.3, activation, "softmax")
+    workspace = _mlp.MLPWorkspace(units, activation, "softmax", np.ascontiguousarray(X).ravel(),
+                                  y.astype(dtype).ravel(), weights, 0.3, len(X))
+    flat = np.concatenate([array.ravel() for array in coefs + intercepts])
+    workspace.loss_and_gradient(flat * dtype(1.5))
+    loss, gradient = workspace.loss_and_gradient(flat)
     np.testing.assert_allclose(loss, expected_loss, rtol=KERNEL_RTOL[dtype])
     assert_close(gradient, np.concatenate([g.ravel() for g in coef_grads + intercept_grads]), KERNEL_RTOL[dtype])
 

@@ -70,6 +70,24 @@ def test_every_thread_count_gives_the_same_bits(activation, output, solver, weig
     assert not np.array_equal(runs[0][0], epochs_on(1, activation, output, solver, dtype, not weighted)[0])
 
 
+@pytest.mark.parametrize("dtype, widest_panel", [(np.float64, 32), (np.float32, 64)])
+def test_the_threads_share_one_packing_of_each_products_operand(dtype, widest_panel):
+    # gemm.h's shared_b: the threads that share a block's packed products pack
+    # each second operand once, into a buffer with room for the largest, its
+    # columns rounded up to any path's micro-panel (expected: the operands'
+    # shapes, gemm.pxd's wrappers). The 100-512 layer on a block of n rows:
+    # forward reads inp (100, n), the weight gradient delta (n, 512), the
+    # backward input delta (512, n) -- the largest.
+    X, Y, _ = data("softmax", dtype)
+    for batch, n in ((BATCH, BATCH), (len(X), 256)):  # 500 rows: blocks of 256 (BLOCK_ROWS)
+        workspace = _mlp.MLPWorkspace(LAYER_UNITS, "tanh", "softmax", X.ravel(), Y.ravel(), None, 1e-3, batch, 2)
+        operands = (100 * (n + widest_panel - 1), n * (512 + widest_panel - 1), 512 * (n + widest_panel - 1))
+        assert workspace.pack_shared_elements == max(operands)
+    # none on one thread
+    assert _mlp.MLPWorkspace(LAYER_UNITS, "tanh", "softmax", X.ravel(), Y.ravel(), None, 1e-3, BATCH,
+                             1).pack_shared_elements == 0
+
+
 def test_threadpoolctl_limits_the_workspaces_threads():
     if not any(pool["user_api"] == "openmp" for pool in threadpool_info()):
         pytest.skip("built without OpenMP")
