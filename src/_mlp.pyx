@@ -40,7 +40,8 @@ from gemm cimport (FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_p
                    packs_weights_on_block, writes_weight_gradient)
 from narrow_products cimport bias_gradient, use_tiles
 from precision cimport real
-from tiled_products cimport FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features, fold_lanes
+from tiled_products cimport (FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features,
+                             fastbp_combine_rows, fold_lanes)
 from vecmath cimport vector_exp, vector_sigmoid
 
 cnp.import_array()
@@ -264,12 +265,13 @@ cdef inline void update_part(int path, real *params, const real *grads, real *st
 cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
                       real *X_batch, real *Y_batch, real *w_batch,          # workspace (B,D)^T, (B,C)^T, (B,)
                       const real *X, const real *Y, const real *weights,    # IN (N,D), (N,C), (N,) or NULL
-                      Py_ssize_t N, const Py_ssize_t *order, Py_ssize_t batch_size, bint adam,
+                      Py_ssize_t N, const Py_ssize_t *order, Py_ssize_t batch_size, bint gathered, bint adam,
                       double learning_rate, double momentum, bint nesterov,  # sgd
                       Py_ssize_t *t, double beta_1, double beta_2, double epsilon,  # adam: t counts its steps
                       double alpha) noexcept nogil:
     # One epoch of _solvers.fit_stochastic's inner loop: -> the sum over the
-    # batches of the batch's objective times its size
+    # batches of the batch's objective times its size. gathered: the batch
+    # buffers already hold the epoch's one batch, in this order
     cdef Py_ssize_t start, B, D = ws.sizes[0], C = ws.sizes[ws.num_layers], P = ws.num_params
     cdef Py_ssize_t num_batches = (N + batch_size - 1) // batch_size, k, part, parts, first, count
     cdef const real *grads = <real *> ws.grads
@@ -277,10 +279,11 @@ cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
     for k in range(num_batches):
         start = k * batch_size
         B = min(batch_size, N - start)
-        gather_rows(X_batch, ws.ld_batch, X, order + start, B, D, ws.num_threads)
-        gather_rows(Y_batch, B, Y, order + start, B, C)
-        if weights != NULL:
-            gather_rows(w_batch, B, weights, order + start, B, 1)
+        if not gathered:
+            gather_rows(X_batch, ws.ld_batch, X, order + start, B, D, ws.num_threads)
+            gather_rows(Y_batch, B, Y, order + start, B, C)
+            if weights != NULL:
+                gather_rows(w_batch, B, weights, order + start, B, 1)
         batch_loss = batch_loss_and_gradient(ws, params, X_batch, ws.ld_batch, Y_batch, B,
                                              w_batch if weights != NULL else NULL, B, alpha)
         summed = summed + batch_loss * B
@@ -334,6 +337,9 @@ cdef class MLPWorkspace:
     cdef object X, Y, weights, outputs, deltas, scratch, lanes, pack, pack_shared, grads, X_batch, Y_batch, w_batch
     cdef Py_ssize_t[::1] sizes, weight_offsets, bias_offsets, unit_offsets
     cdef readonly double alpha
+    # the order of the samples the batch buffers hold when they hold all N (one
+    # batch an epoch), else None: a full-batch fit gathers X once, not every epoch
+    cdef object held_order
 
     def __init__(self, sizes, str hidden, str output, X, Y, weights, double alpha, Py_ssize_t batch_size,
                  int num_threads=1):
@@ -346,6 +352,7 @@ cdef class MLPWorkspace:
         self.N = X.size // sizes[0]
         self.batch_size = min(batch_size, self.N)
         self.X, self.Y, self.weights = X, Y, weights
+        self.held_order = None
         self.alpha = alpha
         data_of(X, self.dtype, self.N * sizes[0], "X")
         data_of(Y, self.dtype, self.N * sizes[L], "Y")
@@ -419,6 +426,7 @@ cdef class MLPWorkspace:
         cdef double alpha = self.alpha
         if self.batch_size != N:
             raise ValueError("loss_and_gradient needs a workspace whose batch is the %d samples" % N)
+        self.held_order = np.arange(N)
         with nogil:
             if self.single:
                 gather_rows(<float *> X_all, self.ws.ld_batch, <const float *> X, NULL, N, D)
@@ -453,15 +461,17 @@ cdef class MLPWorkspace:
         cdef double alpha = self.alpha, summed
         if order.shape[0] != self.N:
             raise ValueError("order must hold the %d sample indices" % self.N)
+        cdef bint gathered = self.held_order is not None and np.array_equal(self.held_order, order)
+        self.held_order = np.array(order, copy=True) if self.batch_size == self.N else None
         with nogil:
             if self.single:
                 summed = run_epoch(&self.ws, <float *> theta, <float *> a, <float *> b, <float *> X_batch,
                                    <float *> Y_batch, <float *> w_batch, <const float *> X, <const float *> Y,
-                                   <const float *> w, self.N, &order[0], self.batch_size, adam, learning_rate,
-                                   momentum, nesterov, &t, beta_1, beta_2, epsilon, alpha)
+                                   <const float *> w, self.N, &order[0], self.batch_size, gathered, adam,
+                                   learning_rate, momentum, nesterov, &t, beta_1, beta_2, epsilon, alpha)
             else:
                 summed = run_epoch(&self.ws, <double *> theta, <double *> a, <double *> b, <double *> X_batch,
                                    <double *> Y_batch, <double *> w_batch, <const double *> X, <const double *> Y,
-                                   <const double *> w, self.N, &order[0], self.batch_size, adam, learning_rate,
-                                   momentum, nesterov, &t, beta_1, beta_2, epsilon, alpha)
+                                   <const double *> w, self.N, &order[0], self.batch_size, gathered, adam,
+                                   learning_rate, momentum, nesterov, &t, beta_1, beta_2, epsilon, alpha)
         return summed, t

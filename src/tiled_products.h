@@ -84,6 +84,14 @@
  * registers, AVX2 and SSE2 16.
  */
 
+/* Outputs per combine tile: the baseline path's (16 vector registers, no FMA)
+ * and the FMA paths' (AVX2, AVX-512). fastbp_combine_rows tells a caller
+ * that shares a product's outputs between threads, so that each part is a
+ * whole number of tiles (a part of 8 outputs on 6-output tiles would sweep
+ * the inputs twice, the second time for 2 outputs). */
+#define FBP_COMBINE_ROWS_BASELINE 4
+#define FBP_COMBINE_ROWS_FMA 6
+
 #define FBP_CAT_(a, b) a##_##b
 #define FBP_CAT(a, b) FBP_CAT_(a, b)
 
@@ -155,7 +163,7 @@ typedef float fbp_v4f;
 #define VFMA(a, b, c) FBP_BASELINE_VFMA_D(a, b, c)
 #define SFMA(a, b, c) FBP_BASELINE_SFMA_D(a, b, c)
 #define LANES FBP_LANES_D
-#define COMBINE_ROWS 4
+#define COMBINE_ROWS FBP_COMBINE_ROWS_BASELINE
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 1
 #define CORRELATE_B 2
@@ -173,7 +181,7 @@ typedef float fbp_v4f;
 #define VFMA(a, b, c) FBP_BASELINE_VFMA_F(a, b, c)
 #define SFMA(a, b, c) FBP_BASELINE_SFMA_F(a, b, c)
 #define LANES FBP_LANES_F
-#define COMBINE_ROWS 4
+#define COMBINE_ROWS FBP_COMBINE_ROWS_BASELINE
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 1
 #define CORRELATE_B 2
@@ -192,7 +200,7 @@ typedef float fbp_v4f;
 #define VFMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define SFMA(a, b, c) __builtin_fma((a), (b), (c))
 #define LANES FBP_LANES_D
-#define COMBINE_ROWS 6
+#define COMBINE_ROWS FBP_COMBINE_ROWS_FMA
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 2
 #define CORRELATE_B 2
@@ -210,7 +218,7 @@ typedef float fbp_v4f;
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define SFMA(a, b, c) __builtin_fmaf((a), (b), (c))
 #define LANES FBP_LANES_F
-#define COMBINE_ROWS 6
+#define COMBINE_ROWS FBP_COMBINE_ROWS_FMA
 #define COMBINE_VECTORS 2
 #define CORRELATE_A 2
 #define CORRELATE_B 2
@@ -228,7 +236,7 @@ typedef float fbp_v4f;
 #define VFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
 #define SFMA(a, b, c) __builtin_fma((a), (b), (c))
 #define LANES FBP_LANES_D
-#define COMBINE_ROWS 6
+#define COMBINE_ROWS FBP_COMBINE_ROWS_FMA
 #define COMBINE_VECTORS 4
 #define CORRELATE_A 4
 #define CORRELATE_B 6
@@ -246,7 +254,7 @@ typedef float fbp_v4f;
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define SFMA(a, b, c) __builtin_fmaf((a), (b), (c))
 #define LANES FBP_LANES_F
-#define COMBINE_ROWS 6
+#define COMBINE_ROWS FBP_COMBINE_ROWS_FMA
 #define COMBINE_VECTORS 4
 #define CORRELATE_A 4
 #define CORRELATE_B 6
@@ -254,6 +262,12 @@ typedef float fbp_v4f;
 #endif
 
 /* ------------------------------------------------------------ dispatch */
+
+/* the outputs of one combine tile on this path */
+static inline int fastbp_combine_rows(int path)
+{
+    return path == FASTBP_PATH_BASELINE ? FBP_COMBINE_ROWS_BASELINE : FBP_COMBINE_ROWS_FMA;
+}
 
 /* out (num_out, n) = for each r: sum over q of inp[q*ld_inp + i] * weights[q*weight_q + r*weight_r],
  * then + bias[r], or times (1 - tanh_out[r*n + i]^2) (at most one of bias and

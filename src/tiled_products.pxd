@@ -28,6 +28,7 @@ cdef extern from "tiled_products.h" nogil:
     void fastbp_correlate_featuresf_path(int path, float *lanes, const float *A, Py_ssize_t ld_a,
                                          const float *B, Py_ssize_t n, Py_ssize_t num_a, Py_ssize_t num_b,
                                          int from_zero)
+    int fastbp_combine_rows(int path)  # the outputs of one combine tile
     void fastbp_fold_lanes_path(int path, double *grad, const double *lanes, Py_ssize_t count)
     void fastbp_fold_lanesf_path(int path, float *grad, const float *lanes, Py_ssize_t count)
 

@@ -11,13 +11,14 @@ from fastbp import FastBPClassifier, _layers, _mlp, reference_mlp
 from fastbp.estimators import _compiled
 
 THREAD_COUNTS = (1, 2, 3)
-# D = 100 inputs, 512 hidden units, 24 outputs: every product of a 199-row batch, and
+# D = 100 inputs, 512 hidden units, 25 outputs: every product of a 199-row batch, and
 # the update of its 64 000 parameters, is above the threshold for sharing it, the
 # batch's gather is two chunks of features (src/loops.h), and 199 rows leave odd
 # remainders. The first layer takes the packed products (gemm.use_packed); the top
 # one, under 32 outputs, the tiles, its rows shared between the threads
-# (dense_backward_rows).
-LAYER_UNITS = [100, 512, 24]
+# (dense_backward_rows) and its outputs in parts of whole tiles (4 or 6 outputs,
+# tiled_products.fastbp_combine_rows), the last part ending in a narrower one.
+LAYER_UNITS = [100, 512, 25]
 BATCH = 199
 
 
@@ -86,6 +87,28 @@ def test_the_threads_share_one_packing_of_each_products_operand(dtype, widest_pa
     # none on one thread
     assert _mlp.MLPWorkspace(LAYER_UNITS, "tanh", "softmax", X.ravel(), Y.ravel(), None, 1e-3, BATCH,
                              1).pack_shared_elements == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_full_batch_gathers_its_samples_once_for_epochs_in_the_same_order(dtype):
+    # A workspace whose batch is every sample keeps them gathered between epochs in
+    # the same order, and gathers again when the order changes. Expected: each epoch
+    # on a fresh workspace (which gathers); the bits, since the order of the samples
+    # is the order of the gradient's sums.
+    X, Y, _ = data("softmax", dtype, num_samples=300)
+    coefs, intercepts = reference_mlp.init_coefs(LAYER_UNITS, "tanh", np.random.RandomState(1), dtype)
+    initial = np.concatenate([array.ravel() for array in coefs + intercepts])
+    rng = np.random.RandomState(4)
+    orders = [np.arange(300), np.arange(300), rng.permutation(300), rng.permutation(300)]
+
+    def fresh():
+        return _mlp.MLPWorkspace(LAYER_UNITS, "tanh", "softmax", X.ravel(), Y.ravel(), None, 1e-3, len(X), 2)
+    kept, each, workspace = initial.copy(), initial.copy(), fresh()
+    for order in orders:
+        for params, run_on in ((kept, workspace), (each, fresh())):
+            run_on.epoch(params, order, "sgd", np.zeros_like(params), None, 0.1)
+        np.testing.assert_array_equal(kept, each)
+    assert not np.array_equal(kept, initial)
 
 
 def test_threadpoolctl_limits_the_workspaces_threads():
