@@ -143,11 +143,6 @@ def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X_r
     layers.gather_batch(&X_batch[0], stride, &y_batch[0], &X_rows[0], &y[0], &batch[0], B, D, threads)
 
 
-def feature_stride(Py_ssize_t rows, Py_ssize_t itemsize):
-    """layers.feature_stride: the reals between two feature rows of a feature-major copy of rows samples."""
-    return layers.feature_stride(rows, itemsize)
-
-
 # The tiled products of the wide layers (src/tiled_products.h) by themselves,
 # whatever the layer's width, on the named path (the first argument here), so
 # that the tests reach every path this CPU runs.

@@ -244,7 +244,6 @@ def test_feature_rows_are_padded_to_whole_cache_lines_never_2_kib_apart(itemsize
     line = 64 // itemsize
     for rows in range(1, 5000):
         stride = _driver.row_stride(rows, itemsize)
-        assert stride == _layers.feature_stride(rows, itemsize)
         assert stride >= rows and stride % line == 0 and stride * itemsize % 2048 != 0
         assert stride - rows < 2 * line  # at most the rounding and one line
     assert _driver.row_stride(1024, itemsize) == 1024 + line  # 8 or 4 KiB apart: one line more
