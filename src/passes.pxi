@@ -113,7 +113,7 @@ cdef void train_pass(const workspace_t *ws, real *params,
     # that multiplies a float32 array.
     cdef real *grads = network_gradient(ws, params, X, ld_X, y, rows)
     cdef real step = <real> epsilon, weight_decay = <real> reg_lambda, no_decay = 0
-    sgd_update(ws.path, params, grads, step, weight_decay, ws.num_weights, ws.num_threads)
+    sgd_update(ws.path, params, grads, step, weight_decay, ws.num_weights, step_threads(ws, rows))
     sgd_update(ws.path, params + ws.num_weights, grads + ws.num_weights, step, no_decay,
                ws.num_params - ws.num_weights)
 
@@ -131,7 +131,7 @@ cdef void train_epoch(const workspace_t *ws, real *params,
         start = step * ws.batch_size
         B = min(ws.batch_size, N - start)
         gather_batch(X_batch, ws.ld_batch, ws.y_batch, <const real *> ws.X_rows, ws.y, order + start, B, D,
-                     ws.num_threads)
+                     step_threads(ws, B))
         train_pass(ws, params, X_batch, ws.ld_batch, ws.y_batch, B, epsilons[step], reg_lambda * (<double> B / N))
 
 

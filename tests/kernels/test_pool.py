@@ -6,17 +6,22 @@ change a bit), and the NumPy reference's update (reference.sgd_update: the
 same two element-wise operations, exact). Also: a forked child process, whose
 parent's pool threads do not exist, trains to the same bits instead of waiting
 for them forever; two training calls at once (one finds the pool busy and runs
-on its own thread) both give their one-thread bits.
+on its own thread) both give their one-thread bits. And a step too small to
+share its products runs its gather and update on the calling thread: the pool
+never starts a worker (counted in a child process's /proc/self/task).
 """
 
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
 import pytest
 
 import fastbp
-from fastbp import _layers, _vecmath, reference
+from fastbp import _backend, _layers, _vecmath, reference
 
 # above 2 * FBP_UPDATE_CHUNK (src/loops.h), so the update is shared, with a remainder chunk
 SHARED_UPDATE_SIZE = 3 * 16384 + 77
@@ -127,3 +132,43 @@ def test_the_shared_gather_is_the_references_on_any_thread_count():
             np.testing.assert_array_equal(rows[:, :35].T, X_expected, err_msg="%d threads, ld %d" % (threads, ld))
             assert np.isnan(rows[:, 35:]).all()
             np.testing.assert_array_equal(y_batch, y_expected)
+
+
+# A child trains minibatches on two threads and prints how many threads the
+# process gained: pool.h starts its workers on their first job, so 0 means no
+# step of the run shared anything. BLAS and OpenMP hold one thread each, so
+# that only fastbp's own pool can add one.
+THREAD_COUNT_CHILD = """
+import os, sys, threading
+import numpy as np
+import fastbp
+
+def native_threads():  # the process's threads that Python did not start (the progress bar's monitor)
+    return len(os.listdir("/proc/self/task")) - threading.active_count()
+
+D, H, B = (int(a) for a in sys.argv[1:4])
+rng = np.random.default_rng(0)
+X, y = rng.standard_normal((4 * B, D)), np.arange(4 * B) % 3
+before = native_threads()
+fastbp.train(X, y, H, num_passes=2, epsilon=1e-4, batch_size=B, num_threads=2)
+print(native_threads() - before)
+"""
+
+
+def threads_started_by_minibatch_training(D, H, B):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-c", THREAD_COUNT_CHILD, str(D), str(H), str(B)], env=env,
+                            capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.split()[-1])
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc/self/task (Linux)")
+@pytest.mark.skipif(not _backend.config()["openmp"], reason="a build without OpenMP trains on one thread")
+def test_a_step_too_small_to_share_its_products_starts_no_thread():
+    # 64-1024-3 on steps of 16: about 66 000 weights, over 2 * FBP_UPDATE_CHUNK (the
+    # update could be shared), but 16 * 66 000 multiply-adds, under
+    # FBP_GEMM_MIN_PARALLEL_WORK: no product is shared, nor the update or the gather
+    assert threads_started_by_minibatch_training(64, 1024, 16) == 0
+    # the same network on steps of 128 shares its products (and update): the pool's worker starts
+    assert threads_started_by_minibatch_training(64, 1024, 128) == 1
