@@ -100,8 +100,12 @@ class CythonNetwork:
                                            None if minibatches else feature_major(X, num_threads), y, batch_size,
                                            num_threads, X_rows=X if minibatches else None)
 
-    def snapshot(self):
-        return self.params.copy()
+    def snapshot(self, into=None):
+        """A copy of the parameters, into the array a previous snapshot returned, if given."""
+        if into is None:
+            return self.params.copy()
+        np.copyto(into, self.params)
+        return into
 
     def restore(self, saved):
         self.params[:] = saved
@@ -121,12 +125,19 @@ class NumpyNetwork:
     """The reference, pass by pass, on the model's own arrays (float64 or float32)."""
 
     def __init__(self, model, sizes, X, y, activation, batch_size, num_threads):
-        self.model, self.X, self.y, self.batch_size = model, X, y, batch_size
+        # trains in place, on a copy: the model given may be the caller's initial_model
+        self.model = {name: np.array(value) for name, value in model.items() if name != "activation"}
+        self.X, self.y, self.batch_size = X, y, batch_size
         if activation != "tanh":
             self.model["activation"] = activation
 
-    def snapshot(self):
-        return {name: np.array(value) for name, value in self.model.items() if name != "activation"}
+    def snapshot(self, into=None):
+        """A copy of the arrays, into the dict a previous snapshot returned, if given."""
+        if into is None:
+            return {name: np.array(value) for name, value in self.model.items() if name != "activation"}
+        for name, value in into.items():
+            np.copyto(value, self.model[name])
+        return into
 
     def restore(self, saved):
         for name, value in saved.items():

@@ -90,6 +90,9 @@ class SlicedRun:
         self.bar = None
         self.next_loss_time = 0.0
         self.no_orders = np.empty((0, 0), dtype=np.intp)
+        # the parameters before the slice under way, in one buffer for the whole run
+        # (a new copy per slice was a new allocation: a pass over fresh pages)
+        self.saved = None
 
     def run(self, first, count):
         """Passes first .. first+count-1. Raises Diverged at the first pass
@@ -102,7 +105,7 @@ class SlicedRun:
             # look at them and at the slice's recorded losses after it, a few
             # times a second, so it costs nothing measurable; the exact pass is
             # found only after a slice went wrong, by replaying it.
-            saved = self.network.snapshot()
+            saved = self.saved = self.network.snapshot(self.saved)
             started = time.perf_counter()
             self._run_passes(first, chunk, orders)
             self._resize(chunk, time.perf_counter() - started)

@@ -93,7 +93,8 @@ def _step_sizes(schedule, epsilon, num_steps):
 
 
 def _check_initial_model(initial_model, X, y, hidden, activation, dtype):
-    """-> (a copy of the model to continue from, its layer sizes), checked against the run asked for."""
+    """-> (the model to continue from, its layer sizes), checked against the run asked for. Its
+    arrays are the caller's: each backend trains on its own copy (_backend)."""
     if isinstance(initial_model, dict):
         wrong_dtype = [name for name, value in initial_model.items()
                        if name != "activation" and getattr(value, "dtype", None) != dtype]
@@ -108,7 +109,7 @@ def _check_initial_model(initial_model, X, y, hidden, activation, dtype):
                          % (reference.activation_of(model), activation))
     check.check_X_fits(X, sizes)
     check.check_labels_fit(y, sizes[-1])
-    return {name: np.array(value) if name != "activation" else value for name, value in model.items()}, sizes
+    return model, sizes
 
 
 def train(X, y, hidden=3, num_passes=20000, epsilon=0.01, reg_lambda=0.01, seed=0, backend="cython",
