@@ -18,7 +18,9 @@ WHAT_IS_MEASURED = (
     "neither applies; FastBPClassifier's weights are compared with MLPClassifier's after "
     + "%d passes, at the estimator tests' tolerance, %g relative in float64 and %g in float32" % (
         peers.AGREEMENT_PASSES, peers.WEIGHTS_RTOL["float64"], peers.WEIGHTS_RTOL["float32"])
-    + "). Each contender runs in its own process: imports, data, set-up and compilation, an "
+    + "). Each contender runs in its own process (in the sweep, one per series, every contender's before the "
+    "next series, in an order that alternates from series to series, so that the contenders of a shape are timed "
+    "within minutes of each other): imports, data, set-up and compilation, an "
     "untimed warm-up, a calibration that sets the passes per timed run to last about %s s and to be at least "
     + "%d, an untimed run of that length, then the timed runs, each from the initial weights; compilation is never "
     "timed, and what a call does once (fastbp.train and the estimators check their input and allocate in every "

@@ -262,21 +262,25 @@ def run(parts, quick, user_shape, log=print, checkpoint=lambda report: None):
                 else JOB_CONTENDERS
             section(name, [s], names, dict(base, check_passes=CHECK_PASSES[name]), 900)
     if "sweep" in parts:
-        # one child per contender and precision for the whole sweep: a child starts in seconds
+        # One series at a time, every contender and precision in its own child
+        # for the series: the contenders of a shape are timed within a minute or
+        # two of each other, not the whole sweep apart (on a shared or virtual
+        # machine a core's speed changes over minutes). The order of the
+        # children alternates from series to series, so that no contender is
+        # always timed first or last.
         widths = shapes.QUICK_WIDTHS if quick else shapes.SWEEP_WIDTHS
         series = {name: shapes.sweep_shapes(name, widths)
                   for name in (shapes.QUICK_SERIES if quick else shapes.SWEEP_SERIES)}
-        every_shape = [s for shape_list in series.values() for s in shape_list]
         spec = dict(base, check_passes=SWEEP_CHECK_PASSES, repeats=min(REPEATS[mode], SWEEP_REPEATS),
                     target_s=SWEEP_TARGET_S[mode])
-        rows = []
-        for contender in contenders or SWEEP_CONTENDERS:
-            for dtype in DTYPES:
-                rows += run_contender(contender, dtype, every_shape, spec, 120 * len(every_shape), log)
-            for name, shape_list in series.items():
-                names = {s["name"] for s in shape_list}
-                report["sections"]["sweep: " + name] = {"shapes": shape_list,
-                                                        "rows": [r for r in rows if r["shape"] in names]}
+        runs = [(contender, dtype) for contender in contenders or SWEEP_CONTENDERS for dtype in DTYPES]
+        for index, (name, shape_list) in enumerate(series.items()):
+            rows = {}
+            for contender, dtype in (runs if index % 2 == 0 else runs[::-1]):
+                rows[contender, dtype] = run_contender(contender, dtype, shape_list, spec, 120 * len(shape_list), log)
+            # the tables' and charts' column order is the contenders' own, whatever order they ran in
+            report["sections"]["sweep: " + name] = {"shapes": shape_list,
+                                                    "rows": [row for run in runs for row in rows[run]]}
             checkpoint(report)
     report["gemm"].append(run_child(gemm_spec, 300))
     report["load_end"] = load_average()

@@ -77,6 +77,41 @@ def test_a_peer_not_installed_is_skipped_with_the_reason(monkeypatch):
                      "dtype": "float64", "shape": "lecture"}]
 
 
+def test_the_sweep_times_every_contender_on_one_series_before_the_next(monkeypatch):
+    # the children the sweep starts, recorded instead of run: each answers "failed" for its shapes
+    children = []
+
+    def record_child(spec, timeout):
+        if spec.get("kind") == "contender":
+            children.append((spec["contender"], spec["dtype"], [s["name"] for s in spec["shapes"]]))
+        return {"status": "failed", "note": "not run in this test"}
+
+    monkeypatch.setattr(suite, "run_child", record_child)
+    monkeypatch.setattr(peers, "missing", lambda contender: None)
+    result = suite.run(["sweep"], True, None, log=lambda *args: None)
+    series = {name: [s["name"] for s in shapes.sweep_shapes(name, shapes.QUICK_WIDTHS)]
+              for name in shapes.QUICK_SERIES}
+    runs = [(contender, dtype) for contender in suite.QUICK_CONTENDERS for dtype in suite.DTYPES]
+    expected = []
+    for index, names in enumerate(series.values()):
+        order = runs if index % 2 == 0 else runs[::-1]
+        expected += [(contender, dtype, [name for name in names
+                                         if not peers.cannot_express(contender, shapes_by_name(name), dtype)])
+                     for contender, dtype in order]
+    # a child per contender, precision and series, the series one after the other, the order alternating
+    assert children == [child for child in expected if child[2]]
+    for name, names in series.items():
+        rows = result["sections"]["sweep: " + name]["rows"]
+        # every shape of the series has its row for every contender and precision, in the contenders' own order
+        assert [(r["contender"], r["dtype"], r["shape"]) for r in rows] == \
+            [(contender, dtype, shape) for contender, dtype in runs for shape in names]
+
+
+def shapes_by_name(name):
+    return next(s for series_name in shapes.QUICK_SERIES for s in shapes.sweep_shapes(series_name, shapes.QUICK_WIDTHS)
+                if s["name"] == name)
+
+
 def test_ratios_are_written_plainly_and_each_contender_has_its_own_colour():
     assert report.fmt_ratio(180.4) == "180×" and report.fmt_ratio(1.234) == "1.23×"
     assert report.fmt_ratio(0.0046) == "0.0046×"
