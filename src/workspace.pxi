@@ -102,7 +102,7 @@ ctypedef struct workspace_t:
     void *pack                    # (num_threads, FBP_GEMM_PACK_ELEMENTS): the packed products' panels (gemm.h)
     void *pack_shared             # (pack_shared_elements,): a packed product's B, shared by its threads (gemm.h)
     Py_ssize_t pack_shared_elements
-    void *slab_grads              # (MAX_SLABS, num_params)
+    void *slab_grads              # (num_slabs(N), num_params)
     double *slab_losses           # (MAX_SLABS,): losses are summed in double (layers.cross_entropy_loss)
 
 
@@ -288,7 +288,10 @@ def workspace_buffers(sizes, Py_ssize_t N, Py_ssize_t batch_size, itemsize, int 
         "lanes": (max(1, threads * lane_weights_for(sizes) * lanes_per_weight), real),
         "pack": (threads * FBP_GEMM_PACK_ELEMENTS if network_uses_packed(sizes) else 1, real),
         "pack_shared": (max(1, shared_pack_elements(sizes, batch_size, block_rows, itemsize, threads)), real),
-        "slab_grads": (MAX_SLABS * (num_weights + units), real),
+        # the slabs of a gradient over all N rows (Workspace.gradient; a pass's B <= N rows fill no more):
+        # not MAX_SLABS' worth, which for a 1024-1024-10 network is 64 MB in float32, always above the
+        # size up to which the C library reuses freed memory, so every call paid for fresh pages
+        "slab_grads": (min(MAX_SLABS, -(-max(N, batch_size) // block_rows)) * (num_weights + units), real),
         "slab_losses": (MAX_SLABS, np.dtype(np.float64)),
         "X_batch": (feature_stride(batch_size, itemsize) * sizes[0] if minibatches else 1, real),
         "y_batch": (batch_size if minibatches else 1, np.dtype(np.intp)),

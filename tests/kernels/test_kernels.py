@@ -206,6 +206,24 @@ def test_the_row_blocked_pass_agrees_with_the_reference(N, block_rows, num_threa
     assert_close(params, flatten(model, sizes)[0], KERNEL_RTOL, "after one pass")
 
 
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_a_minibatch_workspace_gradient_over_all_rows_agrees_with_the_reference(num_threads, monkeypatch):
+    # Steps of 32 rows, but Workspace.gradient sums all 1000 rows: 63 blocks of 16 in
+    # as many slabs as a pass over them fills (at most 16), each with its own buffer,
+    # far more than a step's. A buffer sized for the steps would be overrun here
+    # (the debug build's AddressSanitizer run of this file stops at that write).
+    sizes, N = (3, 9, 4), 1000
+    X, y, model = perturbed_network(sizes, N, "tanh", seed=7)
+    params, names = flatten(model, sizes)
+    monkeypatch.setattr(_driver, "MIN_PARALLEL_WORK", 1)
+    network = _driver.Workspace(sizes, _driver.ACTIVATION_CODES["tanh"], feature_major(X), y, 32, num_threads,
+                               block_rows=16)
+    grads = np.empty_like(params)
+    network.gradient(params, grads)
+    assert_flat_gradients_close(grads, reference.gradients(model, X, y, reg_lambda=0.0), names, KERNEL_RTOL,
+                                "a minibatch workspace's gradient over all rows")
+
+
 def test_a_second_thread_only_where_a_pass_has_the_work_for_it():
     # MIN_PARALLEL_WORK (src/workspace.pxi): waking a second thread costs 60-80 us
     # a pass; the measurements there found two threads slower up to 128 000
