@@ -33,7 +33,7 @@
 
 #include "dispatch.h"
 #include "vecmath.h"
-#include "pool.h"      /* fbp_pool_run: fastbp_sgd_update_shared_P's threads */
+#include "pool.h"      /* fbp_pool_run: the threads of fbp_run_in_chunks and of the gather */
 
 #define FBP_SUM_LANES 32
 
@@ -80,6 +80,41 @@
 #include "loops_kernels.h"
 #endif
 
+/* Element-wise work shared between pool.h's threads: fbp_run_in_chunks(threads,
+ * size, apply, context) calls apply(context, start, count) on consecutive
+ * chunks of FBP_UPDATE_CHUNK elements (the last one shorter), each on whichever
+ * thread claims it, all on the caller when size is under two chunks. An element
+ * belongs to one chunk and its result to no other element's, so the bits do
+ * not depend on the threads. The update and the slabs' sums (the entries
+ * below) go through it. FBP_UPDATE_CHUNK is a multiple of every target's
+ * vector width; a chunk of the slabs' sums stays in the L2 cache while every
+ * slab is added into it, so the sums are read and written once, not once per
+ * slab. */
+#define FBP_UPDATE_CHUNK 16384
+
+typedef void (*fbp_range_fn)(const void *context, ptrdiff_t start, ptrdiff_t count);
+
+typedef struct {
+    fbp_range_fn apply;
+    const void *context;
+    ptrdiff_t size;
+} fbp_range_job;
+
+static void fbp_range_chunk(void *job, ptrdiff_t chunk, int worker)
+{
+    const fbp_range_job *j = (const fbp_range_job *)job;
+    ptrdiff_t start = chunk * FBP_UPDATE_CHUNK;
+    (void)worker;
+    j->apply(j->context, start, j->size - start < FBP_UPDATE_CHUNK ? j->size - start : FBP_UPDATE_CHUNK);
+}
+
+static inline void fbp_run_in_chunks(int threads, ptrdiff_t size, fbp_range_fn apply, const void *context)
+{
+    fbp_range_job job = {apply, context, size};
+    fbp_pool_run(size >= 2 * FBP_UPDATE_CHUNK ? threads : 1, (size + FBP_UPDATE_CHUNK - 1) / FBP_UPDATE_CHUNK,
+                 fbp_range_chunk, &job);
+}
+
 /* The entry points of one precision: each calls its path's copy. */
 #define FBP_LOOP_ENTRIES(REAL, P)                                                                                 \
     static inline REAL fastbp_dot_##P(int path, const REAL *a, const REAL *b, ptrdiff_t size)                    \
@@ -122,44 +157,35 @@
     typedef struct {                                                                                             \
         int path;                                                                                                \
         REAL *param, *dparam, epsilon, reg_lambda;                                                               \
-        ptrdiff_t size;                                                                                          \
     } fbp_sgd_update_job_##P;                                                                                    \
-    static void fbp_sgd_update_chunk_##P(void *context, ptrdiff_t chunk, int worker)                            \
+    static void fbp_sgd_update_range_##P(const void *context, ptrdiff_t start, ptrdiff_t count)                 \
     {                                                                                                            \
         const fbp_sgd_update_job_##P *j = (const fbp_sgd_update_job_##P *)context;                               \
-        ptrdiff_t start = chunk * FBP_UPDATE_CHUNK;                                                              \
-        ptrdiff_t size = j->size - start < FBP_UPDATE_CHUNK ? j->size - start : FBP_UPDATE_CHUNK;                \
-        (void)worker;                                                                                            \
         FBP_PICK(fbp_sgd_update_##P, j->path)(j->param + start, j->dparam + start, j->epsilon, j->reg_lambda,   \
-                                               size);                                                            \
+                                               count);                                                           \
     }                                                                                                            \
     static inline void fastbp_sgd_update_shared_##P(int path, int threads, REAL *param, REAL *dparam,          \
                                                     REAL epsilon, REAL reg_lambda, ptrdiff_t size)              \
     {                                                                                                            \
-        fbp_sgd_update_job_##P job = {path, param, dparam, epsilon, reg_lambda, size};                           \
-        fbp_pool_run(size >= 2 * FBP_UPDATE_CHUNK ? threads : 1, (size + FBP_UPDATE_CHUNK - 1) / FBP_UPDATE_CHUNK, \
-                     fbp_sgd_update_chunk_##P, &job);                                                            \
+        fbp_sgd_update_job_##P job = {path, param, dparam, epsilon, reg_lambda};                                 \
+        fbp_run_in_chunks(threads, size, fbp_sgd_update_range_##P, &job);                                       \
     }                                                                                                            \
     typedef struct {                                                                                             \
         int path;                                                                                                \
         REAL *sums;                                                                                              \
-        ptrdiff_t stride, num_slabs, size;                                                                       \
+        ptrdiff_t stride, num_slabs;                                                                             \
     } fbp_add_slabs_job_##P;                                                                                     \
-    static void fbp_add_slabs_chunk_##P(void *context, ptrdiff_t chunk, int worker)                             \
+    static void fbp_add_slabs_range_##P(const void *context, ptrdiff_t start, ptrdiff_t count)                  \
     {                                                                                                            \
         const fbp_add_slabs_job_##P *j = (const fbp_add_slabs_job_##P *)context;                                 \
-        ptrdiff_t start = chunk * FBP_UPDATE_CHUNK;                                                              \
-        ptrdiff_t size = j->size - start < FBP_UPDATE_CHUNK ? j->size - start : FBP_UPDATE_CHUNK;                \
-        (void)worker;                                                                                            \
-        FBP_PICK(fbp_add_slabs_##P, j->path)(j->sums + start, j->stride, j->num_slabs, size);                   \
+        FBP_PICK(fbp_add_slabs_##P, j->path)(j->sums + start, j->stride, j->num_slabs, count);                  \
     }                                                                                                            \
     static inline void fastbp_add_slabs_shared_##P(int path, int threads, REAL *sums, ptrdiff_t stride,         \
                                                    ptrdiff_t num_slabs, ptrdiff_t size)                         \
     {                                                                                                            \
-        fbp_add_slabs_job_##P job = {path, sums, stride, num_slabs, size};                                       \
+        fbp_add_slabs_job_##P job = {path, sums, stride, num_slabs};                                             \
         if (num_slabs > 1)                                                                                       \
-            fbp_pool_run(size >= 2 * FBP_UPDATE_CHUNK ? threads : 1,                                             \
-                         (size + FBP_UPDATE_CHUNK - 1) / FBP_UPDATE_CHUNK, fbp_add_slabs_chunk_##P, &job);       \
+            fbp_run_in_chunks(threads, size, fbp_add_slabs_range_##P, &job);                                    \
     }
 
 /* fastbp_gather_rows_P(threads, X_batch, ld, X_rows, batch, B, D):
@@ -227,16 +253,6 @@
 
 FBP_GATHER_DEFINE(double, d)
 FBP_GATHER_DEFINE(float, f)
-
-/* fastbp_sgd_update_shared_P: the same update, its elements shared in chunks
- * of this many between pool.h's threads (a parameter's update does not
- * depend on the others', so the bits do not depend on the threads): a
- * minibatch step updates every weight, as many reals as its products read,
- * on one thread otherwise. A multiple of every target's vector width.
- * fastbp_add_slabs_shared_P shares its elements the same way; a chunk of the
- * sums stays in the L2 cache while every slab is added into it, so the sums
- * are read and written once, not once per slab. */
-#define FBP_UPDATE_CHUNK 16384
 
 FBP_LOOP_ENTRIES(double, d)
 FBP_LOOP_ENTRIES(float, f)

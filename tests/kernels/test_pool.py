@@ -39,11 +39,13 @@ def test_the_shared_update_is_the_references_on_any_thread_count(dtype):
     expected_param, expected_dparam = param.copy(), dparam.copy()
     reference.sgd_update(expected_param, expected_dparam, 0.01, 0.03)
     for threads in (1, 2, 3):
-        p, d = param.copy(), dparam.copy()
+        # each array followed by a chunk's length of NaN (FBP_UPDATE_CHUNK, src/loops.h), which no chunk may touch
+        p, d = (np.concatenate([array, np.full(16384, np.nan, dtype)]) for array in (param, dparam))
         _layers.sgd_update(p, d, 0.01, 0.03, SHARED_UPDATE_SIZE, threads=threads)
         # the same two element-wise operations in the same order: exact
-        np.testing.assert_array_equal(p, expected_param, err_msg="%d threads" % threads)
-        np.testing.assert_array_equal(d, expected_dparam, err_msg="%d threads" % threads)
+        np.testing.assert_array_equal(p[:SHARED_UPDATE_SIZE], expected_param, err_msg="%d threads" % threads)
+        np.testing.assert_array_equal(d[:SHARED_UPDATE_SIZE], expected_dparam, err_msg="%d threads" % threads)
+        assert np.isnan(p[SHARED_UPDATE_SIZE:]).all() and np.isnan(d[SHARED_UPDATE_SIZE:]).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
