@@ -17,7 +17,9 @@
  * reads them, so that every load of the micro-kernel is contiguous; a B
  * micro-panel (KC by NR) stays in the L1 cache while the A block (MC by KC)
  * stays in L2 and its micro-panels stream past it; the micro-kernel keeps an
- * MR by NR tile of C in registers and adds KC rank-1 updates to it. Packing
+ * MR by NR tile of C in registers and adds KC rank-1 updates to it. (Where C
+ * is one micro-panel wide and A's p run along its rows, each value of A feeds
+ * one tile: A is then read in place, gemm_kernels.h.) Packing
  * zero-fills the last panel's rows and columns past M and N, so that every
  * tile is a full one; a tile that overhangs C is computed in a local copy.
  *

@@ -75,15 +75,17 @@ FBP_TILE void FBP_FN(fbp_gemm_pack_b)(real *dst, const real *B, ptrdiff_t b_p, p
 }
 
 /* The micro-kernel: the GEMM_MR by nv * W tile of C at c (rows ldc apart) =
- * (first ? 0 : c) + kc rank-1 updates, a[p * GEMM_MR + r] * b[p * NR + col]
+ * (first ? 0 : c) + kc rank-1 updates, a[p * a_k + r * a_r] * b[p * NR + col]
+ * (a packed micro-panel: a_r = 1, a_k = GEMM_MR; A read in place: its strides)
  * for p in order; then, when last, + bias[r] or times (1 - t*t), t at
  * tanh_out[r * ld_tanh + col] (bias and tanh_out NULL unless last). nv is
  * GEMM_NV for a whole tile, fewer for the narrow last panel of a product whose
  * columns are a multiple of W but not of NR (a 32-wide float32 layer on
  * AVX-512): every call passes a constant, so each width is its own unrolled
  * loop. The width never changes an output's chain of operations. */
-FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, const real *b, ptrdiff_t kc, int first,
-                                    const real *bias, const real *tanh_out, ptrdiff_t ld_tanh, const int nv)
+FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdiff_t a_r, ptrdiff_t a_k,
+                                    const real *b, ptrdiff_t kc, int first, const real *bias, const real *tanh_out,
+                                    ptrdiff_t ld_tanh, const int nv)
 {
     VEC acc[GEMM_MR][GEMM_NV];
 #pragma GCC unroll 16
@@ -98,7 +100,7 @@ FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, const
             x[v] = VLOAD(b + p * NR + v * W);
 #pragma GCC unroll 16
         for (int r = 0; r < GEMM_MR; r++) {
-            VEC w = VSET1(a[p * GEMM_MR + r]);
+            VEC w = VSET1(a[p * a_k + r * a_r]);
 #pragma GCC unroll 4
             for (int v = 0; v < nv; v++)
                 acc[r][v] = VFMA(x[v], w, acc[r][v]);
@@ -127,9 +129,9 @@ FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, const
 
 /* A tile that overhangs C (rows < GEMM_MR or cols < NR): the micro-kernel on a
  * local copy of its part of C (and of tanh_out, and of bias), zeros around it. */
-FBP_TILE void FBP_FN(fbp_gemm_edge_tile)(real *c, ptrdiff_t ldc, const real *a, const real *b, ptrdiff_t kc,
-                                         int first, const real *bias, const real *tanh_out, ptrdiff_t ld_tanh,
-                                         ptrdiff_t rows, ptrdiff_t cols)
+FBP_TILE void FBP_FN(fbp_gemm_edge_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdiff_t a_r, ptrdiff_t a_k,
+                                         const real *b, ptrdiff_t kc, int first, const real *bias,
+                                         const real *tanh_out, ptrdiff_t ld_tanh, ptrdiff_t rows, ptrdiff_t cols)
 {
     real tile[GEMM_MR * NR], tanh_tile[GEMM_MR * NR], bias_tile[GEMM_MR];
     memset(tile, 0, sizeof tile);
@@ -143,8 +145,8 @@ FBP_TILE void FBP_FN(fbp_gemm_edge_tile)(real *c, ptrdiff_t ldc, const real *a, 
         if (bias)
             bias_tile[r] = bias[r];
     }
-    FBP_FN(fbp_gemm_tile)(tile, NR, a, b, kc, first, bias ? bias_tile : NULL, tanh_out ? tanh_tile : NULL, NR,
-                          GEMM_NV);
+    FBP_FN(fbp_gemm_tile)(tile, NR, a, a_r, a_k, b, kc, first, bias ? bias_tile : NULL,
+                          tanh_out ? tanh_tile : NULL, NR, GEMM_NV);
     for (ptrdiff_t r = 0; r < rows; r++)
         memcpy(c + r * ldc, tile + r * NR, cols * sizeof(real));
 }
@@ -152,25 +154,41 @@ FBP_TILE void FBP_FN(fbp_gemm_edge_tile)(real *c, ptrdiff_t ldc, const real *a, 
 /* A whole number of vectors narrower than NR (cols = nv * W, nv < GEMM_NV):
  * the micro-kernel on C itself, one specialised width per nv, instead of a
  * copy through fbp_gemm_edge_tile. */
-FBP_TILE void FBP_FN(fbp_gemm_narrow_tile)(real *c, ptrdiff_t ldc, const real *a, const real *b, ptrdiff_t kc,
-                                           int first, const real *bias, const real *tanh_out, ptrdiff_t ld_tanh,
-                                           int nv)
+FBP_TILE void FBP_FN(fbp_gemm_narrow_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdiff_t a_r, ptrdiff_t a_k,
+                                           const real *b, ptrdiff_t kc, int first, const real *bias,
+                                           const real *tanh_out, ptrdiff_t ld_tanh, int nv)
 {
     switch (nv) {
     case 1:
-        FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias, tanh_out, ld_tanh, 1);
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, 1);
         break;
 #if GEMM_NV > 2
     case 2:
-        FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias, tanh_out, ld_tanh, 2);
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, 2);
         break;
 #endif
 #if GEMM_NV > 3
     case 3:
-        FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias, tanh_out, ld_tanh, 3);
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, 3);
         break;
 #endif
     }
+}
+
+/* One tile of C at c: rows by cols (at most GEMM_MR by NR), whole, narrow or at
+ * an edge. Inlined where it is called, once with a packed micro-panel's
+ * constant strides and once with A's own, so that each copy of the
+ * micro-kernel has its addressing fixed. */
+FBP_TILE void FBP_FN(fbp_gemm_any_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdiff_t a_r, ptrdiff_t a_k,
+                                        const real *b, ptrdiff_t kc, int first, const real *bias,
+                                        const real *tanh_out, ptrdiff_t ld_tanh, ptrdiff_t rows, ptrdiff_t cols)
+{
+    if (rows == GEMM_MR && cols == NR)
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, GEMM_NV);
+    else if (rows == GEMM_MR && cols % W == 0)
+        FBP_FN(fbp_gemm_narrow_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, (int)(cols / W));
+    else
+        FBP_FN(fbp_gemm_edge_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, rows, cols);
 }
 
 /* All of B packed at once (gemm.h's shared B, which the threads that take
@@ -216,6 +234,15 @@ static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptr
                                       ptrdiff_t ld_tanh, real *pack, const real *packed_b_all)
 {
     real *packed_a = pack + FBP_GEMM_KC_MAX * FBP_GEMM_NC_MAX;
+    /* A read in place, not packed: where its p run along its rows (a_p == 1:
+     * a weight gradient's samples, a backward-input product's outputs) and C
+     * is at most one micro-panel wide, each value of A feeds one tile only, so
+     * a packed copy would cost a pass over A that nothing pays back (a
+     * 1024-32 layer's weight gradient spent as long packing as multiplying).
+     * The micro-kernel reads GEMM_MR rows of A side by side, each in order; a
+     * last panel of fewer rows is packed, zero-filled, as before. The order
+     * of every output's chain is the same either way. */
+    int a_in_place = a_p == 1 && N <= NR;
     for (ptrdiff_t jc = 0; jc < N; jc += GEMM_NC) {
         ptrdiff_t nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
         for (ptrdiff_t pc = 0; pc < P; pc += GEMM_KC) {
@@ -229,7 +256,8 @@ static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptr
                 FBP_FN(fbp_gemm_pack_b)(pack, B + pc * b_p + jc * b_n, b_p, b_n, kc, nc);
             for (ptrdiff_t ic = 0; ic < M; ic += GEMM_MC) {
                 ptrdiff_t mc = M - ic < GEMM_MC ? M - ic : GEMM_MC;
-                FBP_FN(fbp_gemm_pack_a)(packed_a, A + ic * a_m + pc * a_p, a_m, a_p, mc, kc);
+                if (!a_in_place)
+                    FBP_FN(fbp_gemm_pack_a)(packed_a, A + ic * a_m + pc * a_p, a_m, a_p, mc, kc);
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
                     ptrdiff_t cols = nc - jr < NR ? nc - jr : NR;
                     const real *b = packed_b + jr * kc;
@@ -237,17 +265,20 @@ static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptr
                         ptrdiff_t rows = mc - ir < GEMM_MR ? mc - ir : GEMM_MR;
                         ptrdiff_t m = ic + ir, col = jc + jr;
                         real *c = C + m * ldc + col;
-                        const real *a = packed_a + ir * kc;
                         const real *bias_m = last && bias ? bias + m : NULL;
                         const real *tanh_m = last && tanh_out ? tanh_out + m * ld_tanh + col : NULL;
-                        if (rows == GEMM_MR && cols == NR)
-                            FBP_FN(fbp_gemm_tile)(c, ldc, a, b, kc, first, bias_m, tanh_m, ld_tanh, GEMM_NV);
-                        else if (rows == GEMM_MR && cols % W == 0)
-                            FBP_FN(fbp_gemm_narrow_tile)(c, ldc, a, b, kc, first, bias_m, tanh_m, ld_tanh,
-                                                         (int)(cols / W));
-                        else
-                            FBP_FN(fbp_gemm_edge_tile)(c, ldc, a, b, kc, first, bias_m, tanh_m, ld_tanh, rows,
-                                                       cols);
+                        if (a_in_place && rows == GEMM_MR) {
+                            FBP_FN(fbp_gemm_any_tile)(c, ldc, A + m * a_m + pc, a_m, 1, b, kc, first, bias_m,
+                                                      tanh_m, ld_tanh, rows, cols);
+                            continue;
+                        }
+                        const real *a = packed_a + ir * kc;
+                        if (a_in_place) {  /* the last rows of A, fewer than GEMM_MR: packed (jr is 0: once) */
+                            FBP_FN(fbp_gemm_pack_a)(packed_a, A + m * a_m + pc, a_m, a_p, rows, kc);
+                            a = packed_a;
+                        }
+                        FBP_FN(fbp_gemm_any_tile)(c, ldc, a, 1, GEMM_MR, b, kc, first, bias_m, tanh_m, ld_tanh,
+                                                  rows, cols);
                     }
                 }
             }
