@@ -37,9 +37,10 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from gemm cimport (FBP_GEMM_MIN_PARALLEL_WORK, FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_packed,
-                   dense_backward_packed, dense_forward_packed, dense_tanh_backward_input_packed,
-                   packs_weight_gradient, packs_weights_on_block, use_packed, writes_weight_gradient)
+from gemm cimport (FBP_GEMM_MIN_PARALLEL_WORK, FBP_GEMM_MIN_SHARED_SIDE, FBP_GEMM_PACK_ELEMENTS, carries_lanes,
+                   dense_backward_input_packed, dense_backward_packed, dense_forward_packed,
+                   dense_tanh_backward_input_packed, packs_weight_gradient, packs_weights_on_block, use_packed,
+                   writes_weight_gradient)
 from layers cimport *
 from precision cimport real
 from tiled_products cimport FBP_LANES_D, FBP_LANES_F, fold_lanes

@@ -183,10 +183,13 @@ def correlate_features(path, real[::1] grad, const real[::1] A, const real[::1] 
 # them for a layer that use_packed chooses.
 
 cimport gemm as packed
-from gemm cimport FBP_GEMM_MIN_PARALLEL_WORK, FBP_GEMM_PACK_ELEMENTS, fastbp_gemm_path, fastbp_gemmf_path
+from gemm cimport (FBP_GEMM_MIN_PARALLEL_WORK, FBP_GEMM_MIN_SHARED_SIDE, FBP_GEMM_PACK_ELEMENTS, fastbp_gemm_path,
+                   fastbp_gemmf_path)
 
-# the multiply-adds from which the threads share a packed product (src/gemm.h)
+# the multiply-adds from which the threads share a packed product, and the fewest columns
+# and terms per output it has then (src/gemm.h)
 GEMM_MIN_PARALLEL_WORK = FBP_GEMM_MIN_PARALLEL_WORK
+GEMM_MIN_SHARED_SIDE = FBP_GEMM_MIN_SHARED_SIDE
 
 
 def packed_gemm(path, real[::1] C, Py_ssize_t ldc, const real[::1] A, Py_ssize_t a_m, Py_ssize_t a_p,

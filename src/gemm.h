@@ -194,14 +194,22 @@
 
 /* ------------------------------------------------------------ threads
  *
- * Below this many multiply-adds (about 0.1 ms of one core) a product stays on
- * the calling thread. Handing chunks to a worker that is still spinning costs
- * a few microseconds, but one that has gone to sleep must be woken, which on
- * the development VM (a KVM guest, where waking an idle core goes through the
- * hypervisor) cost tens of microseconds: at 2^19, products of about a million
+ * Below this many multiply-adds (a few tens of microseconds of one core) a
+ * product stays on the calling thread. Handing chunks to a worker that is
+ * still spinning costs a few microseconds, but one that has gone to sleep must
+ * be woken, which on a KVM guest (where waking an idle core goes through the
+ * hypervisor) costs tens of microseconds: at 2^19, products of about a million
  * multiply-adds (a 64-100 layer on 200-row batches; 64-1024 on 16) ran their
- * fits 1.4x and their epochs 1.15x as long on two threads as on one. */
-#define FBP_GEMM_MIN_PARALLEL_WORK (1 << 22)
+ * fits 1.4x and their epochs 1.15x as long on two threads as on one (an Intel
+ * Xeon guest). At 2^21 rather than 2^22, the 3.2 million multiply-adds of a
+ * 784-32 layer's products on 128-row minibatches are shared, and its float32
+ * epochs took 1.29-1.31 ms instead of 1.73-1.75 (an AMD EPYC guest, alternating
+ * processes). Nor is a product shared where it has fewer than
+ * FBP_GEMM_MIN_SHARED_SIDE columns or terms per output (the samples of a
+ * minibatch of 16): such a product is mostly its writes to C, and sharing the
+ * 3.2 million multiply-adds of a 784-256 layer on 16-row minibatches (and the
+ * update after them) made the float32 epochs 1.1-1.2x as long. */
+#define FBP_GEMM_MIN_PARALLEL_WORK (1 << 21)
 /* Shared between threads, the rows of C go in chunks, each to the next free
  * thread of pool.h: on a machine where another process holds one core, the
  * thread there takes fewer chunks (or none) instead of holding up the other
@@ -214,6 +222,12 @@
  * multiple of FBP_GEMM_CHUNK_QUANTUM rows (a multiple of every target's
  * GEMM_MR), from FBP_GEMM_CHUNK_MIN_ROWS to FBP_GEMM_CHUNK_MAX_ROWS (the
  * widest GEMM_MC). */
+#define FBP_GEMM_MIN_SHARED_SIDE 32
+/* whether threads share a product with N columns and P terms per output, work = M * N * P */
+static inline int fbp_gemm_worth_sharing(ptrdiff_t N, ptrdiff_t P, double work)
+{
+    return work >= FBP_GEMM_MIN_PARALLEL_WORK && N >= FBP_GEMM_MIN_SHARED_SIDE && P >= FBP_GEMM_MIN_SHARED_SIDE;
+}
 #define FBP_GEMM_CHUNKS_PER_THREAD 3
 #define FBP_GEMM_CHUNK_QUANTUM 12
 #define FBP_GEMM_CHUNK_MIN_ROWS 48
@@ -285,7 +299,7 @@ static inline ptrdiff_t fbp_gemm_chunk_rows(ptrdiff_t M, int threads)
     {                                                                                                             \
         ptrdiff_t chunk_rows = fbp_gemm_chunk_rows(M, threads);                                                   \
         ptrdiff_t chunks = (M + chunk_rows - 1) / chunk_rows;                                                     \
-        if (threads > 1 && chunks > 1 && (double)M * N * P >= FBP_GEMM_MIN_PARALLEL_WORK) {                       \
+        if (threads > 1 && chunks > 1 && fbp_gemm_worth_sharing(N, P, (double)M * N * P)) {                       \
             fbp_gemm_job_##PREC job = {path, C, ldc, a_m, a_p, b_p, b_n, M, N, P, ld_tanh,                        \
                                        chunk_rows, A, B, bias, tanh_out, accumulate, pack, NULL};                 \
             if (shared_b && !fbp_pool_in_parallel_region() &&                                                     \

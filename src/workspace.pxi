@@ -1,7 +1,7 @@
 # workspace.pxi -- the workspace of one training (or inference) call: defines
 # workspace_t (the one struct the compiled loops read: X, y, the layer sizes,
 # the block partition, every buffer, the threads and the dispatch path), its
-# accessors (num_blocks, num_slabs, first_block, rows_in_block, thread_outputs,
+# accessors (num_blocks, slabs_over, num_slabs, first_block, rows_in_block, thread_outputs,
 # thread_deltas, thread_scratch, thread_lanes, thread_pack, slab_grads), and the sizing
 # rules: block_rows_for, workspace_buffers (every buffer's length, the one
 # source of both the allocation in _driver.Workspace and workspace_bytes, which
@@ -110,8 +110,14 @@ cdef inline Py_ssize_t num_blocks(const workspace_t *ws, Py_ssize_t rows) noexce
     return (rows + ws.block_rows - 1) // ws.block_rows
 
 
+cdef inline Py_ssize_t slabs_over(Py_ssize_t rows, Py_ssize_t block_rows) noexcept nogil:
+    # the slabs of a pass over rows rows: one per block, at most MAX_SLABS; the one rule
+    # both the passes (num_slabs) and the slab buffers' size (workspace_buffers) follow
+    return min((rows + block_rows - 1) // block_rows, MAX_SLABS)
+
+
 cdef inline Py_ssize_t num_slabs(const workspace_t *ws, Py_ssize_t rows) noexcept nogil:
-    return min(num_blocks(ws, rows), MAX_SLABS)
+    return slabs_over(rows, ws.block_rows)
 
 
 cdef inline Py_ssize_t first_block(const workspace_t *ws, Py_ssize_t slab, Py_ssize_t rows) noexcept nogil:
@@ -130,13 +136,15 @@ cdef inline bint in_parallel(const workspace_t *ws, Py_ssize_t rows) noexcept no
 cdef inline int step_threads(const workspace_t *ws, Py_ssize_t rows) noexcept nogil:
     # The threads that share a step's minibatch gather and parameter update:
     # the workspace's where the step over these rows ran its slabs on them or
-    # has the work (rows * weights multiply-adds a sweep) that makes a product
-    # share them (gemm.h's FBP_GEMM_MIN_PARALLEL_WORK); else one. A step whose
+    # has the work (rows * weights multiply-adds a sweep) and the rows that make a
+    # product share them (gemm.h's FBP_GEMM_MIN_PARALLEL_WORK and
+    # FBP_GEMM_MIN_SHARED_SIDE); else one. A step whose
     # products all ran on this thread left the gradient in this core's cache,
     # where a second thread's chunks of the update must fetch it: at minibatches
     # of 16 of a 64-1024-20 network (87 000 weights) the shared update made
     # float32 epochs on two threads 7% slower than on one.
-    if in_parallel(ws, rows) or rows * ws.num_weights >= FBP_GEMM_MIN_PARALLEL_WORK:
+    cdef bint shares_products = rows >= FBP_GEMM_MIN_SHARED_SIDE and rows * ws.num_weights >= FBP_GEMM_MIN_PARALLEL_WORK
+    if in_parallel(ws, rows) or shares_products:
         return ws.num_threads
     return 1
 
@@ -291,7 +299,7 @@ def workspace_buffers(sizes, Py_ssize_t N, Py_ssize_t batch_size, itemsize, int 
         # the slabs of a gradient over all N rows (Workspace.gradient; a pass's B <= N rows fill no more):
         # not MAX_SLABS' worth, which for a 1024-1024-10 network is 64 MB in float32, always above the
         # size up to which the C library reuses freed memory, so every call paid for fresh pages
-        "slab_grads": (min(MAX_SLABS, -(-max(N, batch_size) // block_rows)) * (num_weights + units), real),
+        "slab_grads": (slabs_over(max(N, batch_size), block_rows) * (num_weights + units), real),
         "slab_losses": (MAX_SLABS, np.dtype(np.float64)),
         "X_batch": (feature_stride(batch_size, itemsize) * sizes[0] if minibatches else 1, real),
         "y_batch": (batch_size if minibatches else 1, np.dtype(np.intp)),

@@ -172,5 +172,9 @@ def test_a_step_too_small_to_share_its_products_starts_no_thread():
     # update could be shared), but 16 * 66 000 multiply-adds, under
     # FBP_GEMM_MIN_PARALLEL_WORK: no product is shared, nor the update or the gather
     assert threads_started_by_minibatch_training(64, 1024, 16) == 0
-    # the same network on steps of 128 shares its products (and update): the pool's worker starts
+    # 64-2048-3 on steps of 16: each of the first layer's products (2048 x 16 x 64) and
+    # the step (16 x 137 000) reach FBP_GEMM_MIN_PARALLEL_WORK, but 16 samples are
+    # under FBP_GEMM_MIN_SHARED_SIDE: still nothing shared
+    assert 2048 * 16 * 64 >= _layers.GEMM_MIN_PARALLEL_WORK and 16 < _layers.GEMM_MIN_SHARED_SIDE
+    assert threads_started_by_minibatch_training(64, 2048, 16) == 0
     assert threads_started_by_minibatch_training(64, 1024, 128) == 1
