@@ -262,3 +262,41 @@ def dense_tanh_backward_input_packed(real[::1] dz, const real[::1] delta, const 
     cdef int code = path_code(path)
     cdef real[::1] pack = packing_buffer(&dz[0])
     packed.dense_tanh_backward_input_packed(code, &dz[0], &delta[0], &W[0], &a[0], N, J, K, &pack[0], 1)
+
+
+cdef extern from "pool.h" nogil:
+    enum:
+        FBP_POOL_LATE_NS
+        FBP_POOL_BACKOFF_FIRST
+        FBP_POOL_BACKOFF_MAX
+    void fbp_backoff_replay(Py_ssize_t jobs, const long long *caller_ns, const long long *wait_ns, Py_ssize_t *skips)
+    void fbp_pool_replay_stall(long long stall_ns, Py_ssize_t *skip_after_stall, Py_ssize_t *skip_after_next)
+
+# the pool's back-off from late workers (src/pool.h)
+POOL_LATE_NS = FBP_POOL_LATE_NS
+POOL_BACKOFF_FIRST = FBP_POOL_BACKOFF_FIRST
+POOL_BACKOFF_MAX = FBP_POOL_BACKOFF_MAX
+
+
+def pool_backoff(caller_ns, wait_ns):
+    """The jobs src/pool.h runs on the caller alone after each of a run of shared
+    jobs in which the caller spent caller_ns[i] on its own chunks and then
+    wait_ns[i] waiting for the workers' (from a fresh pool)."""
+    cdef long long[::1] caller = np.ascontiguousarray(caller_ns, dtype=np.int64)
+    cdef long long[::1] wait = np.ascontiguousarray(wait_ns, dtype=np.int64)
+    if caller.shape[0] != wait.shape[0] or caller.shape[0] == 0:
+        raise ValueError("caller_ns and wait_ns must be of one length, at least 1")
+    skips = np.zeros(caller.shape[0], dtype=np.intp)
+    cdef Py_ssize_t[::1] out = skips
+    fbp_backoff_replay(caller.shape[0], &caller[0], &wait[0], &out[0])
+    return skips
+
+
+def pool_stall(long long stall_ns):
+    """(the pool's back-off after a job in which a worker claimed a chunk and then stalled
+    for stall_ns, the same after one more job), from no back-off; (-1, -1) where the build
+    has no pool or no worker claimed a chunk (src/pool.h, fbp_pool_replay_stall)."""
+    cdef Py_ssize_t after_stall, after_next
+    with nogil:
+        fbp_pool_replay_stall(stall_ns, &after_stall, &after_next)
+    return after_stall, after_next

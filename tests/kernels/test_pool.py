@@ -8,7 +8,10 @@ parent's pool threads do not exist, trains to the same bits instead of waiting
 for them forever; two training calls at once (one finds the pool busy and runs
 on its own thread) both give their one-thread bits. And a step too small to
 share its products runs its gather and update on the calling thread: the pool
-never starts a worker (counted in a child process's /proc/self/task).
+never starts a worker (counted in a child process's /proc/self/task). The
+back-off from a worker taken off its core (pool.h's fbp_backoff_t) is replayed on
+made-up timings against the rule pool.h states: what it changes is speed only,
+measured by `fastbp bench` (a spinning neighbour), never the bits.
 """
 
 import multiprocessing
@@ -178,3 +181,55 @@ def test_a_step_too_small_to_share_its_products_starts_no_thread():
     assert 2048 * 16 * 64 >= _layers.GEMM_MIN_PARALLEL_WORK and 16 < _layers.GEMM_MIN_SHARED_SIDE
     assert threads_started_by_minibatch_training(64, 2048, 16) == 0
     assert threads_started_by_minibatch_training(64, 1024, 128) == 1
+
+
+# A shared job's timings, in nanoseconds: the caller's own chunks took 100 us
+CALLER_NS = 100_000
+ON_TIME_NS = 20_000  # the wait for a chunk a running worker finishes
+LATE_NS = 3_000_000  # a worker that lost its core for a time slice
+
+
+def test_a_late_worker_makes_the_next_jobs_run_on_the_caller_alone():
+    # Expected (pool.h's rule): jobs on time change nothing; the first late wait
+    # is answered with POOL_BACKOFF_FIRST jobs alone, each further late wait
+    # with twice the last, up to POOL_BACKOFF_MAX
+    first, most = _layers.POOL_BACKOFF_FIRST, _layers.POOL_BACKOFF_MAX
+    on_time = _layers.pool_backoff([CALLER_NS] * 5, [ON_TIME_NS] * 5)
+    np.testing.assert_array_equal(on_time, [0] * 5)
+    late = _layers.pool_backoff([CALLER_NS] * 12, [LATE_NS] * 12)
+    expected = [min(first * 2 ** i, most) for i in range(12)]
+    assert expected[-1] == most
+    np.testing.assert_array_equal(late, expected)
+
+
+def test_a_job_shared_on_time_shortens_the_next_back_off_by_a_quarter():
+    # late, late (2 * first), on time (penalty 3/4 of 2 * first), late (twice that)
+    first = _layers.POOL_BACKOFF_FIRST
+    skips = _layers.pool_backoff([CALLER_NS] * 4, [LATE_NS, LATE_NS, ON_TIME_NS, LATE_NS])
+    np.testing.assert_array_equal(skips, [first, 2 * first, 0, 2 * (2 * first * 3 // 4)])
+    # many jobs on time leave no back-off: the next late wait starts again at first
+    skips = _layers.pool_backoff([CALLER_NS] * 40, [LATE_NS] + [ON_TIME_NS] * 38 + [LATE_NS])
+    assert skips[-1] == first
+
+
+def test_a_long_wait_is_late_only_beside_the_callers_own_work():
+    # a wait over POOL_LATE_NS but within twice the caller's own work is a large
+    # job's last chunk, not a late worker; a wait within POOL_LATE_NS never counts
+    late_ns = _layers.POOL_LATE_NS
+    big_job = 10 * late_ns
+    skips = _layers.pool_backoff([big_job, big_job, 1000, 1000],
+                                 [2 * big_job, 2 * big_job + 1, late_ns, late_ns + 1])
+    first = _layers.POOL_BACKOFF_FIRST
+    np.testing.assert_array_equal(skips, [0, first, 0, 2 * (first * 3 // 4)])
+
+
+STALL_NS = 100_000_000  # a worker's stall: far over POOL_LATE_NS and twice the caller's wait for its claim
+
+
+@pytest.mark.skipif(not _backend.config()["openmp"], reason="a build without OpenMP has no pool")
+def test_the_pool_backs_off_after_a_worker_stalls_in_a_job():
+    # Expected (pool.h): the stalled job's wait is late, so the next
+    # POOL_BACKOFF_FIRST jobs run on the caller alone; the job after it is one of them
+    after_stall, after_next = _layers.pool_stall(STALL_NS)
+    assert after_stall != -1, "no worker claimed a chunk (a build without the pool?)"
+    assert (after_stall, after_next) == (_layers.POOL_BACKOFF_FIRST, _layers.POOL_BACKOFF_FIRST - 1)
