@@ -181,7 +181,8 @@ cdef class Workspace:
         self.y = y
         self.batch_size = batch_size
         # block_rows: the tests set it to check the partition against the reference
-        self.block_rows = block_rows_for(sizes, batch_size, self.dtype.itemsize) if block_rows is None else block_rows
+        self.block_rows = (workspace_block_rows(sizes, self.N, batch_size, self.dtype.itemsize) if block_rows is None
+                           else block_rows)
         layout = workspace_buffers(sizes, self.N, batch_size, self.dtype.itemsize, num_threads, self.block_rows)
         self.buffers = {name: aligned_empty(count, dtype) if name in ALIGNED_BUFFERS else np.empty(count, dtype)
                         for name, (count, dtype) in layout.items()}

@@ -339,6 +339,30 @@ def test_a_network_with_packed_layers_takes_blocks_of_packed_block_rows(sizes, i
     assert _driver.block_rows_for(sizes, 2048, itemsize) == 256
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_minibatch_step_of_a_packed_network_is_one_block(dtype):
+    # the rule of workspace_block_rows: a minibatch step of up to
+    # MAX_STEP_BLOCK_ROWS rows of a network that packs its weights is one block
+    # (its products shared by the threads), not slabs of block_rows_for's
+    # blocks; larger steps, full batches and unpacked networks keep block_rows_for
+    rng = np.random.default_rng(3)
+    N, itemsize = 4096, np.dtype(dtype).itemsize
+    X_rows, y = rng.standard_normal((N, 784)).astype(dtype), rng.integers(0, 10, N).astype(np.intp)
+    packed, skinny = [784, 256, 10], [784, 8, 10]
+    assert _driver.network_packs_weights(packed) and not _driver.network_packs_weights(skinny)
+    assert _driver.block_rows_for(packed, 1024, itemsize) < 1024 == _driver.MAX_STEP_BLOCK_ROWS
+    for B in (512, 1024):
+        workspace = _driver.Workspace(packed, 0, None, y, B, 2, X_rows=X_rows)
+        assert workspace.block_rows == B
+        assert workspace.nbytes == _backend.workspace_bytes(packed, N, B, itemsize, 2)
+    assert _driver.Workspace(packed, 0, None, y, 2048, 2, X_rows=X_rows).block_rows == \
+        _driver.block_rows_for(packed, 2048, itemsize)
+    assert _driver.Workspace(skinny, 0, None, y, 1024, 2, X_rows=X_rows).block_rows == \
+        _driver.block_rows_for(skinny, 1024, itemsize)
+    X = _backend.feature_major(X_rows, 1)
+    assert _driver.Workspace(packed, 0, X, y, N, 2).block_rows == _driver.block_rows_for(packed, N, itemsize)
+
+
 def test_feature_major_refuses_arrays_it_cannot_read_flat():
     X = np.zeros((4, 3))
     for bad in (X.T, X.astype(np.float16), X.ravel(), X.tolist()):
