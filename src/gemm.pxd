@@ -22,6 +22,8 @@ cdef extern from "gemm.h" nogil:
         FBP_GEMM_PACK_ELEMENTS  # reals of packing buffer per thread
         FBP_GEMM_MIN_PARALLEL_WORK  # multiply-adds from which threads share a product
         FBP_GEMM_MIN_SHARED_SIDE  # and the fewest samples (or columns) a shared product has
+    # whether threads share a product with N columns and P terms per output, work = M * N * P
+    bint fbp_gemm_worth_sharing(Py_ssize_t N, Py_ssize_t P, double work)
     # path: dispatch.h's FASTBP_PATH_* (0 baseline, 1 AVX2, 2 AVX-512)
     void fastbp_gemm_path(int path, int threads, double *C, Py_ssize_t ldc, const double *A, Py_ssize_t a_m,
                           Py_ssize_t a_p, const double *B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M,

@@ -137,13 +137,12 @@ cdef inline int step_threads(const workspace_t *ws, Py_ssize_t rows) noexcept no
     # The threads that share a step's minibatch gather and parameter update:
     # the workspace's where the step over these rows ran its slabs on them or
     # has the work (rows * weights multiply-adds a sweep) and the rows that make a
-    # product share them (gemm.h's FBP_GEMM_MIN_PARALLEL_WORK and
-    # FBP_GEMM_MIN_SHARED_SIDE); else one. A step whose
+    # product share them (gemm.h's fbp_gemm_worth_sharing, the products' own rule); else one. A step whose
     # products all ran on this thread left the gradient in this core's cache,
     # where a second thread's chunks of the update must fetch it: at minibatches
     # of 16 of a 64-1024-20 network (87 000 weights) the shared update made
     # float32 epochs on two threads 7% slower than on one.
-    cdef bint shares_products = rows >= FBP_GEMM_MIN_SHARED_SIDE and rows * ws.num_weights >= FBP_GEMM_MIN_PARALLEL_WORK
+    cdef bint shares_products = fbp_gemm_worth_sharing(rows, rows, <double> rows * ws.num_weights)
     if in_parallel(ws, rows) or shares_products:
         return ws.num_threads
     return 1
