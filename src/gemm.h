@@ -66,6 +66,8 @@
 #define FBP_GEMM_NC_MAX 512
 #define FBP_GEMM_MC_MAX 256
 #define FBP_GEMM_PACK_ELEMENTS (FBP_GEMM_KC_MAX * (FBP_GEMM_NC_MAX + FBP_GEMM_MC_MAX))
+/* p per step of a packed transpose (gemm_kernels.h): a 64-byte cache line of float32 */
+#define FBP_GEMM_TRANSPOSE_STEP 16
 
 /* The kernels' small functions are inlined into the product where the
  * compiler can be told to (their loops are then unrolled for constant sizes) */

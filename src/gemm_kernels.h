@@ -60,6 +60,19 @@ FBP_TILE void FBP_FN(fbp_gemm_pack_b)(real *dst, const real *B, ptrdiff_t b_p, p
                 for (ptrdiff_t c = cols; c < NR; c++)
                     dst[p * NR + c] = 0;
             }
+        } else if (cols == NR && b_p == 1) {
+            /* a transpose of NR rows of memory (B's columns, a weight gradient's
+             * deltas), in steps of FBP_GEMM_TRANSPOSE_STEP p: each column's
+             * cache line is read whole at once. Read side by side, p after p,
+             * the NR columns' lines had to stay in L1 until their last p, and
+             * where the columns are 4 KiB apart (1024 float32 samples) they
+             * all fall in one set of the L1 cache and evict one another. */
+            for (ptrdiff_t p0 = 0; p0 < kc; p0 += FBP_GEMM_TRANSPOSE_STEP) {
+                ptrdiff_t steps = kc - p0 < FBP_GEMM_TRANSPOSE_STEP ? kc - p0 : FBP_GEMM_TRANSPOSE_STEP;
+                for (int c = 0; c < NR; c++)
+                    for (ptrdiff_t p = p0; p < p0 + steps; p++)
+                        dst[p * NR + c] = panel[c * b_n + p];
+            }
         } else if (cols == NR) {
             /* a transpose: NR columns read side by side, dst written in order */
             for (ptrdiff_t p = 0; p < kc; p++)
