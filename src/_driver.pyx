@@ -37,9 +37,10 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from gemm cimport (FBP_GEMM_PACK_ELEMENTS, carries_lanes, fbp_gemm_worth_sharing,
+from gemm cimport (FBP_GEMM_NO_ACTIVATION, FBP_GEMM_PACK_ELEMENTS, carries_lanes, fbp_gemm_worth_sharing,
                    dense_backward_input_packed, dense_backward_packed, dense_forward_packed,
-                   dense_tanh_backward_input_packed, packs_weight_gradient, packs_weights_on_block, use_packed,
+                   dense_forward_shared, dense_tanh_backward_input_packed, dense_tanh_backward_input_shared,
+                   fused_activation, packs_weight_gradient, packs_weights_on_block, use_packed,
                    writes_weight_gradient)
 from layers cimport *
 from precision cimport real

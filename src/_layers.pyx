@@ -183,8 +183,8 @@ def correlate_features(path, real[::1] grad, const real[::1] A, const real[::1] 
 # them for a layer that use_packed chooses.
 
 cimport gemm as packed
-from gemm cimport (FBP_GEMM_MIN_PARALLEL_WORK, FBP_GEMM_MIN_SHARED_SIDE, FBP_GEMM_PACK_ELEMENTS, fastbp_gemm_path,
-                   fastbp_gemmf_path)
+from gemm cimport (FBP_GEMM_MIN_PARALLEL_WORK, FBP_GEMM_MIN_SHARED_SIDE, FBP_GEMM_NO_ACTIVATION,
+                   FBP_GEMM_PACK_ELEMENTS, FBP_GEMM_SIGMOID, FBP_GEMM_TANH, fastbp_gemm_path, fastbp_gemmf_path)
 
 # the multiply-adds from which the threads share a packed product, and the fewest columns
 # and terms per output it has then (src/gemm.h)
@@ -192,14 +192,21 @@ GEMM_MIN_PARALLEL_WORK = FBP_GEMM_MIN_PARALLEL_WORK
 GEMM_MIN_SHARED_SIDE = FBP_GEMM_MIN_SHARED_SIDE
 
 
+GEMM_ACTIVATIONS = {None: FBP_GEMM_NO_ACTIVATION, "tanh": FBP_GEMM_TANH, "sigmoid": FBP_GEMM_SIGMOID}
+
+
 def packed_gemm(path, real[::1] C, Py_ssize_t ldc, const real[::1] A, Py_ssize_t a_m, Py_ssize_t a_p,
                 const real[::1] B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M, Py_ssize_t N, Py_ssize_t P,
                 bint accumulate, const real[::1] bias, bint with_bias, const real[::1] tanh_out,
-                bint with_tanh_out, Py_ssize_t ld_tanh, int threads=1, bint shared_b=False):
+                bint with_tanh_out, Py_ssize_t ld_tanh, int threads=1, bint shared_b=False, activation=None):
     """C[m*ldc + c] = (C or 0) + sum over p of A[m*a_m + p*a_p] * B[p*b_p + c*b_n], then + bias[m] if
-    with_bias, or times 1 - tanh_out[m*ld_tanh + c]**2 if with_tanh_out (not both), the rows of C shared
-    by up to ``threads`` threads; shared_b: with a buffer where they pack B once for all."""
+    with_bias, or times 1 - tanh_out[m*ld_tanh + c]**2 if with_tanh_out (not both), then activation
+    ("tanh" or "sigmoid", or None) of it, the rows of C shared by up to ``threads`` threads; shared_b:
+    with a buffer where they pack B once for all."""
     cdef int code = path_code(path)
+    if activation not in GEMM_ACTIVATIONS:
+        raise ValueError("activation must be one of %s, got %r" % (sorted(GEMM_ACTIVATIONS, key=str), activation))
+    cdef int activation_code = GEMM_ACTIVATIONS[activation]
     if with_bias and with_tanh_out:
         raise ValueError("at most one of bias and tanh_out")
     if P < 1:
@@ -214,10 +221,10 @@ def packed_gemm(path, real[::1] C, Py_ssize_t ldc, const real[::1] A, Py_ssize_t
     cdef const real *tanh_data = &tanh_out[0] if with_tanh_out else NULL
     if real is double:
         fastbp_gemm_path(code, threads, &C[0], ldc, &A[0], a_m, a_p, &B[0], b_p, b_n, M, N, P, accumulate, bias_data,
-                         tanh_data, ld_tanh, &pack[0], &shared[0], shared_elements)
+                         tanh_data, ld_tanh, activation_code, &pack[0], &shared[0], shared_elements)
     else:
         fastbp_gemmf_path(code, threads, &C[0], ldc, &A[0], a_m, a_p, &B[0], b_p, b_n, M, N, P, accumulate, bias_data,
-                          tanh_data, ld_tanh, &pack[0], &shared[0], shared_elements)
+                          tanh_data, ld_tanh, activation_code, &pack[0], &shared[0], shared_elements)
 
 
 def use_packed(Py_ssize_t J, Py_ssize_t K):

@@ -35,9 +35,9 @@ from ._driver import aligned_empty, shared_pack_elements
 from layers cimport (RELU, SIGMOID, TANH, Activation, activation_backward, activation_forward, dense_backward,
                      dense_backward_input, dense_forward, dense_tanh_backward_input, feature_stride, gather_rows,
                      softmax_forward)
-from gemm cimport (FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_packed, dense_backward_packed,
-                   dense_forward_packed, dense_tanh_backward_input_packed, packs_weight_gradient,
-                   packs_weights_on_block, writes_weight_gradient)
+from gemm cimport (FBP_GEMM_NO_ACTIVATION, FBP_GEMM_PACK_ELEMENTS, carries_lanes, dense_backward_input_packed,
+                   dense_backward_packed, dense_forward_packed, dense_tanh_backward_input_packed, fused_activation,
+                   packs_weight_gradient, packs_weights_on_block, writes_weight_gradient)
 from narrow_products cimport bias_gradient, use_tiles
 from precision cimport real
 from tiled_products cimport (FBP_LANES_D, FBP_LANES_F, combine_features, correlate_features,

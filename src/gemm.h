@@ -59,6 +59,7 @@
 #include "tiled_products.h"  /* the baseline vector types fbp_v2d, fbp_v4f and their macros, FBP_CAT */
 
 #include "pool.h"            /* fbp_pool_run: the threads that share a product */
+#include "vecmath.h"         /* the activations a forward product may apply to its tiles, FBP_RESTRICT */
 
 /* Elements of the packing buffer one thread needs: a KC by NC panel of B and
  * an MC by KC block of A, for the largest of the targets' sizes below. */
@@ -68,6 +69,14 @@
 #define FBP_GEMM_PACK_ELEMENTS (FBP_GEMM_KC_MAX * (FBP_GEMM_NC_MAX + FBP_GEMM_MC_MAX))
 /* p per step of a packed transpose (gemm_kernels.h): a 64-byte cache line of float32 */
 #define FBP_GEMM_TRANSPOSE_STEP 16
+
+/* The activation a forward product applies to its finished tiles (fastbp_gemm_path's
+ * activation): none, or vecmath.h's tanh or sigmoid loop */
+#define FBP_GEMM_NO_ACTIVATION 0
+#define FBP_GEMM_TANH 1
+#define FBP_GEMM_SIGMOID 2
+/* a parameter or variable `name`: such a loop on reals of the including precision, or NULL */
+#define FBP_GEMM_ACT(name) void (*name)(real *FBP_RESTRICT, const real *FBP_RESTRICT, ptrdiff_t)
 
 /* The kernels' small functions are inlined into the product where the
  * compiler can be told to (their loops are then unrolled for constant sizes) */
@@ -250,7 +259,12 @@ static inline ptrdiff_t fbp_gemm_chunk_rows(ptrdiff_t M, int threads)
 /* C (M, N) at row stride ldc, as described at the top; A(m, p) at
  * A[m*a_m + p*a_p], B(p, c) at B[p*b_p + c*b_n]; accumulate: start from C
  * instead of 0; bias (M,) and tanh_out (rows ld_tanh apart), at most one
- * non-NULL. pack: threads * FBP_GEMM_PACK_ELEMENTS reals. P >= 1. With
+ * non-NULL; activation: FBP_GEMM_TANH or FBP_GEMM_SIGMOID to apply that
+ * function (vecmath.h's loop on this path, the bits of running it over C
+ * afterwards) to every output once its sum is done, with bias only (a layer's
+ * forward product and activation: the pass over the block's outputs that the
+ * activation would take after the product is saved, and the threads that
+ * share the product share it). pack: threads * FBP_GEMM_PACK_ELEMENTS reals. P >= 1. With
  * threads > 1 and the work to pay for them, the chunks of rows of C are
  * shared between the threads of pool.h (or stay on the caller inside a
  * parallel region); each output is computed by one thread, whichever, in
@@ -265,12 +279,20 @@ static inline ptrdiff_t fbp_gemm_chunk_rows(ptrdiff_t M, int threads)
  * a full batch, each thread with its own product) shared_b is not touched:
  * the slabs' threads would share it. Packing moves numbers only: the bits
  * are those of the unshared product. */
-#define FBP_GEMM_DEFINE(PREC, real, NAME)                                                                         \
+#define FBP_GEMM_DEFINE(PREC, real, NAME, TANH, SIGMOID)                                                           \
+    typedef void (*fbp_gemm_act_##PREC)(real *FBP_RESTRICT, const real *FBP_RESTRICT, ptrdiff_t);                 \
+    static inline fbp_gemm_act_##PREC fbp_gemm_activation_##PREC(int path, int activation)                        \
+    {                                                                                                             \
+        return activation == FBP_GEMM_TANH ? FBP_PICK(TANH, path)                                                 \
+               : activation == FBP_GEMM_SIGMOID ? FBP_PICK(SIGMOID, path) : NULL;                                 \
+    }                                                                                                             \
+                                                                                                                  \
     typedef struct {                                                                                              \
         int path;                                                                                                 \
         real *C;                                                                                                  \
         ptrdiff_t ldc, a_m, a_p, b_p, b_n, M, N, P, ld_tanh, chunk_rows;                                          \
         const real *A, *B, *bias, *tanh_out;                                                                      \
+        fbp_gemm_act_##PREC act;                                                                                  \
         int accumulate;                                                                                           \
         real *pack, *packed_b;                                                                                    \
     } fbp_gemm_job_##PREC;                                                                                        \
@@ -284,7 +306,8 @@ static inline ptrdiff_t fbp_gemm_chunk_rows(ptrdiff_t M, int threads)
                                              j->b_p, j->b_n, rows, j->N, j->P, j->accumulate,                     \
                                              j->bias ? j->bias + m0 : NULL,                                       \
                                              j->tanh_out ? j->tanh_out + m0 * j->ld_tanh : NULL, j->ld_tanh,      \
-                                             j->pack + (ptrdiff_t)worker * FBP_GEMM_PACK_ELEMENTS, j->packed_b);  \
+                                             j->act, j->pack + (ptrdiff_t)worker * FBP_GEMM_PACK_ELEMENTS,        \
+                                             j->packed_b);                                                        \
     }                                                                                                             \
                                                                                                                   \
     static void fbp_gemm_pack_b_chunk_##PREC(void *context, ptrdiff_t panel, int worker)                          \
@@ -297,13 +320,15 @@ static inline ptrdiff_t fbp_gemm_chunk_rows(ptrdiff_t M, int threads)
     static inline void NAME(int path, int threads, real *C, ptrdiff_t ldc, const real *A, ptrdiff_t a_m,         \
                             ptrdiff_t a_p, const real *B, ptrdiff_t b_p, ptrdiff_t b_n, ptrdiff_t M, ptrdiff_t N, \
                             ptrdiff_t P, int accumulate, const real *bias, const real *tanh_out,                  \
-                            ptrdiff_t ld_tanh, real *pack, real *shared_b, ptrdiff_t shared_b_elements)           \
+                            ptrdiff_t ld_tanh, int activation, real *pack, real *shared_b,                        \
+                            ptrdiff_t shared_b_elements)                                                          \
     {                                                                                                             \
+        fbp_gemm_act_##PREC act = fbp_gemm_activation_##PREC(path, activation);                                   \
         ptrdiff_t chunk_rows = fbp_gemm_chunk_rows(M, threads);                                                   \
         ptrdiff_t chunks = (M + chunk_rows - 1) / chunk_rows;                                                     \
         if (threads > 1 && chunks > 1 && fbp_gemm_worth_sharing(N, P, (double)M * N * P)) {                       \
             fbp_gemm_job_##PREC job = {path, C, ldc, a_m, a_p, b_p, b_n, M, N, P, ld_tanh,                        \
-                                       chunk_rows, A, B, bias, tanh_out, accumulate, pack, NULL};                 \
+                                       chunk_rows, A, B, bias, tanh_out, act, accumulate, pack, NULL};            \
             if (shared_b && !fbp_pool_in_parallel_region() &&                                                     \
                 FBP_PICK(fbp_gemm_b_elements_##PREC, path)(P, N) <= shared_b_elements) {                          \
                 job.packed_b = shared_b;                                                                          \
@@ -314,12 +339,74 @@ static inline ptrdiff_t fbp_gemm_chunk_rows(ptrdiff_t M, int threads)
             return;                                                                                               \
         }                                                                                                         \
         FBP_PICK(fbp_gemm_##PREC, path)(C, ldc, A, a_m, a_p, B, b_p, b_n, M, N, P, accumulate, bias, tanh_out,   \
-                                          ld_tanh, pack, NULL);                                                   \
+                                          ld_tanh, act, pack, NULL);                                              \
     }
 
-FBP_GEMM_DEFINE(d, double, fastbp_gemm_path)
-FBP_GEMM_DEFINE(f, float, fastbp_gemmf_path)
+FBP_GEMM_DEFINE(d, double, fastbp_gemm_path, fbp_tanh, fbp_sigmoid)
+FBP_GEMM_DEFINE(f, float, fastbp_gemmf_path, fbp_tanhf, fbp_sigmoidf)
 
 #undef FBP_GEMM_DEFINE
+
+/* ------------------------------------------------------------ the tiles, shared
+ *
+ * tiled_products.h's combine (the forward and backward-input products of a
+ * layer too narrow to pack, e.g. 784 inputs to 32 outputs) shared between
+ * pool.h's threads under the products' own rule (fbp_gemm_worth_sharing, the
+ * samples as the columns): its outputs in parts of whole tiles, each part one
+ * call of the combine on its outputs, so that each output is the same chain
+ * whichever thread computes it, and no tile is split (each tile sweeps all the
+ * inputs). Where a minibatch step is one block, its narrow layers' products
+ * otherwise ran on the caller while the other thread waited: at 784-32-10 on
+ * minibatches of 128, the 784-32 forward product was an eighth of the epoch. */
+#define FBP_COMBINE_PARTS_PER_THREAD 2
+
+static inline ptrdiff_t fbp_combine_part_start(ptrdiff_t part, ptrdiff_t parts, ptrdiff_t tiles, int tile_rows,
+                                               ptrdiff_t outputs)
+{
+    ptrdiff_t start = part * tiles / parts * tile_rows;
+    return start < outputs ? start : outputs;
+}
+
+#define FBP_COMBINE_SHARED_DEFINE(PREC, real, NAME, COMBINE)                                                     \
+    typedef struct {                                                                                              \
+        int path, tile_rows;                                                                                      \
+        real *out;                                                                                                \
+        const real *inp, *weights, *bias, *tanh_out;                                                              \
+        ptrdiff_t ld_inp, weight_q, weight_r, n, num_in, num_out, parts, tiles;                                   \
+    } fbp_combine_job_##PREC;                                                                                     \
+                                                                                                                  \
+    static void fbp_combine_part_##PREC(void *context, ptrdiff_t part, int worker)                                \
+    {                                                                                                             \
+        const fbp_combine_job_##PREC *j = (const fbp_combine_job_##PREC *)context;                                \
+        ptrdiff_t r0 = fbp_combine_part_start(part, j->parts, j->tiles, j->tile_rows, j->num_out);                \
+        ptrdiff_t r1 = fbp_combine_part_start(part + 1, j->parts, j->tiles, j->tile_rows, j->num_out);            \
+        (void)worker;                                                                                             \
+        if (r1 > r0)                                                                                              \
+            COMBINE(j->path, j->out + r0 * j->n, j->inp, j->ld_inp, j->weights + r0 * j->weight_r, j->weight_q,   \
+                    j->weight_r, j->bias ? j->bias + r0 : NULL, j->tanh_out ? j->tanh_out + r0 * j->n : NULL,     \
+                    j->n, j->num_in, r1 - r0);                                                                    \
+    }                                                                                                             \
+                                                                                                                  \
+    /* COMBINE's product (tiled_products.h), its outputs shared by up to threads threads */                      \
+    static inline void NAME(int path, int threads, real *out, const real *inp, ptrdiff_t ld_inp,                  \
+                            const real *weights, ptrdiff_t weight_q, ptrdiff_t weight_r, const real *bias,        \
+                            const real *tanh_out, ptrdiff_t n, ptrdiff_t num_in, ptrdiff_t num_out)               \
+    {                                                                                                             \
+        int tile_rows = fastbp_combine_rows(path);                                                                \
+        ptrdiff_t tiles = (num_out + tile_rows - 1) / tile_rows;                                                  \
+        ptrdiff_t parts = (ptrdiff_t)threads * FBP_COMBINE_PARTS_PER_THREAD;                                      \
+        if (threads < 2 || tiles < 2 || !fbp_gemm_worth_sharing(n, num_in, (double)n * num_in * num_out)) {      \
+            COMBINE(path, out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n, num_in, num_out);     \
+            return;                                                                                               \
+        }                                                                                                         \
+        fbp_combine_job_##PREC job = {path, tile_rows, out, inp, weights, bias, tanh_out, ld_inp, weight_q,       \
+                                      weight_r, n, num_in, num_out, parts < tiles ? parts : tiles, tiles};        \
+        fbp_pool_run(threads, job.parts, fbp_combine_part_##PREC, &job);                                          \
+    }
+
+FBP_COMBINE_SHARED_DEFINE(d, double, fastbp_combine_shared_path, fastbp_combine_features_path)
+FBP_COMBINE_SHARED_DEFINE(f, float, fastbp_combinef_shared_path, fastbp_combine_featuresf_path)
+
+#undef FBP_COMBINE_SHARED_DEFINE
 
 #endif /* FASTBP_GEMM_H */

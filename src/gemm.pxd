@@ -14,6 +14,7 @@
 # tiled ones (tiled_products.h's order); the weight gradient sums each weight in
 # one chain over the samples (gemm.h, "Rounding").
 
+from layers cimport SIGMOID, TANH, Activation, dense_forward, dense_tanh_backward_input
 from narrow_products cimport bias_gradient, use_tiles
 from precision cimport real
 
@@ -22,17 +23,32 @@ cdef extern from "gemm.h" nogil:
         FBP_GEMM_PACK_ELEMENTS  # reals of packing buffer per thread
         FBP_GEMM_MIN_PARALLEL_WORK  # multiply-adds from which threads share a product
         FBP_GEMM_MIN_SHARED_SIDE  # and the fewest samples (or columns) a shared product has
+        # the activation a forward product may apply to its outputs once they are done
+        FBP_GEMM_NO_ACTIVATION
+        FBP_GEMM_TANH
+        FBP_GEMM_SIGMOID
     # whether threads share a product with N columns and P terms per output, work = M * N * P
     bint fbp_gemm_worth_sharing(Py_ssize_t N, Py_ssize_t P, double work)
     # path: dispatch.h's FASTBP_PATH_* (0 baseline, 1 AVX2, 2 AVX-512)
     void fastbp_gemm_path(int path, int threads, double *C, Py_ssize_t ldc, const double *A, Py_ssize_t a_m,
                           Py_ssize_t a_p, const double *B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M,
                           Py_ssize_t N, Py_ssize_t P, int accumulate, const double *bias, const double *tanh_out,
-                          Py_ssize_t ld_tanh, double *pack, double *shared_b, Py_ssize_t shared_b_elements)
+                          Py_ssize_t ld_tanh, int activation, double *pack, double *shared_b,
+                          Py_ssize_t shared_b_elements)
     void fastbp_gemmf_path(int path, int threads, float *C, Py_ssize_t ldc, const float *A, Py_ssize_t a_m,
                            Py_ssize_t a_p, const float *B, Py_ssize_t b_p, Py_ssize_t b_n, Py_ssize_t M,
                            Py_ssize_t N, Py_ssize_t P, int accumulate, const float *bias, const float *tanh_out,
-                           Py_ssize_t ld_tanh, float *pack, float *shared_b, Py_ssize_t shared_b_elements)
+                           Py_ssize_t ld_tanh, int activation, float *pack, float *shared_b,
+                           Py_ssize_t shared_b_elements)
+    # tiled_products.h's combine, its outputs shared between up to threads threads (the same bits)
+    void fastbp_combine_shared_path(int path, int threads, double *out, const double *inp, Py_ssize_t ld_inp,
+                                    const double *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
+                                    const double *bias, const double *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
+                                    Py_ssize_t num_out)
+    void fastbp_combinef_shared_path(int path, int threads, float *out, const float *inp, Py_ssize_t ld_inp,
+                                     const float *weights, Py_ssize_t weight_q, Py_ssize_t weight_r,
+                                     const float *bias, const float *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
+                                     Py_ssize_t num_out)
 
 
 # A layer takes the packed products when both its widths are at least
@@ -103,6 +119,18 @@ cdef inline bint carries_lanes(Py_ssize_t J, Py_ssize_t K) noexcept nogil:
     return use_tiles(J, K) and not packs_weight_gradient(J, K)
 
 
+cdef inline int fused_activation(Activation activation) noexcept nogil:
+    # the code of gemm.h's activation for a hidden layer's packed forward
+    # product to apply to its finished tiles: tanh and sigmoid, vecmath.h's
+    # loops, which activation_forward would run over the block's outputs
+    # afterwards (the same bits); relu keeps that pass (FBP_GEMM_NO_ACTIVATION)
+    if activation == TANH:
+        return FBP_GEMM_TANH
+    if activation == SIGMOID:
+        return FBP_GEMM_SIGMOID
+    return FBP_GEMM_NO_ACTIVATION
+
+
 cdef inline void gemm(int path,
                       real *C,                 # IN/OUT (M,N), rows ldc apart
                       Py_ssize_t ldc,
@@ -118,13 +146,56 @@ cdef inline void gemm(int path,
                       real *pack,              # workspace (threads, FBP_GEMM_PACK_ELEMENTS)
                       int threads,
                       real *shared_b=NULL,     # workspace (shared_b_elements,): B packed once for all threads
-                      Py_ssize_t shared_b_elements=0) noexcept nogil:
+                      Py_ssize_t shared_b_elements=0,
+                      int activation=0) noexcept nogil:  # FBP_GEMM_TANH, _SIGMOID: on C; 0 FBP_GEMM_NO_ACTIVATION
     if real is double:
         fastbp_gemm_path(path, threads, C, ldc, A, a_m, a_p, B, b_p, b_n, M, N, P, accumulate, bias, tanh_out,
-                         ld_tanh, pack, shared_b, shared_b_elements)
+                         ld_tanh, activation, pack, shared_b, shared_b_elements)
     else:
         fastbp_gemmf_path(path, threads, C, ldc, A, a_m, a_p, B, b_p, b_n, M, N, P, accumulate, bias, tanh_out,
-                          ld_tanh, pack, shared_b, shared_b_elements)
+                          ld_tanh, activation, pack, shared_b, shared_b_elements)
+
+
+cdef inline void combine_shared(int path, int threads, real *out, const real *inp, Py_ssize_t ld_inp,
+                                const real *weights, Py_ssize_t weight_q, Py_ssize_t weight_r, const real *bias,
+                                const real *tanh_out, Py_ssize_t n, Py_ssize_t num_in,
+                                Py_ssize_t num_out) noexcept nogil:
+    # tiled_products.combine_features (its arguments after threads), shared
+    if real is double:
+        fastbp_combine_shared_path(path, threads, out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n,
+                                   num_in, num_out)
+    else:
+        fastbp_combinef_shared_path(path, threads, out, inp, ld_inp, weights, weight_q, weight_r, bias, tanh_out, n,
+                                    num_in, num_out)
+
+
+cdef inline void dense_forward_shared(int path,
+                                      real *z,             # OUT (n,K)^T
+                                      const real *inp,     # IN  (n,J)^T, feature rows ld_inp apart
+                                      Py_ssize_t ld_inp,
+                                      const real *W,       # IN  (J,K)
+                                      const real *b,       # IN  (1,K)
+                                      Py_ssize_t n, Py_ssize_t J, Py_ssize_t K, int threads) noexcept nogil:
+    # layers.dense_forward, the same bits: a tiled layer's outputs shared by up
+    # to threads threads where the product is worth it (gemm.h's rule)
+    if use_tiles(J, K):
+        combine_shared(path, threads, z, inp, ld_inp, W, K, 1, b, NULL, n, J, K)
+    else:
+        dense_forward(path, z, inp, ld_inp, W, b, n, J, K)
+
+
+cdef inline void dense_tanh_backward_input_shared(int path,
+                                                  real *dz,            # OUT (n,J)^T
+                                                  const real *delta,   # IN  (n,K)^T
+                                                  const real *W,       # IN  (J,K)
+                                                  const real *a,       # IN  (n,J)^T, tanh's forward output
+                                                  Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
+                                                  int threads) noexcept nogil:
+    # layers.dense_tanh_backward_input, the same bits, shared as dense_forward_shared
+    if use_tiles(J, K):
+        combine_shared(path, threads, dz, delta, n, W, 1, K, NULL, a, n, K, J)
+    else:
+        dense_tanh_backward_input(path, dz, delta, W, a, n, J, K)
 
 
 cdef inline void dense_forward_packed(int path,
@@ -135,9 +206,13 @@ cdef inline void dense_forward_packed(int path,
                                       const real *b,       # IN  (1,K)
                                       Py_ssize_t n, Py_ssize_t J, Py_ssize_t K,
                                       real *pack, int threads, real *shared_b=NULL,
-                                      Py_ssize_t shared_b_elements=0) noexcept nogil:
-    # z = inp.dot(W) + b: z[k][i] = sum over j of W[j, k] * inp[j][i], + b[k]
-    gemm(path, z, n, W, 1, K, inp, ld_inp, 1, K, n, J, False, b, NULL, 0, pack, threads, shared_b, shared_b_elements)
+                                      Py_ssize_t shared_b_elements=0,
+                                      int activation=0) noexcept nogil:  # 0: FBP_GEMM_NO_ACTIVATION
+    # z = inp.dot(W) + b: z[k][i] = sum over j of W[j, k] * inp[j][i], + b[k];
+    # then, with activation FBP_GEMM_TANH or FBP_GEMM_SIGMOID, z = that
+    # function of z (layers.activation_forward's bits), tile by tile
+    gemm(path, z, n, W, 1, K, inp, ld_inp, 1, K, n, J, False, b, NULL, 0, pack, threads, shared_b, shared_b_elements,
+         activation)
 
 
 cdef inline void dense_backward_packed(int path,

@@ -91,14 +91,18 @@ FBP_TILE void FBP_FN(fbp_gemm_pack_b)(real *dst, const real *B, ptrdiff_t b_p, p
  * (first ? 0 : c) + kc rank-1 updates, a[p * a_k + r * a_r] * b[p * NR + col]
  * (a packed micro-panel: a_r = 1, a_k = GEMM_MR; A read in place: its strides)
  * for p in order; then, when last, + bias[r] or times (1 - t*t), t at
- * tanh_out[r * ld_tanh + col] (bias and tanh_out NULL unless last). nv is
+ * tanh_out[r * ld_tanh + col] (bias and tanh_out NULL unless last); then, where
+ * act is not NULL (last only), act (a vecmath.h loop: tanh, sigmoid) on each
+ * row of the finished tile, from a copy on the stack, so that the loop's
+ * input and output do not alias: the loop's own bits, as if it ran over C
+ * afterwards, while the tile is still in L1 and on the thread that made it. nv is
  * GEMM_NV for a whole tile, fewer for the narrow last panel of a product whose
  * columns are a multiple of W but not of NR (a 32-wide float32 layer on
  * AVX-512): every call passes a constant, so each width is its own unrolled
  * loop. The width never changes an output's chain of operations. */
 FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdiff_t a_r, ptrdiff_t a_k,
                                     const real *b, ptrdiff_t kc, int first, const real *bias, const real *tanh_out,
-                                    ptrdiff_t ld_tanh, const int nv)
+                                    ptrdiff_t ld_tanh, FBP_GEMM_ACT(act), const int nv)
 {
     VEC acc[GEMM_MR][GEMM_NV];
 #pragma GCC unroll 16
@@ -119,6 +123,7 @@ FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdi
                 acc[r][v] = VFMA(x[v], w, acc[r][v]);
         }
     }
+    real before_act[GEMM_MR * NR]; /* the finished tile, where act applies */
 #pragma GCC unroll 16
     for (int r = 0; r < GEMM_MR; r++) {
         if (bias) {
@@ -136,15 +141,19 @@ FBP_TILE void FBP_FN(fbp_gemm_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdi
         }
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++)
-            VSTORE(c + r * ldc + v * W, acc[r][v]);
+            VSTORE(act ? before_act + r * NR + v * W : c + r * ldc + v * W, acc[r][v]);
     }
+    if (act)
+        for (int r = 0; r < GEMM_MR; r++)
+            act(c + r * ldc, before_act + r * NR, nv * W);
 }
 
 /* A tile that overhangs C (rows < GEMM_MR or cols < NR): the micro-kernel on a
  * local copy of its part of C (and of tanh_out, and of bias), zeros around it. */
 FBP_TILE void FBP_FN(fbp_gemm_edge_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdiff_t a_r, ptrdiff_t a_k,
                                          const real *b, ptrdiff_t kc, int first, const real *bias,
-                                         const real *tanh_out, ptrdiff_t ld_tanh, ptrdiff_t rows, ptrdiff_t cols)
+                                         const real *tanh_out, ptrdiff_t ld_tanh, FBP_GEMM_ACT(act), ptrdiff_t rows,
+                                         ptrdiff_t cols)
 {
     real tile[GEMM_MR * NR], tanh_tile[GEMM_MR * NR], bias_tile[GEMM_MR];
     memset(tile, 0, sizeof tile);
@@ -159,7 +168,7 @@ FBP_TILE void FBP_FN(fbp_gemm_edge_tile)(real *c, ptrdiff_t ldc, const real *a, 
             bias_tile[r] = bias[r];
     }
     FBP_FN(fbp_gemm_tile)(tile, NR, a, a_r, a_k, b, kc, first, bias ? bias_tile : NULL,
-                          tanh_out ? tanh_tile : NULL, NR, GEMM_NV);
+                          tanh_out ? tanh_tile : NULL, NR, act, GEMM_NV);
     for (ptrdiff_t r = 0; r < rows; r++)
         memcpy(c + r * ldc, tile + r * NR, cols * sizeof(real));
 }
@@ -169,20 +178,20 @@ FBP_TILE void FBP_FN(fbp_gemm_edge_tile)(real *c, ptrdiff_t ldc, const real *a, 
  * copy through fbp_gemm_edge_tile. */
 FBP_TILE void FBP_FN(fbp_gemm_narrow_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdiff_t a_r, ptrdiff_t a_k,
                                            const real *b, ptrdiff_t kc, int first, const real *bias,
-                                           const real *tanh_out, ptrdiff_t ld_tanh, int nv)
+                                           const real *tanh_out, ptrdiff_t ld_tanh, FBP_GEMM_ACT(act), int nv)
 {
     switch (nv) {
     case 1:
-        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, 1);
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, act, 1);
         break;
 #if GEMM_NV > 2
     case 2:
-        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, 2);
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, act, 2);
         break;
 #endif
 #if GEMM_NV > 3
     case 3:
-        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, 3);
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, act, 3);
         break;
 #endif
     }
@@ -194,14 +203,16 @@ FBP_TILE void FBP_FN(fbp_gemm_narrow_tile)(real *c, ptrdiff_t ldc, const real *a
  * micro-kernel has its addressing fixed. */
 FBP_TILE void FBP_FN(fbp_gemm_any_tile)(real *c, ptrdiff_t ldc, const real *a, ptrdiff_t a_r, ptrdiff_t a_k,
                                         const real *b, ptrdiff_t kc, int first, const real *bias,
-                                        const real *tanh_out, ptrdiff_t ld_tanh, ptrdiff_t rows, ptrdiff_t cols)
+                                        const real *tanh_out, ptrdiff_t ld_tanh, FBP_GEMM_ACT(act), ptrdiff_t rows,
+                                        ptrdiff_t cols)
 {
     if (rows == GEMM_MR && cols == NR)
-        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, GEMM_NV);
+        FBP_FN(fbp_gemm_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, act, GEMM_NV);
     else if (rows == GEMM_MR && cols % W == 0)
-        FBP_FN(fbp_gemm_narrow_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, (int)(cols / W));
+        FBP_FN(fbp_gemm_narrow_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, act,
+                                     (int)(cols / W));
     else
-        FBP_FN(fbp_gemm_edge_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, rows, cols);
+        FBP_FN(fbp_gemm_edge_tile)(c, ldc, a, a_r, a_k, b, kc, first, bias, tanh_out, ld_tanh, act, rows, cols);
 }
 
 /* All of B packed at once (gemm.h's shared B, which the threads that take
@@ -236,7 +247,8 @@ static FBP_ATTR void FBP_FN(fbp_gemm_pack_b_panel)(real *packed_b, const real *B
                             kc, nc);
 }
 
-/* gemm.h's product on one thread: pack is FBP_GEMM_PACK_ELEMENTS reals;
+/* gemm.h's product on one thread: pack is FBP_GEMM_PACK_ELEMENTS reals; act
+ * (or NULL) the activation loop applied to each finished tile (fbp_gemm_tile);
  * packed_b all of B as fbp_gemm_pack_b_panel packs it, or NULL: then each
  * panel of B is packed here, into pack. The loops over the panels of p run in
  * order, outermost but one, so that each output's chain of multiply-adds runs
@@ -244,7 +256,7 @@ static FBP_ATTR void FBP_FN(fbp_gemm_pack_b_panel)(real *packed_b, const real *B
 static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t a_m, ptrdiff_t a_p,
                                       const real *B, ptrdiff_t b_p, ptrdiff_t b_n, ptrdiff_t M, ptrdiff_t N,
                                       ptrdiff_t P, int accumulate, const real *bias, const real *tanh_out,
-                                      ptrdiff_t ld_tanh, real *pack, const real *packed_b_all)
+                                      ptrdiff_t ld_tanh, FBP_GEMM_ACT(act), real *pack, const real *packed_b_all)
 {
     real *packed_a = pack + FBP_GEMM_KC_MAX * FBP_GEMM_NC_MAX;
     /* A read in place, not packed: where its p run along its rows (a_p == 1:
@@ -280,9 +292,10 @@ static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptr
                         real *c = C + m * ldc + col;
                         const real *bias_m = last && bias ? bias + m : NULL;
                         const real *tanh_m = last && tanh_out ? tanh_out + m * ld_tanh + col : NULL;
+                        FBP_GEMM_ACT(act_m) = last ? act : NULL;
                         if (a_in_place && rows == GEMM_MR) {
                             FBP_FN(fbp_gemm_any_tile)(c, ldc, A + m * a_m + pc, a_m, 1, b, kc, first, bias_m,
-                                                      tanh_m, ld_tanh, rows, cols);
+                                                      tanh_m, ld_tanh, act_m, rows, cols);
                             continue;
                         }
                         const real *a = packed_a + ir * kc;
@@ -291,7 +304,7 @@ static FBP_ATTR void FBP_FN(fbp_gemm)(real *C, ptrdiff_t ldc, const real *A, ptr
                             a = packed_a;
                         }
                         FBP_FN(fbp_gemm_any_tile)(c, ldc, a, 1, GEMM_MR, b, kc, first, bias_m, tanh_m, ld_tanh,
-                                                  rows, cols);
+                                                  act_m, rows, cols);
                     }
                 }
             }

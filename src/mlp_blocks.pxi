@@ -13,6 +13,7 @@ cdef void block_forward(const MLP *ws, const real *params,
                         Py_ssize_t ld_X, Py_ssize_t n) noexcept nogil:
     # reference_mlp.forward without the output activation (block_loss_and_delta applies it)
     cdef Py_ssize_t l, J, K, part, parts, tile
+    cdef int fused
     cdef const real *inp = X
     cdef Py_ssize_t ld_inp = ld_X
     cdef real *z
@@ -21,11 +22,15 @@ cdef void block_forward(const MLP *ws, const real *params,
         K = ws.sizes[l + 1]
         z = layer_outputs(ws, <real *> ws.outputs, l)
         if packs_weights_on_block(J, K, n):
-            # the tiles' bits (gemm.h), its rows shared by pool.h's threads
+            # the tiles' bits (gemm.h), its rows shared by pool.h's threads; a
+            # hidden layer's tanh or logistic applied by the product, tile by tile
+            fused = FBP_GEMM_NO_ACTIVATION
+            if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:
+                fused = fused_activation(<Activation> ws.hidden)
             dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
                                  n, J, K, <real *> ws.pack, ws.num_threads, <real *> ws.pack_shared,
-                                 ws.pack_shared_elements)
-            if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN:
+                                 ws.pack_shared_elements, fused)
+            if l < ws.num_layers - 1 and ws.hidden != IDENTITY_HIDDEN and fused == FBP_GEMM_NO_ACTIVATION:
                 activation_forward(ws.path, z, z, n * K, <Activation> ws.hidden)
             inp = z
             ld_inp = n

@@ -15,18 +15,22 @@ cdef void network_forward_block(const workspace_t *ws, int thread,
     cdef const real *inp = X
     cdef Py_ssize_t ld_inp = ld_X
     cdef real *z
+    cdef int fused
     for l in range(ws.num_layers):
         J = ws.sizes[l]
         K = ws.sizes[l + 1]
         z = <real *> thread_outputs(ws, thread, l)
+        fused = FBP_GEMM_NO_ACTIVATION
         if packs_weights_on_block(J, K, n):
+            # a hidden layer's activation applied by the product, tile by tile
+            fused = fused_activation(ws.activation) if l < ws.num_layers - 1 else FBP_GEMM_NO_ACTIVATION
             dense_forward_packed(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
                                  n, J, K, <real *> thread_pack(ws, thread), ws.num_threads, <real *> ws.pack_shared,
-                                 ws.pack_shared_elements)
+                                 ws.pack_shared_elements, fused)
         else:
-            dense_forward(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l], n, J,
-                          K)
-        if l < ws.num_layers - 1:
+            dense_forward_shared(ws.path, z, inp, ld_inp, params + ws.weight_offsets[l], params + ws.bias_offsets[l],
+                                 n, J, K, ws.num_threads)
+        if l < ws.num_layers - 1 and fused == FBP_GEMM_NO_ACTIVATION:
             activation_forward(ws.path, z, z, n * K, ws.activation)
         inp = z
         ld_inp = n
@@ -82,8 +86,8 @@ cdef void network_backward_block(const workspace_t *ws, int thread,
                                             pack, ws.num_threads, <real *> ws.pack_shared, ws.pack_shared_elements)
                 activation_backward(ws.path, delta_below, delta_below, below, n * J, ws.activation)
             elif ws.activation == TANH:
-                dense_tanh_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], below,
-                                          n, J, K)
+                dense_tanh_backward_input_shared(ws.path, delta_below, delta, params + ws.weight_offsets[l], below,
+                                                 n, J, K, ws.num_threads)
             else:
                 dense_backward_input(ws.path, delta_below, delta, params + ws.weight_offsets[l], n, J, K)
                 activation_backward(ws.path, delta_below, delta_below, below, n * J, ws.activation)

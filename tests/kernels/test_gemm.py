@@ -51,9 +51,10 @@ WIDE_SIZES = (70, 96, 80, 10)
 
 
 def gemm(path, A, B, C=None, bias=None, tanh_out=None, transposed_a=False, transposed_b=False, threads=1,
-         shared_b=False):
-    """C (M,N) = (C or 0) + A @ B, then + bias[:, None] or * (1 - tanh_out**2), by the path; A (M,P) and
-    B (P,N) passed row-major, or (transposed_...) as the row-major buffers of A.T and B.T."""
+         shared_b=False, activation=None):
+    """C (M,N) = (C or 0) + A @ B, then + bias[:, None] or * (1 - tanh_out**2), then activation ("tanh",
+    "sigmoid" or None) of it, by the path; A (M,P) and B (P,N) passed row-major, or (transposed_...) as
+    the row-major buffers of A.T and B.T."""
     (M, P), N = A.shape, B.shape[1]
     dtype = A.dtype
     a_flat, a_m, a_p = (np.ascontiguousarray(A.T).ravel(), 1, M) if transposed_a else (A.ravel(), P, 1)
@@ -63,7 +64,7 @@ def gemm(path, A, B, C=None, bias=None, tanh_out=None, transposed_a=False, trans
     _layers.packed_gemm(path, out, N, a_flat, a_m, a_p, b_flat, b_p, b_n, M, N, P, C is not None,
                         unused if bias is None else bias, bias is not None,
                         unused if tanh_out is None else tanh_out.ravel(), tanh_out is not None, N, threads,
-                        shared_b)
+                        shared_b, activation)
     return out.reshape(M, N)
 
 
@@ -111,6 +112,29 @@ def test_gemm_matches_numpy(path, M, N, P, dtype):
     assert_close(gemm(path, A, B, tanh_out=t, transposed_a=True), expected * (1 - t.astype(np.float64) ** 2),
                  RTOL[dtype], "A read transposed, times the tanh derivative")
     assert_close(gemm(path, A, B, C=C, transposed_b=True), C + expected, RTOL[dtype], "C += A B, B read transposed")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("M,N,P", SHAPES)
+@pytest.mark.parametrize("path", PATHS)
+def test_the_forward_product_applies_the_activation_loops_bits(path, M, N, P, dtype):
+    # gemm.h's activation, applied by each tile once its sum and bias are done
+    # (whole, narrow and edge tiles across SHAPES). Expected: the bits of the
+    # product with its bias, then vecmath.h's loop on the same path run over it
+    # (_layers.tanh_forward, sigmoid_forward), as a separate pass computes them.
+    A, B, _, bias, _ = operands(M, N, P, dtype, M + 2 * N + P)
+    product = gemm(path, A, B, bias=bias).ravel()
+    for name, loop in (("tanh", _layers.tanh_forward), ("sigmoid", _layers.sigmoid_forward)):
+        expected = np.empty_like(product)
+        loop(expected, product, M * N, path)
+        np.testing.assert_array_equal(gemm(path, A, B, bias=bias, activation=name).ravel(), expected,
+                                      err_msg=name)
+
+
+def test_the_packed_product_names_the_activation_it_cannot_apply():
+    A, B, _, bias, _ = operands(6, 8, 5, np.float64, 1)
+    with pytest.raises(ValueError, match="activation"):
+        gemm(None, A, B, bias=bias, activation="relu")
 
 
 @pytest.mark.parametrize("M,N,P", EXACT_SHAPES)
@@ -162,6 +186,7 @@ def test_sharing_the_rows_between_threads_changes_no_bit(M, N, P, path, dtype):
     one = gemm(path, A, B, bias=bias)
     one_accumulated = gemm(path, A, B, C=C, transposed_b=True)
     one_tanh = gemm(path, A, B, tanh_out=t, transposed_a=True)
+    one_activated = gemm(path, A, B, bias=bias, activation="tanh")
     for _ in range(2):
         for threads in (2, 3):
             for shared_b in (False, True):
@@ -172,6 +197,8 @@ def test_sharing_the_rows_between_threads_changes_no_bit(M, N, P, path, dtype):
                                                    shared_b=shared_b), one_accumulated, err_msg=what)
                 np.testing.assert_array_equal(gemm(path, A, B, tanh_out=t, transposed_a=True, threads=threads,
                                                    shared_b=shared_b), one_tanh, err_msg=what)
+                np.testing.assert_array_equal(gemm(path, A, B, bias=bias, activation="tanh", threads=threads,
+                                                   shared_b=shared_b), one_activated, err_msg=what)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -208,7 +235,7 @@ def test_the_packed_layer_kernels_match_their_reference_twins(path, dtype):
 # the weight gradient takes the packed product in both
 @pytest.mark.parametrize("sizes", [WIDE_SIZES, FIRST_GRADIENT_PACKED_SIZES, HIDDEN_GRADIENT_PACKED_SIZES])
 @pytest.mark.parametrize("block_rows", [16, 64])
-@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
 @pytest.mark.parametrize("num_threads", [1, 2])
 def test_a_wide_network_pass_agrees_with_the_reference(num_threads, activation, block_rows, sizes):
     # level 1: the gradient and one pass of a network whose hidden layers take
@@ -243,6 +270,25 @@ def test_a_wide_network_trains_to_the_same_bits_on_one_and_two_threads(batch_siz
     assert min(70 * 480, 480 * 80) * 128 >= _layers.GEMM_MIN_PARALLEL_WORK
     runs = [fastbp.train(X, y, (480, 80), num_passes=3, epsilon=1e-3, batch_size=batch_size, num_threads=threads,
                          loss_every=1, dtype=np.dtype(dtype).name) for threads in (1, 2)]
+    for name in runs[0].model:
+        if name != "activation":
+            np.testing.assert_array_equal(runs[0].model[name], runs[1].model[name], err_msg=name)
+    np.testing.assert_array_equal(runs[0].losses, runs[1].losses)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_narrow_layers_tiles_shared_between_threads_change_no_bit(dtype):
+    # minibatches of 128 through 600-32-10: each step is one block, whose
+    # 600-32 forward product (the tiles: 32 outputs are too few to pack) is
+    # shared between two threads in parts of whole tiles (gemm.h's shared
+    # combine: 128 x 600 x 32 multiply-adds, above the products' threshold).
+    # Expected: the bits of one thread, whose product is not split.
+    rng = np.random.default_rng(9)
+    X, y = rng.standard_normal((512, 600)).astype(dtype), rng.integers(0, 10, 512)
+    assert 128 * 600 * 32 >= _layers.GEMM_MIN_PARALLEL_WORK
+    assert not _layers.use_packed(600, 32)
+    runs = [fastbp.train(X, y, 32, num_passes=2, epsilon=1e-3, batch_size=128, num_threads=threads, loss_every=1,
+                         dtype=np.dtype(dtype).name) for threads in (1, 2)]
     for name in runs[0].model:
         if name != "activation":
             np.testing.assert_array_equal(runs[0].model[name], runs[1].model[name], err_msg=name)
