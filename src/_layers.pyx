@@ -134,13 +134,14 @@ def add_slabs(real[:, ::1] sums, Py_ssize_t size, path=None, int threads=1):
 
 
 def gather_batch(real[::1] X_batch, Py_ssize_t[::1] y_batch, const real[::1] X_rows, const Py_ssize_t[::1] y,
-                 const Py_ssize_t[::1] batch, Py_ssize_t D, int threads=1, ld=None):
-    """X_batch (B,D)^T, feature rows ld apart (None: B), and y_batch = X_rows[batch], y[batch]."""
+                 const Py_ssize_t[::1] batch, Py_ssize_t D, int threads=1, ld=None, path=None):
+    """X_batch (B,D)^T, feature rows ld apart (None: B), and y_batch = X_rows[batch], y[batch], on the path."""
+    cdef int code = path_code(path)
     cdef Py_ssize_t B = len(batch)
     cdef Py_ssize_t stride = B if ld is None else ld
     if stride < B or X_batch.shape[0] < (D - 1) * stride + B:
         raise ValueError("X_batch must hold D feature rows of the B samples, ld >= B apart")
-    layers.gather_batch(&X_batch[0], stride, &y_batch[0], &X_rows[0], &y[0], &batch[0], B, D, threads)
+    layers.gather_batch(code, &X_batch[0], stride, &y_batch[0], &X_rows[0], &y[0], &batch[0], B, D, threads)
 
 
 # The tiled products of the wide layers (src/tiled_products.h) by themselves,

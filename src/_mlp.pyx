@@ -280,10 +280,10 @@ cdef double run_epoch(const MLP *ws, real *params, real *state_a, real *state_b,
         start = k * batch_size
         B = min(batch_size, N - start)
         if not gathered:
-            gather_rows(X_batch, ws.ld_batch, X, order + start, B, D, ws.num_threads)
-            gather_rows(Y_batch, B, Y, order + start, B, C)
+            gather_rows(ws.path, X_batch, ws.ld_batch, X, order + start, B, D, ws.num_threads)
+            gather_rows(ws.path, Y_batch, B, Y, order + start, B, C)
             if weights != NULL:
-                gather_rows(w_batch, B, weights, order + start, B, 1)
+                gather_rows(ws.path, w_batch, B, weights, order + start, B, 1)
         batch_loss = batch_loss_and_gradient(ws, params, X_batch, ws.ld_batch, Y_batch, B,
                                              w_batch if weights != NULL else NULL, B, alpha)
         summed = summed + batch_loss * B
@@ -429,13 +429,13 @@ cdef class MLPWorkspace:
         self.held_order = np.arange(N)
         with nogil:
             if self.single:
-                gather_rows(<float *> X_all, self.ws.ld_batch, <const float *> X, NULL, N, D)
-                gather_rows(<float *> Y_all, N, <const float *> Y, NULL, N, C)
+                gather_rows(self.ws.path, <float *> X_all, self.ws.ld_batch, <const float *> X, NULL, N, D)
+                gather_rows(self.ws.path, <float *> Y_all, N, <const float *> Y, NULL, N, C)
                 loss = batch_loss_and_gradient(&self.ws, <float *> theta, <const float *> X_all, self.ws.ld_batch,
                                                <const float *> Y_all, N, <const float *> w, N, alpha)
             else:
-                gather_rows(<double *> X_all, self.ws.ld_batch, <const double *> X, NULL, N, D)
-                gather_rows(<double *> Y_all, N, <const double *> Y, NULL, N, C)
+                gather_rows(self.ws.path, <double *> X_all, self.ws.ld_batch, <const double *> X, NULL, N, D)
+                gather_rows(self.ws.path, <double *> Y_all, N, <const double *> Y, NULL, N, C)
                 loss = batch_loss_and_gradient(&self.ws, <double *> theta, <const double *> X_all, self.ws.ld_batch,
                                                <const double *> Y_all, N, <const double *> w, N, alpha)
         return loss, self.grads.copy()

@@ -89,8 +89,8 @@
 #define FBP_XCR0_YMM 0x06u
 #define FBP_XCR0_ZMM 0xe6u
 
-/* leaf 1's ECX, leaf 7's EBX and XCR0 (0 where unknown) */
-static inline void fbp_cpu_features(unsigned *ecx1, unsigned *ebx7, unsigned *xcr0)
+/* leaf 1's ECX, leaf 7's EBX and XCR0 (0 where unknown), read from the CPU */
+static inline void fbp_cpu_probe(unsigned *ecx1, unsigned *ebx7, unsigned *xcr0)
 {
     *ecx1 = *ebx7 = *xcr0 = 0;
 #if defined(FBP_PROBE_GCC)
@@ -122,6 +122,23 @@ static inline void fbp_cpu_features(unsigned *ecx1, unsigned *ebx7, unsigned *xc
     if (*ecx1 & FBP_CPUID1_OSXSAVE)
         *xcr0 = (unsigned)_xgetbv(0);
 #endif
+}
+
+/* fbp_cpu_probe's three words, probed once per module: under a hypervisor
+ * each cpuid instruction leaves the guest (a path check took 22 us on a KVM
+ * guest, where the caller's work may take a few). Two threads that probe at
+ * once store the same words. */
+static inline void fbp_cpu_features(unsigned *ecx1, unsigned *ebx7, unsigned *xcr0)
+{
+    static volatile int probed = 0;
+    static volatile unsigned words[3];
+    if (!probed) {
+        unsigned probe[3];
+        fbp_cpu_probe(&probe[0], &probe[1], &probe[2]);
+        words[0] = probe[0], words[1] = probe[1], words[2] = probe[2];
+        probed = 1;
+    }
+    *ecx1 = words[0], *ebx7 = words[1], *xcr0 = words[2];
 }
 
 /* 1 if this CPU and OS run the path's instructions; 0 for an unknown path.

@@ -52,14 +52,14 @@ cdef extern from "loops.h" nogil:
                              Py_ssize_t size)
     void fastbp_sgd_update_f(int path, float *param, float *dparam, float epsilon, float reg_lambda,
                              Py_ssize_t size)
-    void fastbp_gather_rows_d(int threads, double *X_batch, Py_ssize_t ld, const double *X_rows,
+    void fastbp_gather_rows_d(int path, int threads, double *X_batch, Py_ssize_t ld, const double *X_rows,
                               const Py_ssize_t *batch, Py_ssize_t B, Py_ssize_t D)
-    void fastbp_gather_rows_f(int threads, float *X_batch, Py_ssize_t ld, const float *X_rows,
+    void fastbp_gather_rows_f(int path, int threads, float *X_batch, Py_ssize_t ld, const float *X_rows,
                               const Py_ssize_t *batch, Py_ssize_t B, Py_ssize_t D)
-    void fastbp_gather_batch_d(int threads, double *X_batch, Py_ssize_t ld, Py_ssize_t *y_batch,
+    void fastbp_gather_batch_d(int path, int threads, double *X_batch, Py_ssize_t ld, Py_ssize_t *y_batch,
                                const double *X_rows, const Py_ssize_t *y, const Py_ssize_t *batch, Py_ssize_t B,
                                Py_ssize_t D)
-    void fastbp_gather_batch_f(int threads, float *X_batch, Py_ssize_t ld, Py_ssize_t *y_batch,
+    void fastbp_gather_batch_f(int path, int threads, float *X_batch, Py_ssize_t ld, Py_ssize_t *y_batch,
                                const float *X_rows, const Py_ssize_t *y, const Py_ssize_t *batch, Py_ssize_t B,
                                Py_ssize_t D)
     void fastbp_sgd_update_shared_d(int path, int threads, double *param, double *dparam, double epsilon,
@@ -387,7 +387,8 @@ cdef inline Py_ssize_t feature_stride(Py_ssize_t rows, Py_ssize_t itemsize) noex
     return stride
 
 
-cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T, feature rows ld apart
+cdef inline void gather_batch(int path,
+                              real *X_batch,        # OUT (B,D)^T, feature rows ld apart
                               Py_ssize_t ld,
                               Py_ssize_t *y_batch,    # OUT (B,)
                               const real *X_rows,     # IN  (N,D): sample-major, sample i's features one row
@@ -398,12 +399,13 @@ cdef inline void gather_batch(real *X_batch,        # OUT (B,D)^T, feature rows 
     # Copies, no arithmetic (src/loops.h, fastbp_gather_batch_*: why it reads
     # the sample-major X); threads > 1 share the features (src/pool.h).
     if real is double:
-        fastbp_gather_batch_d(threads, X_batch, ld, y_batch, X_rows, y, batch, B, D)
+        fastbp_gather_batch_d(path, threads, X_batch, ld, y_batch, X_rows, y, batch, B, D)
     else:
-        fastbp_gather_batch_f(threads, X_batch, ld, y_batch, X_rows, y, batch, B, D)
+        fastbp_gather_batch_f(path, threads, X_batch, ld, y_batch, X_rows, y, batch, B, D)
 
 
-cdef inline void gather_rows(real *out,               # OUT (B,K)^T, feature rows ld apart
+cdef inline void gather_rows(int path,
+                             real *out,               # OUT (B,K)^T, feature rows ld apart
                              Py_ssize_t ld,
                              const real *inp,         # IN  (N,K), sample-major
                              const Py_ssize_t *rows,  # IN  (B,) sample indices, or NULL for 0..B-1
@@ -411,6 +413,6 @@ cdef inline void gather_rows(real *out,               # OUT (B,K)^T, feature row
     # out = inp[rows].T, gather_batch's copy without the labels (the
     # estimators' targets and sample weights are real arrays)
     if real is double:
-        fastbp_gather_rows_d(threads, out, ld, inp, rows, B, K)
+        fastbp_gather_rows_d(path, threads, out, ld, inp, rows, B, K)
     else:
-        fastbp_gather_rows_f(threads, out, ld, inp, rows, B, K)
+        fastbp_gather_rows_f(path, threads, out, ld, inp, rows, B, K)

@@ -34,6 +34,7 @@
 #include "dispatch.h"
 #include "vecmath.h"
 #include "pool.h"      /* fbp_pool_run: the threads of fbp_run_in_chunks and of the gather */
+#include "transpose.h" /* the gather's vector transposes */
 
 #define FBP_SUM_LANES 32
 
@@ -188,21 +189,26 @@ static inline void fbp_run_in_chunks(int threads, ptrdiff_t size, fbp_range_fn a
             fbp_run_in_chunks(threads, size, fbp_add_slabs_range_##P, &job);                                    \
     }
 
-/* fastbp_gather_rows_P(threads, X_batch, ld, X_rows, batch, B, D):
+/* fastbp_gather_rows_P(path, threads, X_batch, ld, X_rows, batch, B, D):
  * X_batch (B,D)^T = X_rows[batch], its feature rows ld >= B apart (X_rows
- * sample-major (N,D); batch NULL: the first B rows); fastbp_gather_batch_P(threads,
- * X_batch, ld, y_batch, X_rows, y, batch, B, D) also y_batch = y[batch].
- * Copies only, the same on every target, so compiled once. A sample's
- * features are one contiguous row of X_rows (in the feature-major layout they
- * would lie a row of N apart: D cache misses per sample); FBP_GATHER_ROWS
- * samples are read side by side, so that their writes to each feature's row of
- * X_batch fill a cache line. The features are shared in chunks of
- * FBP_GATHER_FEATURES between pool.h's threads: the reads wait on memory, and
- * two cores wait for twice as many lines at once. */
+ * sample-major (N,D); batch NULL: the first B rows); fastbp_gather_batch_P(path,
+ * threads, X_batch, ld, y_batch, X_rows, y, batch, B, D) also y_batch = y[batch].
+ * Copies only: every path gives the same numbers. A sample's features are
+ * one contiguous row of X_rows (in the feature-major layout they would lie a
+ * row of N apart: D cache misses per sample). Where the path has vector
+ * transposes (transpose.h: AVX2, AVX-512), W samples' rows are read W
+ * features at a time, one vector each, and written as W feature rows of W
+ * samples; elsewhere, and for the samples and features left over,
+ * FBP_GATHER_ROWS samples are read side by side, one element at a time, so
+ * that their writes to each feature's row of X_batch fill a cache line. The
+ * features are shared in chunks of FBP_GATHER_FEATURES (a multiple of every
+ * W) between pool.h's threads: the reads wait on memory, and two cores wait
+ * for twice as many lines at once. */
 #define FBP_GATHER_ROWS 16
 #define FBP_GATHER_FEATURES 64
 #define FBP_GATHER_DEFINE(REAL, P)                                                                               \
     typedef struct {                                                                                             \
+        int path;                                                                                                \
         REAL *X_batch;                                                                                           \
         ptrdiff_t ld;                                                                                            \
         const REAL *X_rows;                                                                                      \
@@ -219,8 +225,22 @@ static inline void fbp_run_in_chunks(int threads, ptrdiff_t size, fbp_range_fn a
         ptrdiff_t ld = j->ld, B = j->B, D = j->D;                                                                \
         ptrdiff_t d0 = chunk * FBP_GATHER_FEATURES;                                                              \
         ptrdiff_t d1 = D - d0 < FBP_GATHER_FEATURES ? D : d0 + FBP_GATHER_FEATURES;                             \
+        ptrdiff_t w = fbp_transpose_width_##P(j->path), i0 = 0;                                                  \
         (void)worker;                                                                                            \
-        for (ptrdiff_t i0 = 0; i0 < B; i0 += FBP_GATHER_ROWS) {                                                  \
+        if (w > 0) /* whole groups of w samples, by transposes (and their features past the last w) */          \
+            for (; B - i0 >= w; i0 += w) {                                                                       \
+                const REAL *rows[FBP_GATHER_ROWS];                                                               \
+                const ptrdiff_t *group = batch ? batch + i0 : NULL;                                              \
+                for (ptrdiff_t k = 0; k < w; k++)                                                                \
+                    rows[k] = X_rows + (group ? group[k] : i0 + k) * D;                                          \
+                ptrdiff_t d = d0;                                                                                \
+                for (; d1 - d >= w; d += w)                                                                      \
+                    fbp_transpose_##P(j->path, X_batch + d * ld + i0, ld, rows, d);                             \
+                for (; d < d1; d++)                                                                              \
+                    for (ptrdiff_t k = 0; k < w; k++)                                                            \
+                        X_batch[d * ld + i0 + k] = rows[k][d];                                                   \
+            }                                                                                                    \
+        for (; i0 < B; i0 += FBP_GATHER_ROWS) {                                                                  \
             ptrdiff_t n = B - i0 < FBP_GATHER_ROWS ? B - i0 : FBP_GATHER_ROWS;                                   \
             const REAL *rows[FBP_GATHER_ROWS] = {0}; /* GCC cannot see that a whole group sets them all */       \
             for (ptrdiff_t k = 0; k < n; k++)                                                                    \
@@ -236,17 +256,18 @@ static inline void fbp_run_in_chunks(int threads, ptrdiff_t size, fbp_range_fn a
             }                                                                                                    \
         }                                                                                                        \
     }                                                                                                            \
-    static inline void fastbp_gather_rows_##P(int threads, REAL *X_batch, ptrdiff_t ld, const REAL *X_rows,      \
-                                              const ptrdiff_t *batch, ptrdiff_t B, ptrdiff_t D)                  \
+    static inline void fastbp_gather_rows_##P(int path, int threads, REAL *X_batch, ptrdiff_t ld,                \
+                                              const REAL *X_rows, const ptrdiff_t *batch, ptrdiff_t B,           \
+                                              ptrdiff_t D)                                                       \
     {                                                                                                            \
-        fbp_gather_job_##P job = {X_batch, ld, X_rows, batch, B, D};                                              \
+        fbp_gather_job_##P job = {path, X_batch, ld, X_rows, batch, B, D};                                        \
         fbp_pool_run(threads, (D + FBP_GATHER_FEATURES - 1) / FBP_GATHER_FEATURES, fbp_gather_chunk_##P, &job); \
     }                                                                                                            \
-    static inline void fastbp_gather_batch_##P(int threads, REAL *X_batch, ptrdiff_t ld, ptrdiff_t *y_batch,     \
-                                               const REAL *X_rows, const ptrdiff_t *y, const ptrdiff_t *batch,  \
-                                               ptrdiff_t B, ptrdiff_t D)                                         \
+    static inline void fastbp_gather_batch_##P(int path, int threads, REAL *X_batch, ptrdiff_t ld,               \
+                                               ptrdiff_t *y_batch, const REAL *X_rows, const ptrdiff_t *y,       \
+                                               const ptrdiff_t *batch, ptrdiff_t B, ptrdiff_t D)                 \
     {                                                                                                            \
-        fastbp_gather_rows_##P(threads, X_batch, ld, X_rows, batch, B, D);                                       \
+        fastbp_gather_rows_##P(path, threads, X_batch, ld, X_rows, batch, B, D);                                 \
         for (ptrdiff_t i = 0; i < B; i++)                                                                        \
             y_batch[i] = y[batch[i]];                                                                            \
     }

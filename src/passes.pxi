@@ -130,8 +130,8 @@ cdef void train_epoch(const workspace_t *ws, real *params,
     for step in range(num_steps):
         start = step * ws.batch_size
         B = min(ws.batch_size, N - start)
-        gather_batch(X_batch, ws.ld_batch, ws.y_batch, <const real *> ws.X_rows, ws.y, order + start, B, D,
-                     step_threads(ws, B))
+        gather_batch(ws.path, X_batch, ws.ld_batch, ws.y_batch, <const real *> ws.X_rows, ws.y, order + start, B,
+                     D, step_threads(ws, B))
         train_pass(ws, params, X_batch, ws.ld_batch, ws.y_batch, B, epsilons[step], reg_lambda * (<double> B / N))
 
 

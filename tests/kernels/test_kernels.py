@@ -16,6 +16,7 @@ import fastbp
 from agreement import KERNEL_RTOL, assert_close
 from fastbp import _backend, _driver, _layers, reference
 from kernel_layout import feature_major, flatten, perturbed_network, sample_major
+from test_products import PATHS
 
 
 # (N, J, K): one sample, one unit, three classes, odd sizes, the lecture's shape,
@@ -139,14 +140,18 @@ def test_activation_forward_and_backward(N, J, K, activation):
     assert_close(sample_major(dz, N, K), backward(dout, forward(z)), KERNEL_RTOL, activation + "_backward")
 
 
-def test_gather_batch():
-    # 35 samples: two groups of the kernel's 16 side by side (FBP_GATHER_ROWS, src/loops.h),
-    # then a remainder of 3
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("path", PATHS)
+def test_gather_batch(path, dtype):
+    # 35 samples: on the baseline path, two groups of the kernel's 16 side by side
+    # (FBP_GATHER_ROWS, src/loops.h), then a remainder of 3; on the vector paths,
+    # groups of 4, 8 or 16 by transposes (src/transpose.h), 3 features each (fewer than
+    # a transpose takes), then the remainder
     rng = np.random.default_rng(16)
-    X, y = rng.standard_normal((61, 3)), rng.integers(0, 4, size=61).astype(np.intp)
+    X, y = rng.standard_normal((61, 3)).astype(dtype), rng.integers(0, 4, size=61).astype(np.intp)
     batch = rng.permutation(61)[:35].astype(np.intp)
-    X_batch, y_batch = np.empty(35 * 3), np.empty(35, dtype=np.intp)
-    _layers.gather_batch(X_batch, y_batch, X.ravel(), y, batch, 3)
+    X_batch, y_batch = np.empty(35 * 3, dtype=dtype), np.empty(35, dtype=np.intp)
+    _layers.gather_batch(X_batch, y_batch, X.ravel(), y, batch, 3, path=path)
     X_expected, y_expected = reference.gather_batch(X, y, batch)
     # copies, no arithmetic: exact
     np.testing.assert_array_equal(sample_major(X_batch, 35, 3), X_expected)

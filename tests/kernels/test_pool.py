@@ -25,6 +25,7 @@ import pytest
 
 import fastbp
 from fastbp import _backend, _layers, _vecmath, reference
+from test_products import PATHS
 
 # above 2 * FBP_UPDATE_CHUNK (src/loops.h), so the update is shared, with a remainder chunk
 SHARED_UPDATE_SIZE = 3 * 16384 + 77
@@ -121,17 +122,21 @@ def test_two_training_calls_at_once_each_give_their_one_thread_bits():
         assert_same_model(results[dtype], expected[dtype], dtype)
 
 
-def test_the_shared_gather_is_the_references_on_any_thread_count():
-    # 150 features: two chunks of FBP_GATHER_FEATURES (64) and a remainder (src/loops.h);
-    # 35 samples: two groups of FBP_GATHER_ROWS (16) and a remainder of 3
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("path", PATHS)
+def test_the_shared_gather_is_the_references_on_any_thread_count(path, dtype):
+    # 150 features: two chunks of FBP_GATHER_FEATURES (64) and a remainder of 22
+    # (src/loops.h), within which the vector paths' transposes (src/transpose.h:
+    # 4, 8 or 16 features each) leave 2 or 6 features over; 35 samples: groups of
+    # FBP_GATHER_ROWS (16) or of a transpose's rows, and a remainder of 3
     rng = np.random.default_rng(32)
-    X, y = rng.standard_normal((300, 150)), rng.integers(0, 5, 300).astype(np.intp)
+    X, y = rng.standard_normal((300, 150)).astype(dtype), rng.integers(0, 5, 300).astype(np.intp)
     batch = rng.permutation(300)[:35].astype(np.intp)
     X_expected, y_expected = reference.gather_batch(X, y, batch)
     for threads in (1, 2, 3):
         for ld in (35, 40):  # feature rows side by side, and padded (layers.feature_stride)
-            X_batch, y_batch = np.full(150 * ld, np.nan), np.empty(35, dtype=np.intp)
-            _layers.gather_batch(X_batch, y_batch, X.ravel(), y, batch, 150, threads=threads, ld=ld)
+            X_batch, y_batch = np.full(150 * ld, np.nan, dtype=dtype), np.empty(35, dtype=np.intp)
+            _layers.gather_batch(X_batch, y_batch, X.ravel(), y, batch, 150, threads=threads, ld=ld, path=path)
             # copies, no arithmetic: exact; the padding untouched
             rows = X_batch.reshape(150, ld)
             np.testing.assert_array_equal(rows[:, :35].T, X_expected, err_msg="%d threads, ld %d" % (threads, ld))
